@@ -1,0 +1,182 @@
+// Package db owns the SQLite database: opening it with the right pragmas, applying the
+// embedded migrations, and every query the product runs. Domain types (User, Generation,
+// ...) live here, next to the rows they are read from. It knows nothing of HTTP.
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var (
+	// ErrNotFound means the row does not exist or is not visible to the caller.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness or state rule refused the change.
+	ErrConflict = errors.New("conflict")
+)
+
+// Options tune how the database is opened. The zero value is right for production.
+type Options struct {
+	// Readers is the size of the read-only connection pool (default: 2 x CPUs, at least 4).
+	Readers int
+	// Now is the clock; nil means time.Now. Tests set it to control expiry.
+	Now func() time.Time
+}
+
+// DB is the single writer connection plus a pool of read-only connections. SQLite allows
+// one writer at a time; funnelling writes through one connection with BEGIN IMMEDIATE
+// turns lock contention into a queue in Go instead of SQLITE_BUSY errors.
+type DB struct {
+	W    *sql.DB // one connection, BEGIN IMMEDIATE
+	R    *sql.DB // read-only pool
+	Path string
+	now  func() time.Time
+}
+
+// dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
+// opening, because they are per connection and the pool opens connections on its own.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// NORMAL in WAL mode survives a crash of the process (kill -9) without losing a
+	// commit; only a power loss can drop the last transactions. FULL would cost an fsync
+	// per commit on the hot enqueue path.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d := &DB{W: w, Path: path, now: o.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	n := o.Readers
+	if n <= 0 {
+		n = max(4, 2*runtime.NumCPU())
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	d.R = r
+	return d, nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	var errR error
+	if d.R != nil {
+		errR = d.R.Close()
+	}
+	return errors.Join(d.W.Close(), errR)
+}
+
+// Now is the database's clock.
+func (d *DB) Now() time.Time { return d.now() }
+
+// Ping checks that the database answers a query (used by /readyz).
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.R.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// WriteTx runs fn in one write transaction on the writer connection, committing when fn
+// returns nil. It is the only way the package writes, so each store method owns its
+// transaction and unexported helpers take (ctx, tx) and compose.
+func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the live database to path with VACUUM INTO; it is
+// safe while the server runs. path must not exist yet.
+func (d *DB) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("backup target %s already exists: choose a new file name", path)
+	}
+	if _, err := d.W.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
+}
+
+// NewID returns a random 128-bit id as 32 lowercase hex characters: unguessable, so an
+// id alone never reveals or grants anything.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// ms converts a time to the stored form, Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts a stored Unix-millisecond value back; 0 stays the zero time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// nullMS reads a nullable millisecond column.
+func nullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}

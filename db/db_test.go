@@ -1,0 +1,100 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// MustOpen opens a fresh database file in a temp dir and closes it when the test ends.
+func MustOpen(t testing.TB) *DB {
+	t.Helper()
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "x.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.R.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no migration recorded")
+	}
+	d.Close()
+	d, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	again, err := d.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate applied %v, err %v; want nothing", again, err)
+	}
+}
+
+func TestPragmasOnEveryConnection(t *testing.T) {
+	d := MustOpen(t)
+	ctx := context.Background()
+	for _, pool := range []struct {
+		name string
+		q    func() (string, int, error)
+	}{
+		{"writer", func() (string, int, error) {
+			var mode string
+			var fk int
+			err := d.W.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+			if err == nil {
+				err = d.W.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+			}
+			return mode, fk, err
+		}},
+		{"reader", func() (string, int, error) {
+			var mode string
+			var fk int
+			err := d.R.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+			if err == nil {
+				err = d.R.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+			}
+			return mode, fk, err
+		}},
+	} {
+		mode, fk, err := pool.q()
+		if err != nil || mode != "wal" || fk != 1 {
+			t.Errorf("%s: journal_mode=%q foreign_keys=%d err=%v; want wal, 1", pool.name, mode, fk, err)
+		}
+	}
+	if _, err := d.R.ExecContext(ctx, "CREATE TABLE x (a INTEGER)"); err == nil {
+		t.Error("reader pool accepted a write; it must be query_only")
+	}
+}
+
+func TestBackupIsAReadableCopy(t *testing.T) {
+	d := MustOpen(t)
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "backup.db")
+	if err := d.Backup(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Backup(ctx, out); err == nil {
+		t.Error("backup over an existing file succeeded; it must refuse")
+	}
+	c, err := Open(ctx, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if applied, err := c.Migrate(ctx); err != nil || len(applied) != 0 {
+		t.Fatalf("backup lacks migrations: applied %v err %v", applied, err)
+	}
+}
