@@ -1,0 +1,141 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsMatchTheSeed(t *testing.T) {
+	c, err := FromMap(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Algorithm != "HS256" || c.AccessTokenTTL != 180*time.Minute || c.RefreshTokenTTL != 7*24*time.Hour ||
+		c.MaxWorkers != 3 || c.MaxPerUser != 3 || c.ListenAddr != "127.0.0.1:8000" || c.Storage != "fs" {
+		t.Fatalf("defaults differ from the seed's: %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"MAX_WORKERS": "abc"}, "MAX_WORKERS"},
+		{map[string]string{"MAX_WORKERS": "0"}, "MAX_WORKERS"},
+		{map[string]string{"ALGORITHM": "none"}, "ALGORITHM"},
+		{map[string]string{"ALGORITHM": "RS256"}, "ALGORITHM"},
+		{map[string]string{"PWD_SCHEMES": "md5"}, "PWD_SCHEMES"},
+		{map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "-1"}, "ACCESS_TOKEN_EXPIRE_MINUTES"},
+		{map[string]string{"MINIO_USE_SSL": "maybe"}, "MINIO_USE_SSL"},
+		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{map[string]string{"BCRYPT_COST": "4"}, "BCRYPT_COST"},
+		{map[string]string{"TRUSTED_PROXIES": "not-an-ip"}, "TRUSTED_PROXIES"},
+		{map[string]string{"PORT": "99999"}, "PORT"},
+		{map[string]string{"SECRET_KEY": "short"}, "SECRET_KEY"},
+		{map[string]string{"SECRET_KEY": SeedPlaceholderSecret}, "SECRET_KEY"},
+		{map[string]string{"CORS_ORIGINS": "*"}, "CORS_ORIGINS"},
+		{map[string]string{"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"},
+		{map[string]string{"LISTEN_ADDR": "unix:relative.sock"}, "LISTEN_ADDR"},
+		{map[string]string{"LISTEN_ADDR": "8000"}, "LISTEN_ADDR"},
+		{map[string]string{"STORAGE": "minio", "MINIO_ACCESS_KEY": ""}, "STORAGE"},
+		{map[string]string{"X_ACCEL_REDIRECT": "protected"}, "X_ACCEL_REDIRECT"},
+		{map[string]string{"REPLICATE_MODEL": "nano-banana"}, "REPLICATE_MODEL"},
+		{map[string]string{"DATABASE": "postgres"}, "DATABASE"},
+	} {
+		c, err := FromMap(tc.env)
+		if err == nil {
+			c.DatabasePath = "x"
+			err = c.Validate()
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.name {
+			t.Errorf("%v: error %v; want one naming %s", tc.env, err, tc.name)
+			continue
+		}
+		if tc.name == "SECRET_KEY" && strings.Contains(err.Error(), tc.env["SECRET_KEY"]) {
+			t.Errorf("the error repeats the secret: %v", err)
+		}
+	}
+}
+
+func TestPortAloneListensOnAllInterfaces(t *testing.T) {
+	c, err := FromMap(map[string]string{"PORT": "9123"})
+	if err != nil || c.ListenAddr != "0.0.0.0:9123" {
+		t.Fatalf("PORT=9123 gave %q, %v", c.ListenAddr, err)
+	}
+	c, _ = FromMap(map[string]string{"PORT": "9123", "LISTEN_ADDR": "127.0.0.1:1"})
+	if c.ListenAddr != "127.0.0.1:1" {
+		t.Fatalf("LISTEN_ADDR should win over PORT, got %q", c.ListenAddr)
+	}
+}
+
+func TestOrderDefaultsFileEnvironmentFlags(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "test.env")
+	os.WriteFile(envFile, []byte("MAX_WORKERS=5\nMAX_CONCURRENT_GENERATIONS=2\nLISTEN_ADDR=127.0.0.1:7000\nDATA_DIR="+dir+"/fromfile\n"), 0o600)
+	t.Setenv("MAX_CONCURRENT_GENERATIONS", "4")
+	c, err := Load(Flags{EnvFile: envFile, ListenAddr: "127.0.0.1:7001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxWorkers != 5 {
+		t.Errorf("file value lost: MAX_WORKERS=%d", c.MaxWorkers)
+	}
+	if c.MaxPerUser != 4 {
+		t.Errorf("environment should beat the file: MAX_CONCURRENT_GENERATIONS=%d", c.MaxPerUser)
+	}
+	if c.ListenAddr != "127.0.0.1:7001" {
+		t.Errorf("flag should beat the file: LISTEN_ADDR=%s", c.ListenAddr)
+	}
+	if c.DatabasePath != filepath.Join(dir, "fromfile", "nanobanana.db") {
+		t.Errorf("DATABASE_PATH should follow DATA_DIR, got %s", c.DatabasePath)
+	}
+	if _, err := Load(Flags{EnvFile: filepath.Join(dir, "missing.env")}); err == nil {
+		t.Error("a named env file that does not exist must be an error")
+	}
+}
+
+func TestGeneratedSecretIsKeptAndPrivate(t *testing.T) {
+	dir := t.TempDir()
+	c := Defaults()
+	c.DataDir = filepath.Join(dir, "data")
+	if err := c.ResolveSecret(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SecretKey) < 32 {
+		t.Fatalf("generated secret too short: %d", len(c.SecretKey))
+	}
+	st, err := os.Stat(filepath.Join(c.DataDir, "secret.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret.key: %v mode %v; want 0600", err, st.Mode().Perm())
+	}
+	again := Defaults()
+	again.DataDir = c.DataDir
+	if err := again.ResolveSecret(); err != nil || again.SecretKey != c.SecretKey {
+		t.Fatal("a restart must reuse the kept secret so tokens survive")
+	}
+}
+
+func TestPrintRedactsSecrets(t *testing.T) {
+	c, _ := FromMap(map[string]string{
+		"SECRET_KEY": "0123456789abcdef0123456789abcdef-very-secret", "REPLICATE_API_TOKEN": "r8_supersecrettoken",
+		"POSTGRES_PASSWORD": "pgpass-secret", "MINIO_SECRET_KEY": "minio-secret-123",
+	})
+	var buf bytes.Buffer
+	c.Print(&buf)
+	out := buf.String()
+	for _, s := range []string{"very-secret", "r8_supersecrettoken", "pgpass-secret", "minio-secret-123"} {
+		if strings.Contains(out, s) {
+			t.Errorf("printed config contains the secret %q", s)
+		}
+	}
+	if !strings.Contains(out, "REPLICATE_API_TOKEN=(set, redacted)") || !strings.Contains(out, "MAX_WORKERS=3") {
+		t.Errorf("printed config lacks expected lines:\n%s", out)
+	}
+}

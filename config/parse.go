@@ -1,0 +1,102 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// parser reads typed values from the variable map and keeps the first error.
+type parser struct {
+	m   map[string]string
+	err error
+}
+
+func (p *parser) fail(name, v, want string) {
+	if p.err == nil {
+		p.err = &Error{Var: name, Value: v, Want: want}
+	}
+}
+
+func (p *parser) lookup(name string) (string, bool) {
+	v, ok := p.m[name]
+	if !ok {
+		return "", false
+	}
+	v = strings.TrimSpace(v)
+	return v, v != ""
+}
+
+func (p *parser) str(name string, dst *string) {
+	if v, ok := p.lookup(name); ok {
+		*dst = v
+	}
+}
+
+func (p *parser) intRange(name string, dst *int, lo, hi int) bool {
+	v, ok := p.lookup(name)
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, v, "want a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return false
+	}
+	*dst = n
+	return true
+}
+
+func (p *parser) bytes(name string, dst *int64, lo, hi int64) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, v, "want a whole number from "+strconv.FormatInt(lo, 10)+" to "+strconv.FormatInt(hi, 10))
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) boolean(name string, dst *bool) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		*dst = true
+	case "0", "false", "no", "off":
+		*dst = false
+	default:
+		p.fail(name, v, "want true or false")
+	}
+}
+
+func (p *parser) oneOf(name string, dst *string, allowed ...string) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			*dst = a
+			return
+		}
+	}
+	p.fail(name, v, "want one of "+strings.Join(allowed, ", "))
+}
+
+func (p *parser) price(name string, dst *float64) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 100 {
+		p.fail(name, v, "want a price in US dollars per image, such as 0.15")
+		return
+	}
+	*dst = f
+}

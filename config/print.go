@@ -1,0 +1,76 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// redact shows whether a secret is set without showing any of it.
+func redact(v string) string {
+	if v == "" {
+		return "(unset)"
+	}
+	return "(set, redacted)"
+}
+
+// Print writes the effective settings, one VARIABLE=value a line, secrets redacted.
+func (c Config) Print(w io.Writer) error {
+	secret := redact(c.SecretKey)
+	if c.SecretKeyGenerated {
+		secret = "(generated, kept in DATA_DIR/secret.key, redacted)"
+	}
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	rows := [][2]string{
+		{"DATA_DIR", c.DataDir},
+		{"DATABASE", c.Database},
+		{"DATABASE_PATH", c.DatabasePath},
+		{"LISTEN_ADDR", c.ListenAddr},
+		{"STORAGE", c.Storage},
+		{"SECRET_KEY", secret},
+		{"ALGORITHM", c.Algorithm},
+		{"ACCESS_TOKEN_EXPIRE_MINUTES", strconv.Itoa(int(c.AccessTokenTTL.Minutes()))},
+		{"REFRESH_TOKEN_EXPIRE_DAYS", strconv.Itoa(int(c.RefreshTokenTTL.Hours() / 24))},
+		{"PWD_SCHEMES", c.PwdSchemes},
+		{"BCRYPT_COST", strconv.Itoa(c.BcryptCost)},
+		{"REPLICATE_API_TOKEN", redact(c.ReplicateAPIToken)},
+		{"REPLICATE_API_BASE", c.ReplicateAPIBase},
+		{"REPLICATE_MODEL", c.ReplicateModel},
+		{"MAX_WORKERS", strconv.Itoa(c.MaxWorkers)},
+		{"MAX_CONCURRENT_GENERATIONS", strconv.Itoa(c.MaxPerUser)},
+		{"ALLOW_REGISTRATION", strconv.FormatBool(c.AllowRegistration)},
+		{"CORS_ORIGINS", strings.Join(c.CORSOrigins, ",")},
+		{"TRUSTED_PROXIES", strings.Join(proxies, ",")},
+		{"PUBLIC_URL", c.PublicURL},
+		{"X_ACCEL_REDIRECT", c.XAccelRedirect},
+		{"LOG_LEVEL", c.LogLevel},
+		{"LOG_FORMAT", c.LogFormat},
+		{"PRICE_1K", strconv.FormatFloat(c.Prices.P1K, 'f', -1, 64)},
+		{"PRICE_2K", strconv.FormatFloat(c.Prices.P2K, 'f', -1, 64)},
+		{"PRICE_4K", strconv.FormatFloat(c.Prices.P4K, 'f', -1, 64)},
+		{"MAX_UPLOAD_BYTES", strconv.FormatInt(c.MaxUploadBytes, 10)},
+		{"MAX_OUTPUT_BYTES", strconv.FormatInt(c.MaxOutputBytes, 10)},
+		{"MAX_IMAGE_PIXELS", strconv.FormatInt(c.MaxPixels, 10)},
+		{"POSTGRES_HOST", c.PostgresHost},
+		{"POSTGRES_PORT", strconv.Itoa(c.PostgresPort)},
+		{"POSTGRES_DB", c.PostgresDB},
+		{"POSTGRES_USER", c.PostgresUser},
+		{"POSTGRES_PASSWORD", redact(c.PostgresPassword)},
+		{"MINIO_ENDPOINT", c.MinIOEndpoint},
+		{"MINIO_ACCESS_KEY", c.MinIOAccessKey},
+		{"MINIO_SECRET_KEY", redact(c.MinIOSecretKey)},
+		{"MINIO_BUCKET", c.MinIOBucket},
+		{"MINIO_USE_SSL", strconv.FormatBool(c.MinIOUseSSL)},
+		{"MINIO_PUBLIC_URL", c.MinIOPublicURL},
+	}
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
