@@ -1,0 +1,250 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+)
+
+// FS stores objects as files under one directory. All access goes through an
+// os.Root, so no key — nor a symlink planted inside the tree — can reach a
+// file outside it.
+//
+// Content types are not stored: FS derives them from the key's extension
+// (ContentTypeByExt) and ignores Put's contentType argument. A sidecar file
+// per object would double the writes and fsyncs for information the key
+// already carries, since callers name keys after the sniffed format.
+type FS struct {
+	root *os.Root
+	dir  string // absolute path of the root, for LocalPath
+}
+
+var _ Storage = (*FS)(nil)
+
+// NewFS opens (creating it 0700 if needed) the directory root.
+func NewFS(root string) (*FS, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create root: %w", err)
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open root: %w", err)
+	}
+	return &FS{root: r, dir: abs}, nil
+}
+
+// Close releases the root directory handle.
+func (s *FS) Close() error { return s.root.Close() }
+
+// Dir returns the absolute path of the root directory.
+func (s *FS) Dir() string { return s.dir }
+
+// LocalPath returns the absolute file path for key, for a front proxy to
+// serve it directly (X-Accel-Redirect). It does not check that the object
+// exists.
+func (s *FS) LocalPath(key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, filepath.FromSlash(key)), nil
+}
+
+// Put writes r to a temporary file beside the final one, fsyncs it, renames
+// it into place and fsyncs the directory, so after a crash the key holds
+// either the old object or the whole new one.
+func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	dir := path.Dir(key)
+	syncUpTo, err := s.mkdirs(dir)
+	if err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+
+	tmp := path.Join(dir, ".tmp-"+randomHex())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			s.root.Remove(tmp)
+		}
+	}()
+
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	// The reader may have finished just as ctx ended; a cancelled Put must
+	// not commit, or callers that treat the error as "nothing stored" leak.
+	if err := ctx.Err(); err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: sync: %w", key, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	if err := s.root.Rename(tmp, key); err != nil {
+		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	committed = true
+	// The rename and any new directories are durable only once their
+	// parents are synced.
+	for d := dir; ; d = path.Dir(d) {
+		if err := s.syncDir(d); err != nil {
+			return Info{}, fmt.Errorf("storage: put %q: sync dir: %w", key, err)
+		}
+		if d == syncUpTo || d == "." {
+			break
+		}
+	}
+	return s.info(key, st), nil
+}
+
+// mkdirs creates dir and returns the highest directory whose entries changed
+// (the parent of the topmost directory it had to create), so Put can fsync
+// exactly the directories that matter.
+func (s *FS) mkdirs(dir string) (string, error) {
+	top := ""
+	for d := dir; d != "."; d = path.Dir(d) {
+		if _, err := s.root.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		top = d
+	}
+	if top == "" {
+		return dir, nil
+	}
+	if err := s.root.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return path.Dir(top), nil
+}
+
+func (s *FS) syncDir(dir string) error {
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Open opens the file for key. A directory is not an object: it is reported
+// as not found, as an object store would.
+func (s *FS) Open(ctx context.Context, key string) (Object, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := s.root.Open(key)
+	if err != nil {
+		return nil, s.mapErr(key, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: open %q: %w", key, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, notFound(key)
+	}
+	return &fsObject{File: f, info: s.info(key, st)}, nil
+}
+
+// Stat describes the file for key.
+func (s *FS) Stat(ctx context.Context, key string) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	st, err := s.root.Stat(key)
+	if err != nil {
+		return Info{}, s.mapErr(key, err)
+	}
+	if !st.Mode().IsRegular() {
+		return Info{}, notFound(key)
+	}
+	return s.info(key, st), nil
+}
+
+// Delete removes the file for key. Emptied directories are left in place:
+// removing them would race with a concurrent Put into the same directory.
+func (s *FS) Delete(ctx context.Context, key string) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := s.root.Lstat(key)
+	if err != nil {
+		if errors.Is(s.mapErr(key, err), ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("storage: delete %q: %w", key, err)
+	}
+	if st.IsDir() {
+		return nil
+	}
+	if err := s.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+func (s *FS) info(key string, st fs.FileInfo) Info {
+	return Info{Key: key, ContentType: ContentTypeByExt(key), Size: st.Size(), ModTime: st.ModTime()}
+}
+
+// mapErr turns "no such file" — including a path that runs through a regular
+// file, e.g. "a.png/b" — into ErrNotFound.
+func (s *FS) mapErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
+		return notFound(key)
+	}
+	return fmt.Errorf("storage: %q: %w", key, err)
+}
+
+type fsObject struct {
+	*os.File
+	info Info
+}
+
+func (o *fsObject) Info() Info { return o.info }
+
+func randomHex() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
