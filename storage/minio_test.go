@@ -281,4 +281,3 @@ func TestNewMinIORequiresEndpointAndBucket(t *testing.T) {
 		}
 	}
 }
-
