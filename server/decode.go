@@ -1,0 +1,79 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// decodeJSON reads a JSON object body into dst. Unknown fields are ignored, as FastAPI
+// (the original) did, so clients that send extra fields keep working.
+func decodeJSON(r *http.Request, dst any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Detail: "Send the body as JSON with Content-Type: application/json."}
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return badRequest("The body must be one JSON object; remove what follows it.")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is too large; the limit is " + humanBytes(maxErr.Limit) + "."}
+	case errors.Is(err, io.EOF):
+		return badRequest("The request body is empty; send a JSON object.")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return badRequest("The body must be a JSON object.")
+		}
+		return invalid(field, "The field "+field+" must be a "+jsonKind(typeErr.Type.Kind().String())+".")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("The body is not valid JSON; check quotes, commas and braces.")
+	default:
+		return badRequest("The body could not be read as JSON: " + err.Error())
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean (true or false)"
+	case "slice", "array":
+		return "list"
+	case "struct", "map":
+		return "JSON object"
+	default:
+		return "number"
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " kB"
+	default:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+}

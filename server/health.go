@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// healthz says the process is up. Demo mode is announced here too, so a monitor sees it.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.version, "demo": s.cfg.Demo})
+	return nil
+}
+
+// readyz says the database answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
+		return &apiError{Status: http.StatusServiceUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	return nil
+}
+
+// meta tells clients (the frontend) what this server offers: prices per resolution, the
+// model's choices, whether sign-up is open, and whether it runs in demo mode.
+func (s *Server) meta(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":            s.version,
+		"demo":               s.cfg.Demo,
+		"registration_open":  s.cfg.AllowRegistration,
+		"has_global_api_key": s.cfg.ReplicateAPIToken != "",
+		"model":              s.cfg.ReplicateModel,
+		"prices_usd": map[string]float64{
+			"1K": s.cfg.Prices.P1K, "2K": s.cfg.Prices.P2K, "4K": s.cfg.Prices.P4K,
+		},
+		"resolutions":          resolutions,
+		"aspect_ratios":        aspectRatios,
+		"output_formats":       outputFormats,
+		"safety_filter_levels": safetyLevels,
+		"generation_modes":     generationModes,
+		"max_reference_images": maxReferenceImages,
+		"max_upload_bytes":     s.cfg.MaxUploadBytes,
+	})
+	return nil
+}

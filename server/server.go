@@ -1,0 +1,135 @@
+// Package server is the HTTP face of nanobanana: the routes, middleware, handlers, SSE
+// events and the embedded frontend. It owns no data (db does) and runs no jobs (jobs
+// does); handlers decode, validate, call, respond.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"nanobanana/config"
+	"nanobanana/db"
+	"nanobanana/replicate"
+)
+
+// Options are the parts a Server is wired from; main builds them.
+type Options struct {
+	Config    config.Config
+	DB        *db.DB
+	Sealer    *db.Sealer
+	Replicate *replicate.Client
+	Logger    *slog.Logger
+	// Frontend serves everything outside /api (nil: a plain 404).
+	Frontend http.Handler
+	Version  string
+	Now      func() time.Time
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	cfg       config.Config
+	db        *db.DB
+	sealer    *db.Sealer
+	replicate *replicate.Client
+	log       *slog.Logger
+	frontend  http.Handler
+	version   string
+	now       func() time.Time
+	tokens    *tokens
+
+	failedByAccount *throttle
+	failedByAddr    *throttle
+	dummyHash       []byte
+	dummyOnce       sync.Once
+
+	closing   chan struct{} // closed when shutdown starts: long-lived streams end
+	closeOnce sync.Once
+	handler   http.Handler
+}
+
+// New builds a Server and its routes.
+func New(o Options) (*Server, error) {
+	if o.DB == nil || o.Sealer == nil {
+		return nil, errors.New("server: DB and Sealer are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{
+		cfg:       o.Config,
+		db:        o.DB,
+		sealer:    o.Sealer,
+		replicate: o.Replicate,
+		log:       o.Logger,
+		frontend:  o.Frontend,
+		version:   o.Version,
+		now:       o.Now,
+		tokens:    newTokens(o.Config.SecretKey, o.Config.Algorithm, o.Config.AccessTokenTTL, o.Now),
+		// Per account: a handful of guesses; per address: more, since a household or an
+		// office shares one.
+		failedByAccount: newThrottle(5, 15*time.Minute, o.Now),
+		failedByAddr:    newThrottle(30, 15*time.Minute, o.Now),
+		closing:         make(chan struct{}),
+	}
+	s.handler = s.middleware(s.routes())
+	return s, nil
+}
+
+// Handler is the whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// bcryptCost is the configured cost, never below 10.
+func (s *Server) bcryptCost() int { return max(s.cfg.BcryptCost, 10) }
+
+// dummy is a hash at the configured cost, compared against when a login names no user so
+// that an unknown user and a wrong password take the same time.
+func (s *Server) dummy() []byte {
+	s.dummyOnce.Do(func() {
+		s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password: timing equaliser"), s.bcryptCost())
+	})
+	return s.dummyHash
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: it stops accepting,
+// ends event streams, and waits up to grace for in-flight requests.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	hs.RegisterOnShutdown(s.Close)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = hs.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// Close ends long-lived streams (SSE). It is safe to call more than once.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	tokenIssuer   = "nanobanana"
+	tokenAudience = "nanobanana-api"
+	tokenUse      = "access"
+)
+
+// accessClaims are the access token's claims. Ver is the user's token version: a password
+// change or "sign out everywhere" bumps the stored one, and older tokens die at once.
+type accessClaims struct {
+	Ver int64  `json:"ver"`
+	Use string `json:"use"`
+	Sid string `json:"sid"` // the refresh family (session) this token belongs to
+	jwt.RegisteredClaims
+}
+
+// tokenIssuer signs and parses access tokens with the configured HMAC algorithm only.
+type tokens struct {
+	key    []byte
+	method jwt.SigningMethod
+	ttl    time.Duration
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+func newTokens(secret, alg string, ttl time.Duration, now func() time.Time) *tokens {
+	return &tokens{
+		key:    []byte(secret),
+		method: jwt.GetSigningMethod(alg),
+		ttl:    ttl,
+		now:    now,
+		// Only the configured algorithm is accepted: "none", RS256 with the secret as a
+		// public key, and every other confusion fail here.
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{alg}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(tokenIssuer),
+			jwt.WithAudience(tokenAudience),
+			jwt.WithTimeFunc(now),
+			jwt.WithLeeway(5*time.Second),
+		),
+	}
+}
+
+// issue makes an access token for a user at a token version.
+func (t *tokens) issue(userID, version int64, session string) (string, time.Time, error) {
+	now := t.now()
+	exp := now.Add(t.ttl)
+	var jti [12]byte
+	_, _ = rand.Read(jti[:])
+	claims := accessClaims{
+		Ver: version,
+		Use: tokenUse,
+		Sid: session,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   strconv.FormatInt(userID, 10),
+			Audience:  jwt.ClaimStrings{tokenAudience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
+		},
+	}
+	s, err := jwt.NewWithClaims(t.method, claims).SignedString(t.key)
+	return s, exp, err
+}
+
+var errBadToken = errors.New("invalid token")
+
+// parse checks signature, algorithm, expiry, issuer, audience and use, and answers the
+// user id and token version. The caller still compares the version with the user's row.
+func (t *tokens) parse(raw string) (userID, version int64, session string, err error) {
+	if len(raw) > 4096 {
+		return 0, 0, "", errBadToken
+	}
+	var c accessClaims
+	_, err = t.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	if err != nil {
+		return 0, 0, "", errBadToken
+	}
+	if c.Use != tokenUse {
+		return 0, 0, "", errBadToken
+	}
+	userID, err = strconv.ParseInt(c.Subject, 10, 64)
+	if err != nil || userID <= 0 || c.Ver <= 0 {
+		return 0, 0, "", errBadToken
+	}
+	return userID, c.Ver, c.Sid, nil
+}
+
+// newOpaqueToken is a refresh token: 256 random bits, URL-safe.
+func newOpaqueToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
