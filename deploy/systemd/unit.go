@@ -43,7 +43,8 @@ func Reference() string { return referenceUnit }
 // hardened hosts disable; capability settings are meaningless for a process
 // that has no capabilities to drop; User=/Group= are fixed to the user who
 // owns the manager; StateDirectory= would point under ~/.local/state instead
-// of the data directory given; network-online.target is a system unit a user
+// of the data directory given, and RuntimeDirectory= under $XDG_RUNTIME_DIR
+// rather than /run; network-online.target is a system unit a user
 // manager cannot order against. What stays is enforced by seccomp or by
 // plain process attributes, which need no privilege: NoNewPrivileges,
 // SystemCallFilter, RestrictAddressFamilies, RestrictNamespaces,
@@ -53,6 +54,7 @@ var userDropped = map[string]bool{
 	"Wants": true, "After": true,
 	"User": true, "Group": true,
 	"StateDirectory": true, "StateDirectoryMode": true, "ReadWritePaths": true,
+	"RuntimeDirectory": true, "RuntimeDirectoryMode": true,
 	"ProtectSystem": true, "ProtectHome": true,
 	"PrivateTmp": true, "PrivateDevices": true, "PrivateMounts": true,
 	"ProtectKernelTunables": true, "ProtectKernelModules": true, "ProtectKernelLogs": true,
