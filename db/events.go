@@ -1,0 +1,202 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Event is one change of a generation, as written in the same transaction as the change.
+// Data is the generation's public fields at that moment (see EventData), so a replay
+// after a reconnect shows what the user would have seen live.
+type Event struct {
+	ID           int64
+	UserID       int64
+	GenerationID string
+	Type         string // the generation's new status, or EventDeleted
+	Data         json.RawMessage
+	CreatedAt    time.Time
+}
+
+// EventDeleted is the Type of the event written when a generation is deleted.
+const EventDeleted = "deleted"
+
+// EventData is the JSON shape of Event.Data: the generation's public fields, named as
+// in the HTTP API. The server adds its own URLs (image_url, thumbnail_url) if it wants.
+type EventData struct {
+	ID                string     `json:"id"`
+	Status            string     `json:"status"`
+	Prompt            string     `json:"prompt"`
+	Resolution        string     `json:"resolution"`
+	AspectRatio       string     `json:"aspect_ratio"`
+	OutputFormat      string     `json:"output_format"`
+	SafetyFilterLevel string     `json:"safety_filter_level"`
+	GenerationMode    string     `json:"generation_mode"`
+	Error             string     `json:"error,omitempty"`
+	Width             int        `json:"width,omitempty"`
+	Height            int        `json:"height,omitempty"`
+	Bytes             int64      `json:"bytes,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	StartedAt         *time.Time `json:"started_at,omitempty"`
+	CompletedAt       *time.Time `json:"completed_at,omitempty"`
+}
+
+func eventData(g *Generation) EventData {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return EventData{
+		ID: g.ID, Status: g.Status, Prompt: g.Prompt, Resolution: g.Resolution,
+		AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
+		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, Error: g.Error,
+		Width: g.Width, Height: g.Height, Bytes: g.Bytes,
+		CreatedAt: g.CreatedAt, StartedAt: opt(g.StartedAt), CompletedAt: opt(g.CompletedAt),
+	}
+}
+
+// insertEvent appends an event for g's current state. The caller notifies subscribers
+// after its transaction commits.
+func insertEvent(ctx context.Context, tx *sql.Tx, g *Generation, typ string, now time.Time) error {
+	data, err := json.Marshal(eventData(g))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (user_id, generation_id, type, data, created_at)
+		VALUES (?, ?, ?, ?, ?)`, g.UserID, g.ID, typ, string(data), ms(now)); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// insertEventByID appends an event for the generation as it now is in tx.
+func insertEventByID(ctx context.Context, tx *sql.Tx, genID string, now time.Time) (userID int64, err error) {
+	g, err := scanGeneration(tx.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+	if err != nil {
+		return 0, err
+	}
+	return g.UserID, insertEvent(ctx, tx, g, g.Status, now)
+}
+
+// EventsSince returns the user's events with id > afterID, oldest first, at most limit
+// (default 100, at most 1000).
+func (d *DB) EventsSince(ctx context.Context, userID int64, afterID int64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := d.R.QueryContext(ctx, `SELECT id, user_id, generation_id, type, data, created_at
+		FROM events WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?`, userID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events since: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var data string
+		var created int64
+		if err := rows.Scan(&e.ID, &e.UserID, &e.GenerationID, &e.Type, &data, &created); err != nil {
+			return nil, fmt.Errorf("events since: %w", err)
+		}
+		e.Data = json.RawMessage(data)
+		e.CreatedAt = fromMS(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LastEventID returns the id of the user's newest event (0 when none), so a new SSE
+// stream without Last-Event-ID can start from now.
+func (d *DB) LastEventID(ctx context.Context, userID int64) (int64, error) {
+	var id sql.NullInt64
+	err := d.R.QueryRowContext(ctx, `SELECT max(id) FROM events WHERE user_id = ?`, userID).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("last event id: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// PruneEvents deletes events created before olderThan and returns how many. A client
+// reconnecting with an older Last-Event-ID simply misses them and re-reads the list.
+func (d *DB) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
+	var n int64
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, ms(olderThan))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	return n, nil
+}
+
+// broker fans "something new for user U" out to that user's subscribers. A signal
+// carries no data: subscribers read EventsSince, so a slow one that misses signals
+// (sends never block, a pending signal absorbs later ones) still sees every event.
+type broker struct {
+	mu   sync.Mutex
+	subs map[int64]map[chan struct{}]struct{}
+}
+
+// brokers holds each open DB's broker. It lives beside DB rather than in it because DB's
+// fields belong to db.go; keyed by pointer, so every DB value has its own.
+var brokers sync.Map // *DB -> *broker
+
+func (d *DB) broker() *broker {
+	if b, ok := brokers.Load(d); ok {
+		return b.(*broker)
+	}
+	b, _ := brokers.LoadOrStore(d, &broker{subs: map[int64]map[chan struct{}]struct{}{}})
+	return b.(*broker)
+}
+
+// Subscribe returns a channel that receives a signal after each commit that wrote an
+// event for userID, and a function that ends the subscription (call it once done).
+func (d *DB) Subscribe(userID int64) (<-chan struct{}, func()) {
+	b := d.broker()
+	ch := make(chan struct{}, 1)
+	b.mu.Lock()
+	m := b.subs[userID]
+	if m == nil {
+		m = map[chan struct{}]struct{}{}
+		b.subs[userID] = m
+	}
+	m[ch] = struct{}{}
+	b.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs[userID], ch)
+			if len(b.subs[userID]) == 0 {
+				delete(b.subs, userID)
+			}
+			b.mu.Unlock()
+		})
+	}
+}
+
+// notify signals the subscribers of each user; call it only after the commit.
+func (d *DB) notify(userIDs ...int64) {
+	b := d.broker()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, u := range userIDs {
+		for ch := range b.subs[u] {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}

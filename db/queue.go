@@ -1,0 +1,500 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Queue states (jobs.state) and phases (jobs.phase); see migration 0002 for what each means.
+const (
+	JobQueued   = "queued"
+	JobRunning  = "running"
+	JobDone     = "done"
+	JobFailed   = "failed"
+	JobCanceled = "canceled"
+
+	PhaseNone        = ""
+	PhaseSubmitting  = "submitting"
+	PhaseSubmitted   = "submitted"
+	PhaseDownloading = "downloading"
+)
+
+// ErrLeaseLost means the job is no longer held by the caller's lease: it was reclaimed,
+// canceled and retried, or deleted. The holder must stop working on it.
+var ErrLeaseLost = errors.New("job lease lost")
+
+// Job is one queue row: the attempt chain of one generation.
+type Job struct {
+	ID              int64
+	GenerationID    string
+	UserID          int64
+	State           string
+	Phase           string
+	CancelRequested bool
+	Attempts        int
+	MaxAttempts     int
+	RunAfter        time.Time
+	LeaseUntil      time.Time
+	LeaseOwner      string
+	LastError       string
+	PredictionID    string
+	SubmitStartedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+const jobCols = `id, generation_id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
+	max_attempts, run_after, lease_until, coalesce(lease_owner, ''), last_error,
+	coalesce(prediction_id, ''), submit_started_at, created_at, updated_at`
+
+func scanJob(row scanner) (*Job, error) {
+	var j Job
+	var runAfter, created, updated int64
+	var lease, submit sql.NullInt64
+	err := row.Scan(&j.ID, &j.GenerationID, &j.UserID, &j.State, &j.Phase, &j.CancelRequested,
+		&j.Attempts, &j.MaxAttempts, &runAfter, &lease, &j.LeaseOwner, &j.LastError,
+		&j.PredictionID, &submit, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	j.RunAfter, j.CreatedAt, j.UpdatedAt = fromMS(runAfter), fromMS(created), fromMS(updated)
+	j.LeaseUntil, j.SubmitStartedAt = nullMS(lease), nullMS(submit)
+	return &j, nil
+}
+
+// ClaimJobs takes up to limit runnable queued jobs in one UPDATE, at most one per user per
+// call, and leases them to owner until leaseUntil. Fairness: users are served by fewest
+// running jobs first, then by their oldest runnable job, so a user with 200 queued jobs
+// takes turns with a user who has one; a user already running maxPerUser is skipped.
+// Callers wanting more slots than users call again. Claimed pending generations become
+// running, with an event, in the same transaction.
+func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := d.now()
+	var jobs []Job
+	var users []int64
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		jobs, users = jobs[:0], users[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', lease_until = ?1,
+				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+			WHERE id IN (
+				SELECT jid FROM (
+					SELECT u.running AS running,
+						(SELECT j.id FROM jobs j
+						 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
+						 ORDER BY j.id LIMIT 1) AS jid
+					FROM queue_users u
+					WHERE u.queued > 0 AND u.running < ?4)
+				WHERE jid IS NOT NULL
+				ORDER BY running, jid
+				LIMIT ?5)
+			RETURNING `+jobCols, ms(leaseUntil), owner, ms(now), maxPerUser, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			jobs = append(jobs, *j)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			res, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'running',
+				started_at = coalesce(started_at, ?1), updated_at = ?1
+				WHERE id = ?2 AND status = 'pending'`, ms(now), j.GenerationID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if _, err := insertEventByID(ctx, tx, j.GenerationID, now); err != nil {
+					return err
+				}
+				users = append(users, j.UserID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	d.notify(users...)
+	return jobs, nil
+}
+
+// ReclaimExpiredLeases puts running jobs whose lease has expired back in the queue (their
+// holder died or hung), keeping prediction_id and phase so the next holder resumes
+// instead of creating again. It returns how many it reclaimed.
+func (d *DB) ReclaimExpiredLeases(ctx context.Context) (int64, error) {
+	return d.reclaim(ctx, `lease_until < ?1`, nil)
+}
+
+// ReclaimLeasesNotOwnedBy puts every running job whose owner does not start with
+// ownerPrefix back in the queue at once. Only safe when no other process runs jobs on
+// this database (the SQLite deployment): it lets a restart after a crash resume at once
+// instead of waiting for the dead process's leases to expire.
+func (d *DB) ReclaimLeasesNotOwnedBy(ctx context.Context, ownerPrefix string) (int64, error) {
+	return d.reclaim(ctx, `substr(lease_owner, 1, length(?2)) <> ?2`, []any{ownerPrefix})
+}
+
+func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, error) {
+	var n int64
+	now := ms(d.now())
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', lease_until = NULL,
+			lease_owner = NULL, run_after = ?1, updated_at = ?1
+			WHERE state = 'running' AND `+cond, append([]any{now}, extra...)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reclaim leases: %w", err)
+	}
+	return n, nil
+}
+
+// leased runs one conditional update of a job the caller holds; no row means the lease
+// is lost.
+func leased(ctx context.Context, tx *sql.Tx, jobID int64, owner, set string, args ...any) error {
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+set+` WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+		append(args, jobID, owner)...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// ExtendLease moves the lease's end to until; ErrLeaseLost when the job is no longer
+// the caller's.
+func (d *DB) ExtendLease(ctx context.Context, jobID int64, owner string, until time.Time) error {
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, `lease_until = ?, updated_at = ?`, ms(until), ms(d.now()))
+	})
+}
+
+// ReleaseJob hands a job back to the queue at once, undoing the claim's attempt count:
+// used on graceful shutdown, which is not the job's fault. Phase and prediction stay.
+func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
+	now := ms(d.now())
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, `state = 'queued', lease_until = NULL, lease_owner = NULL,
+			attempts = max(attempts - 1, 0), run_after = ?, updated_at = ?`, now, now)
+	})
+}
+
+// GetJob reads a job by id.
+func (d *DB) GetJob(ctx context.Context, jobID int64) (*Job, error) {
+	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
+}
+
+// JobForGeneration reads the job of a generation.
+func (d *DB) JobForGeneration(ctx context.Context, genID string) (*Job, error) {
+	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE generation_id = ?`, genID))
+}
+
+// JobForPrediction reads the job that owns a Replicate prediction id.
+func (d *DB) JobForPrediction(ctx context.Context, predictionID string) (*Job, error) {
+	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE prediction_id = ?`, predictionID))
+}
+
+// GenerationForJob reads a generation without an owner check (for the worker, which
+// already holds the job).
+func (d *DB) GenerationForJob(ctx context.Context, genID string) (*Generation, error) {
+	return scanGeneration(d.R.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+}
+
+// PredictionKnown reports whether some job already owns predictionID, so reconciliation
+// never adopts another job's prediction.
+func (d *DB) PredictionKnown(ctx context.Context, predictionID string) (bool, error) {
+	var n int
+	err := d.R.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE prediction_id = ?`, predictionID).Scan(&n)
+	return n > 0, err
+}
+
+// MarkSubmitting records, before a create is sent, that one may reach Replicate. A
+// restart that finds this phase without a prediction id looks for the prediction
+// instead of blindly creating a second, paid one.
+func (d *DB) MarkSubmitting(ctx context.Context, jobID int64, owner string, at time.Time) error {
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, `phase = 'submitting', submit_started_at = ?, updated_at = ?`,
+			ms(at), ms(d.now()))
+	})
+}
+
+// SetPrediction records the prediction a job created (or adopted), in its own commit the
+// moment it is known. A prediction already owned by another job is ErrConflict.
+func (d *DB) SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error {
+	now := ms(d.now())
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		if err := leased(ctx, tx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
+			predictionID, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE generations SET prediction_id = ?, updated_at = ? WHERE id = ?`,
+			predictionID, now, genID)
+		return err
+	})
+	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return fmt.Errorf("%w: prediction %s belongs to another job", ErrConflict, predictionID)
+	}
+	return err
+}
+
+// SetPhase records a phase change (e.g. PhaseDownloading) of a held job.
+func (d *DB) SetPhase(ctx context.Context, jobID int64, owner, phase string) error {
+	var p any
+	if phase != "" {
+		p = phase
+	}
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, `phase = ?, updated_at = ?`, p, ms(d.now()))
+	})
+}
+
+// RetryLater puts a held job back in the queue to run at runAfter. With newPrediction the
+// previous prediction ended without a result (E6716, aborted, or a create Replicate
+// refused) and the next attempt may create a new one; otherwise phase and prediction stay
+// so the next attempt resumes or reconciles.
+func (d *DB) RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error {
+	now := ms(d.now())
+	set := `state = 'queued', lease_until = NULL, lease_owner = NULL, run_after = ?, last_error = ?, updated_at = ?`
+	if newPrediction {
+		set += `, phase = NULL, prediction_id = NULL, submit_started_at = NULL`
+	}
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, set, ms(runAfter), lastError, now)
+	})
+}
+
+// FailJob ends a held job as failed and its generation with message, a sentence for the
+// user; lastError keeps the technical cause for the operator.
+func (d *DB) FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error {
+	return d.finishJob(ctx, jobID, owner, genID, JobFailed, lastError, `status = 'failed', error = ?2,
+		completed_at = ?1, updated_at = ?1`, message)
+}
+
+// FinishCanceled ends a held job whose generation the user canceled.
+func (d *DB) FinishCanceled(ctx context.Context, jobID int64, owner string) error {
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+		return leased(ctx, tx, jobID, owner, `state = 'canceled', lease_until = NULL, updated_at = ?`, ms(d.now()))
+	})
+}
+
+// Result is what a finished generation stored.
+type Result struct {
+	ImageKey, ImageType, ThumbKey string
+	Width, Height                 int
+	Bytes                         int64
+	SHA256                        string
+}
+
+// CompleteJob marks a held job done and its generation completed with the stored image,
+// in one transaction. If the generation was canceled or deleted meanwhile it returns
+// ErrLeaseLost and changes nothing; the caller then removes the files it stored.
+func (d *DB) CompleteJob(ctx context.Context, jobID int64, owner, genID string, r Result) error {
+	return d.finishJob(ctx, jobID, owner, genID, JobDone, "", `status = 'completed', error = '',
+		image_key = ?2, image_type = ?3, thumb_key = ?4, width = ?5, height = ?6, bytes = ?7,
+		sha256 = ?8, completed_at = ?1, updated_at = ?1`,
+		r.ImageKey, r.ImageType, r.ThumbKey, r.Width, r.Height, r.Bytes, r.SHA256)
+}
+
+func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, lastError, genSet string, genArgs ...any) error {
+	now := d.now()
+	var userID int64
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		set := `state = ?, lease_until = NULL, updated_at = ?`
+		args := []any{state, ms(now)}
+		if lastError != "" {
+			set += `, last_error = ?`
+			args = append(args, lastError)
+		}
+		if err := leased(ctx, tx, jobID, owner, set, args...); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE generations SET `+genSet+
+			` WHERE id = ?9 AND status IN ('pending', 'running')`,
+			append(append([]any{ms(now)}, padArgs(genArgs, 7)...), genID)...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLeaseLost // canceled or deleted meanwhile: roll the job back too
+		}
+		userID, err = insertEventByID(ctx, tx, genID, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	d.notify(userID)
+	return nil
+}
+
+// padArgs fills positional parameters ?2..?8 so finishJob's statements can use any of them.
+func padArgs(a []any, n int) []any {
+	out := make([]any, n)
+	copy(out, a)
+	return out
+}
+
+// CancelOutcome says what CancelGeneration found, so the caller knows whether a
+// prediction at Replicate needs canceling too.
+type CancelOutcome struct {
+	Generation   *Generation
+	WasRunning   bool   // a worker holds (or held) the job: it will cancel the prediction
+	PredictionID string // the job's prediction, if one is recorded
+}
+
+// CancelGeneration marks the user's pending or running generation canceled (with an
+// event). A queued job is removed from the queue at once; a running one is flagged so
+// its worker cancels the prediction and stops. A finished generation is ErrConflict.
+func (d *DB) CancelGeneration(ctx context.Context, userID int64, genID string) (*CancelOutcome, error) {
+	now := d.now()
+	var out CancelOutcome
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		g, err := scanGeneration(tx.QueryRowContext(ctx,
+			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
+		if err != nil {
+			return err
+		}
+		if g.Terminal() {
+			return fmt.Errorf("%w: generation is already %s", ErrConflict, g.Status)
+		}
+		var state string
+		var pred sql.NullString
+		err = tx.QueryRowContext(ctx, `SELECT state, prediction_id FROM jobs WHERE generation_id = ?`, genID).
+			Scan(&state, &pred)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		out.PredictionID = pred.String
+		out.WasRunning = state == JobRunning
+		if state == JobRunning {
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE generation_id = ?`,
+				ms(now), genID)
+		} else {
+			// Queued (maybe between retries, with a prediction id): out of the queue now.
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'canceled', cancel_requested = 1,
+				lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE generation_id = ?`, ms(now), genID)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'canceled', completed_at = ?1,
+			updated_at = ?1 WHERE id = ?2`, ms(now), genID); err != nil {
+			return err
+		}
+		g.Status, g.CompletedAt, g.UpdatedAt = StatusCanceled, fromMS(ms(now)), fromMS(ms(now))
+		g.QueuePosition = 0
+		out.Generation = g
+		return insertEvent(ctx, tx, g, StatusCanceled, now)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("cancel generation: %w", err)
+	}
+	d.notify(userID)
+	return &out, nil
+}
+
+// RetryGeneration puts the user's failed or canceled generation back in the queue with
+// the same parameters and a fresh job (new attempts, at the back of the queue). Anything
+// else, including a canceled one whose worker has not yet let go, is ErrConflict.
+func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, maxAttempts int) (*Generation, error) {
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	now := d.now()
+	var g *Generation
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		g, err = scanGeneration(tx.QueryRowContext(ctx,
+			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
+		if err != nil {
+			return err
+		}
+		if g.Status != StatusFailed && g.Status != StatusCanceled {
+			return fmt.Errorf("%w: only failed or canceled generations can be retried, this one is %s", ErrConflict, g.Status)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE generation_id = ? AND state = 'running'`,
+			genID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: the previous run is still stopping; retry in a moment", ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE generation_id = ?`, genID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'pending', error = '',
+			prediction_id = NULL, image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
+			height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
+			updated_at = ? WHERE id = ?`, ms(now), genID); err != nil {
+			return err
+		}
+		if err := insertJob(ctx, tx, genID, userID, maxAttempts, now); err != nil {
+			return err
+		}
+		g, err = scanGeneration(tx.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, g, StatusPending, now)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("retry generation: %w", err)
+	}
+	d.notify(userID)
+	if err := d.queuePosition(ctx, g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// QueueCounts returns the number of queued and running jobs for every user with any, as
+// the triggers keep them (for metrics and tests).
+func (d *DB) QueueCounts(ctx context.Context) (map[int64][2]int, error) {
+	rows, err := d.R.QueryContext(ctx, `SELECT user_id, queued, running FROM queue_users`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][2]int{}
+	for rows.Next() {
+		var u int64
+		var q, r int
+		if err := rows.Scan(&u, &q, &r); err != nil {
+			return nil, err
+		}
+		out[u] = [2]int{q, r}
+	}
+	return out, rows.Err()
+}
