@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nanobanana/config"
+	"nanobanana/db"
+)
+
+// testServer is a real Server on a real loopback listener over a real SQLite file.
+type testServer struct {
+	*Server
+	URL string
+	DB  *db.DB
+	Cfg config.Config
+}
+
+// newTestServer starts a server; opts may change the options before it is built.
+func newTestServer(t testing.TB, opts ...func(*Options)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := db.Open(context.Background(), filepath.Join(dir, "test.db"), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.SecretKey = "test-secret-test-secret-test-secret-0123"
+	cfg.BcryptCost = 10 // the lowest allowed: keeps the tests fast
+	sealer, err := db.NewSealer(cfg.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Config: cfg, DB: d, Sealer: sealer}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, ln, 5*time.Second); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &testServer{Server: s, URL: "http://" + ln.Addr().String(), DB: d, Cfg: o.Config}
+}
+
+// call sends a request and decodes a JSON answer (when out is not nil).
+type call struct {
+	Method, Path, Token string
+	Body                any // marshalled as JSON unless it is a string or []byte
+	Header              http.Header
+}
+
+type reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r reply) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("answer is not a JSON object (%d): %s", r.Status, r.Body)
+	}
+	return m
+}
+
+func (r reply) Detail(t testing.TB) string {
+	t.Helper()
+	d, _ := r.JSON(t)["detail"].(string)
+	return d
+}
+
+func (ts *testServer) do(t testing.TB, c call) reply {
+	t.Helper()
+	var body io.Reader
+	switch b := c.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(c.Method, ts.URL+c.Path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range c.Header {
+		req.Header[k] = vs
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.Method, c.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// session is a registered user with its tokens.
+type session struct {
+	ID      int64
+	Name    string
+	Access  string
+	Refresh string
+}
+
+func (ts *testServer) register(t testing.TB, name string) session {
+	t.Helper()
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]string{
+		"username": name, "email": name + "@example.com", "password": "password-" + name,
+	}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register %s: %d %s", name, r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	u := m["user"].(map[string]any)
+	return session{ID: int64(u["id"].(float64)), Name: name, Access: m["access_token"].(string), Refresh: m["refresh_token"].(string)}
+}
