@@ -45,6 +45,10 @@ var waitingForDecode func()
 // w as a JPEG. Transparent areas become white, since JPEG has no alpha. It
 // returns the thumbnail's dimensions.
 //
+// Large images are decoded one at a time process-wide; waiting for that
+// turn honours ctx. The turn is held while r is read, so pass a local file
+// or buffer, not a slow network stream.
+//
 // The scaling is a box filter (exact average of k×k source pixels, for the
 // largest integer k that keeps the result at least the target size) then
 // Catmull-Rom for the last factor below 2. Catmull-Rom straight from 4K
