@@ -71,6 +71,7 @@ func download(t *testing.T, c *replicate.Client, url string) ([]byte, string) {
 }
 
 func TestCreatePollDownload(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{})
 	ctx := context.Background()
 	p, err := c.Create(ctx, tok, replicate.Input{Prompt: "a banana", Resolution: "1K"}, replicate.CreateOptions{})
@@ -103,6 +104,7 @@ func TestCreatePollDownload(t *testing.T) {
 }
 
 func TestImageSizes(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	// A 300x200 PNG as a data: URL drives match_input_image to 3:2.
 	var pngBuf bytes.Buffer
@@ -120,7 +122,7 @@ func TestImageSizes(t *testing.T) {
 		{replicate.Input{AspectRatio: "16:9", Resolution: "1K", OutputFormat: "png"}, 1024, 576, "png", ".png", "image/png"},
 		{replicate.Input{AspectRatio: "9:16", Resolution: "1K", OutputFormat: "jpg"}, 576, 1024, "jpeg", ".jpeg", "image/jpeg"},
 		{replicate.Input{AspectRatio: "4:5", Resolution: "2K", OutputFormat: "png"}, 1638, 2048, "png", ".png", "image/png"},
-		{replicate.Input{AspectRatio: "21:9", Resolution: "4K"}, 4096, 1755, "jpeg", ".jpeg", "image/jpeg"},
+		{replicate.Input{AspectRatio: "21:9", Resolution: "2K"}, 2048, 878, "jpeg", ".jpeg", "image/jpeg"},
 		{replicate.Input{Resolution: "1K", OutputFormat: "png"}, 1024, 1024, "png", ".png", "image/png"},
 		{replicate.Input{Resolution: "1K", OutputFormat: "png", ImageInput: []string{dataURL}}, 1024, 683, "png", ".png", "image/png"},
 	}
@@ -159,6 +161,7 @@ func TestImageSizes(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{
 		ManualClock: true,
 		Config:      replicatetest.Config{RejectedTokens: []string{"r8_revoked"}, NoCreditTokens: []string{"r8_broke"}, RetryAfterSeconds: 7},
@@ -296,6 +299,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestPredictionFailures(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	ctx := context.Background()
 	cases := []struct {
@@ -332,6 +336,7 @@ func TestPredictionFailures(t *testing.T) {
 }
 
 func TestPreferWait(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true, Config: replicatetest.Config{QueueTime: time.Second, RunTime: 3 * time.Second}})
 	ctx := context.Background()
 	type result struct {
@@ -371,6 +376,7 @@ func TestPreferWait(t *testing.T) {
 }
 
 func TestCancelAfter(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true, Config: replicatetest.Config{QueueTime: 10 * time.Second, RunTime: time.Minute}})
 	ctx := context.Background()
 
@@ -417,6 +423,7 @@ func TestCancelAfter(t *testing.T) {
 }
 
 func TestRetentionExpiresOutput(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	ctx := context.Background()
 	p, _ := c.Create(ctx, tok, replicate.Input{Prompt: "keep", Resolution: "1K"}, replicate.CreateOptions{})
@@ -450,6 +457,7 @@ func TestRetentionExpiresOutput(t *testing.T) {
 }
 
 func TestDownloadCap(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	ctx := context.Background()
 	p, _ := c.Create(ctx, tok, replicate.Input{Prompt: "big", Resolution: "1K", OutputFormat: "png"}, replicate.CreateOptions{})
@@ -488,6 +496,7 @@ func TestDownloadCap(t *testing.T) {
 }
 
 func TestListPaging(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true, Config: replicatetest.Config{PageSize: 2}})
 	ctx := context.Background()
 	var ids []string
@@ -534,6 +543,7 @@ func TestListPaging(t *testing.T) {
 }
 
 func TestAccountSecretUpload(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	ctx := context.Background()
 	a, err := c.Account(ctx, tok)
@@ -575,6 +585,7 @@ func TestAccountSecretUpload(t *testing.T) {
 }
 
 func TestOutputAsList(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true, Config: replicatetest.Config{OutputAsList: true}})
 	p, _ := c.Create(context.Background(), tok, replicate.Input{Prompt: "list", Resolution: "1K"}, replicate.CreateOptions{})
 	s.Advance(time.Second)
@@ -586,6 +597,7 @@ func TestOutputAsList(t *testing.T) {
 }
 
 func TestWebhookDelivery(t *testing.T) {
+	t.Parallel()
 	var (
 		mu       sync.Mutex
 		attempts = map[string]int{}
@@ -649,6 +661,7 @@ func TestWebhookDelivery(t *testing.T) {
 }
 
 func TestFakeControlOverHTTP(t *testing.T) {
+	t.Parallel()
 	s, c := newFake(t, replicatetest.Options{ManualClock: true})
 	ctx := context.Background()
 	post := func(path, body string) *http.Response {

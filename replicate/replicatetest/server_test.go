@@ -153,3 +153,18 @@ func BenchmarkDeliver4K(b *testing.B) {
 		_, _ = s.images.get(sp)
 	}
 }
+
+// 4K sizing is checked without encoding, which is slow under -race.
+func TestImageSpec4K(t *testing.T) {
+	s := New(Options{ManualClock: true})
+	defer s.Close()
+	cases := map[string][2]int{"16:9": {4096, 2304}, "21:9": {4096, 1755}, "2:3": {2731, 4096}, "match_input_image": {4096, 4096}}
+	for ar, want := range cases {
+		s.mu.Lock()
+		sp := s.imageSpecLocked(modelInput{Resolution: "4K", AspectRatio: ar, OutputFormat: "jpg"})
+		s.mu.Unlock()
+		if sp.w != want[0] || sp.h != want[1] || sp.ext != "jpeg" || sp.contentType() != "image/jpeg" {
+			t.Errorf("%s: %+v", ar, sp)
+		}
+	}
+}
