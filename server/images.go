@@ -1,6 +1,266 @@
 package server
 
-import "github.com/julienschmidt/httprouter"
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
-// imageRoutes registers the generation endpoints (filled in by the pipeline work).
-func (s *Server) imageRoutes(r *httprouter.Router) {}
+	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
+)
+
+// Queue is what the handlers ask of the job queue (jobs.Service). It is an interface so
+// that the server never imports the workers' internals, and so tests can observe calls
+// (a webhook's Wake) while the real service does the work.
+type Queue interface {
+	// Enqueue stores a pending generation and its job in one transaction and wakes a worker.
+	Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error)
+	// Cancel stops the user's pending or running generation (at Replicate too) and keeps
+	// its row; a finished one is db.ErrConflict.
+	Cancel(ctx context.Context, userID int64, id string) (*db.Generation, error)
+	// Delete cancels the generation if needed, removes the row and its files.
+	Delete(ctx context.Context, userID int64, id string) error
+	// Retry re-queues a failed or canceled generation; anything else is db.ErrConflict.
+	Retry(ctx context.Context, userID int64, id string) (*db.Generation, error)
+	// Wake tells the worker following predictionID to look at it now (a webhook came).
+	Wake(predictionID string)
+}
+
+// imageRoutes registers the generation endpoints. The id is always the last segment
+// because httprouter allows no static segment beside a parameter (API.md).
+func (s *Server) imageRoutes(r *httprouter.Router) {
+	// Multipart generates carry their reference images, so the limit is the uploads one;
+	// a JSON generate is refused at jsonBodyLimit by its decoder.
+	r.POST("/api/v1/images/generate", s.authedLimit(s.uploadBodyLimit(), s.generate))
+	r.GET("/api/v1/images/status/:id", s.authed(s.status))
+	r.GET("/api/v1/images/list", s.authed(s.list))
+	r.DELETE("/api/v1/images/:id", s.authed(s.deleteGeneration))
+	r.POST("/api/v1/images/cancel/:id", s.authed(s.cancel))
+	r.POST("/api/v1/images/retry/:id", s.authed(s.retry))
+
+	r.POST("/api/v1/images/uploads", s.authedLimit(s.uploadBodyLimit(), s.uploads))
+	r.GET("/api/v1/images/uploads/file/:id", s.fileRoute(kindUpload))
+	r.GET("/api/v1/images/file/:id", s.fileRoute(kindImage))
+	r.GET("/api/v1/images/thumbnail/:id", s.fileRoute(kindThumb))
+
+	r.GET("/api/v1/events", s.events)
+	r.POST("/api/v1/webhooks/replicate", s.h(s.webhook))
+}
+
+// generationJSON is a generation as the API shows it. image_id repeats id because the
+// seed's clients read image_id.
+type generationJSON struct {
+	ID                string     `json:"id"`
+	ImageID           string     `json:"image_id"`
+	Status            string     `json:"status"`
+	Prompt            string     `json:"prompt"`
+	Resolution        string     `json:"resolution"`
+	AspectRatio       string     `json:"aspect_ratio"`
+	OutputFormat      string     `json:"output_format"`
+	SafetyFilterLevel string     `json:"safety_filter_level"`
+	GenerationMode    string     `json:"generation_mode"`
+	ReferenceImageIDs []string   `json:"reference_image_ids"`
+	Error             *string    `json:"error"`
+	QueuePosition     *int       `json:"queue_position,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	StartedAt         *time.Time `json:"started_at"`
+	CompletedAt       *time.Time `json:"completed_at"`
+	ImageURL          *string    `json:"image_url"`
+	ThumbnailURL      *string    `json:"thumbnail_url"`
+	Width             *int       `json:"width"`
+	Height            *int       `json:"height"`
+	Bytes             *int64     `json:"bytes"`
+	PriceUSD          float64    `json:"price_usd"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// view renders g; signed URLs are made once per call with the same expiry bucket, so a
+// list of 100 costs 200 HMACs and no queries.
+func (s *Server) view(g *db.Generation) generationJSON {
+	refs := g.ReferenceIDs
+	if refs == nil {
+		refs = []string{}
+	}
+	v := generationJSON{
+		ID: g.ID, ImageID: g.ID, Status: g.Status, Prompt: g.Prompt, Resolution: g.Resolution,
+		AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
+		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
+		CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt), CompletedAt: optTime(g.CompletedAt),
+		PriceUSD: s.price(g.Resolution),
+	}
+	if g.Error != "" {
+		e := g.Error
+		v.Error = &e
+	}
+	if g.Status == db.StatusPending {
+		qp := max(g.QueuePosition, 1)
+		v.QueuePosition = &qp
+	}
+	if g.Status == db.StatusCompleted && g.ImageKey != "" {
+		img := s.signedURL(kindImage, g.ID, g.UserID)
+		v.ImageURL = &img
+		if g.ThumbKey != "" {
+			th := s.signedURL(kindThumb, g.ID, g.UserID)
+			v.ThumbnailURL = &th
+		}
+		w, h, b := g.Width, g.Height, g.Bytes
+		v.Width, v.Height, v.Bytes = &w, &h, &b
+	}
+	return v
+}
+
+// price is the configured estimate for one image at a resolution.
+func (s *Server) price(res string) float64 {
+	switch res {
+	case "1K":
+		return s.cfg.Prices.P1K
+	case "4K":
+		return s.cfg.Prices.P4K
+	default:
+		return s.cfg.Prices.P2K
+	}
+}
+
+// genID reads and checks the route's id. A malformed id is answered like a missing one:
+// it cannot name anything.
+func genID(ps httprouter.Params) (string, error) {
+	id := ps.ByName("id")
+	if !validID(id) {
+		return "", notFound("No generation with id " + strconv.Quote(id) + ".")
+	}
+	return id, nil
+}
+
+// validID: ids are 32 lowercase hex characters (db.NewID).
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// genError maps the queue's and db's errors for one generation to API errors.
+func genError(id string, err error) error {
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return notFound("No generation with id " + strconv.Quote(id) + ".")
+	case errors.Is(err, db.ErrConflict):
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, db.ErrConflict.Error()+": "); ok {
+			msg = after
+		}
+		return conflict("Generation " + id + ": " + msg + ".")
+	}
+	return err
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	id, err := genID(ps)
+	if err != nil {
+		return err
+	}
+	g, err := s.db.GetGeneration(r.Context(), p.ID, id)
+	if err != nil {
+		return genError(id, err)
+	}
+	writeJSON(w, http.StatusOK, s.view(g))
+	return nil
+}
+
+type listJSON struct {
+	Items      []generationJSON `json:"items"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
+	q := r.URL.Query()
+	f := db.ListFilter{Limit: 20, Cursor: q.Get("cursor"), Status: q.Get("status")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return invalid("limit", "limit must be a whole number from 1 to 100.")
+		}
+		f.Limit = n
+	}
+	switch f.Status {
+	case "", db.StatusPending, db.StatusRunning, db.StatusCompleted, db.StatusFailed, db.StatusCanceled:
+	default:
+		return invalid("status", "status must be one of: pending, running, completed, failed, canceled.")
+	}
+	items, next, err := s.db.ListGenerations(r.Context(), p.ID, f)
+	switch {
+	case errors.Is(err, db.ErrInvalidCursor):
+		return invalid("cursor", "cursor is not one this server gave out; start again without it.")
+	case errors.Is(err, db.ErrInvalidStatus):
+		return invalid("status", "status must be one of: pending, running, completed, failed, canceled.")
+	case err != nil:
+		return err
+	}
+	out := listJSON{Items: make([]generationJSON, len(items))}
+	for i := range items {
+		out.Items[i] = s.view(&items[i])
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) deleteGeneration(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	id, err := genID(ps)
+	if err != nil {
+		return err
+	}
+	if err := s.queue.Delete(r.Context(), p.ID, id); err != nil {
+		return genError(id, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	id, err := genID(ps)
+	if err != nil {
+		return err
+	}
+	g, err := s.queue.Cancel(r.Context(), p.ID, id)
+	if err != nil {
+		return genError(id, err)
+	}
+	writeJSON(w, http.StatusOK, s.view(g))
+	return nil
+}
+
+func (s *Server) retry(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	id, err := genID(ps)
+	if err != nil {
+		return err
+	}
+	if err := s.requireAPIKey(p); err != nil {
+		return err
+	}
+	g, err := s.queue.Retry(r.Context(), p.ID, id)
+	if err != nil {
+		return genError(id, err)
+	}
+	writeJSON(w, http.StatusAccepted, s.view(g))
+	return nil
+}

@@ -17,6 +17,7 @@ import (
 	"nanobanana/config"
 	"nanobanana/db"
 	"nanobanana/replicate"
+	"nanobanana/storage"
 )
 
 // Options are the parts a Server is wired from; main builds them.
@@ -30,6 +31,14 @@ type Options struct {
 	Frontend http.Handler
 	Version  string
 	Now      func() time.Time
+
+	// Queue runs generations (jobs.Service in production).
+	Queue Queue
+	// Storage holds images, thumbnails and reference uploads.
+	Storage storage.Storage
+	// WebhookSecret verifies Replicate's webhooks ("whsec_..."). Empty: fetched once
+	// from Replicate with the global token when PUBLIC_URL is set.
+	WebhookSecret string
 }
 
 // Server holds the handlers' dependencies.
@@ -48,6 +57,11 @@ type Server struct {
 	failedByAddr    *throttle
 	dummyHash       []byte
 	dummyOnce       sync.Once
+
+	queue    Queue
+	store    storage.Storage
+	signKey  []byte // HMAC key of signed image URLs, derived from the secret
+	webhooks *webhookState
 
 	closing   chan struct{} // closed when shutdown starts: long-lived streams end
 	closeOnce sync.Once
@@ -80,7 +94,15 @@ func New(o Options) (*Server, error) {
 		failedByAccount: newThrottle(5, 15*time.Minute, o.Now),
 		failedByAddr:    newThrottle(30, 15*time.Minute, o.Now),
 		closing:         make(chan struct{}),
+		queue:           o.Queue,
+		store:           o.Storage,
+		webhooks:        newWebhookState(o.WebhookSecret),
 	}
+	key, err := deriveSignKey(o.Config.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	s.signKey = key
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
+)
+
+// sseHeartbeat keeps idle streams open through proxies that close quiet connections.
+const sseHeartbeat = 15 * time.Second
+
+// eventsBatch is how many events one read of the log returns.
+const eventsBatch = 200
+
+// events streams the user's generation changes as Server-Sent Events. Every change is a
+// row in the events table, so a reconnect with Last-Event-ID replays exactly what was
+// missed; the db's Subscribe signal only says "read again", so no event is lost when a
+// signal is.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	// A browser's EventSource cannot send an Authorization header, so on this endpoint
+	// (and only here) the access token may come as ?access_token=. It is a short-lived
+	// JWT, and the access log records the path only, never the query.
+	if r.Header.Get("Authorization") == "" {
+		if tok := r.URL.Query().Get("access_token"); tok != "" {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nanobanana"`)
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.streamEvents(w, r, p); err != nil {
+		s.fail(w, r, err)
+	}
+}
+
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+
+	// Subscribe before reading where to start, so a change committed in between is
+	// signalled rather than missed.
+	wake, unsubscribe := s.db.Subscribe(p.ID)
+	defer unsubscribe()
+
+	last, err := lastEventID(r)
+	if err != nil {
+		return err
+	}
+	if last < 0 {
+		if last, err = s.db.LastEventID(ctx, p.ID); err != nil {
+			return err
+		}
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// The stream lives for hours: no write deadline from the server's defaults.
+	_ = rc.SetWriteDeadline(time.Time{})
+	bw := bufio.NewWriterSize(w, 8<<10)
+	// Tell EventSource how soon to reconnect after a drop.
+	bw.WriteString("retry: 3000\n\n")
+
+	heartbeat := time.NewTicker(sseHeartbeat)
+	defer heartbeat.Stop()
+	for {
+		// Drain the log past last, in batches.
+		for {
+			evs, err := s.db.EventsSince(ctx, p.ID, last, eventsBatch)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.log.WarnContext(ctx, "event stream: read failed", "err", err, "request_id", requestID(ctx))
+				return nil // headers are sent; the client reconnects with Last-Event-ID
+			}
+			for i := range evs {
+				s.writeEvent(bw, &evs[i])
+				last = evs[i].ID
+			}
+			if len(evs) < eventsBatch {
+				break
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return nil
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return nil
+		case <-wake:
+		case <-heartbeat.C:
+			bw.WriteString(": ping\n\n")
+		}
+	}
+}
+
+// lastEventID reads where a reconnecting client left off: the Last-Event-ID header, or
+// ?last_event_id= for clients that cannot set headers. -1 means "from now".
+func lastEventID(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalid("Last-Event-ID", "Last-Event-ID must be an event id this server sent.")
+	}
+	return n, nil
+}
+
+// writeEvent writes one event. The data is the generation's public fields as stored with
+// the event, plus image_id and, once completed, this server's signed URLs. A deletion is
+// event "deleted" with the id only.
+func (s *Server) writeEvent(bw *bufio.Writer, e *db.Event) {
+	bw.WriteString("id: ")
+	bw.WriteString(strconv.FormatInt(e.ID, 10))
+	if e.Type == db.EventDeleted {
+		bw.WriteString("\nevent: deleted\ndata: ")
+		b, _ := json.Marshal(map[string]string{"id": e.GenerationID, "image_id": e.GenerationID, "status": "deleted"})
+		bw.Write(b)
+		bw.WriteString("\n\n")
+		return
+	}
+	var data map[string]any
+	if err := json.Unmarshal(e.Data, &data); err != nil || data == nil {
+		data = map[string]any{"id": e.GenerationID, "status": e.Type}
+	}
+	data["image_id"] = e.GenerationID
+	data["price_usd"] = 0.0
+	if res, ok := data["resolution"].(string); ok {
+		data["price_usd"] = s.price(res)
+	}
+	if data["status"] == db.StatusCompleted {
+		data["image_url"] = s.signedURL(kindImage, e.GenerationID, e.UserID)
+		data["thumbnail_url"] = s.signedURL(kindThumb, e.GenerationID, e.UserID)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		b = []byte(`{}`)
+	}
+	bw.WriteString("\nevent: generation\ndata: ")
+	bw.Write(b) // JSON has no raw newlines, so one data line suffices
+	bw.WriteString("\n\n")
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
+)
+
+// maxPromptChars bounds a prompt. The model takes long prompts, but a bound keeps rows
+// and events small; 5,000 characters is several paragraphs.
+const maxPromptChars = 5000
+
+// noKeyMessage says how to fix a generate with no Replicate key anywhere.
+const noKeyMessage = "No Replicate API key: add yours in Settings (PUT /api/v1/users/api-key) or ask the administrator to set REPLICATE_API_TOKEN."
+
+// generateRequest is the body of POST /images/generate (JSON, or the same names as
+// multipart form values).
+type generateRequest struct {
+	Prompt            *string  `json:"prompt"`
+	Resolution        string   `json:"resolution"`
+	AspectRatio       string   `json:"aspect_ratio"`
+	OutputFormat      string   `json:"output_format"`
+	SafetyFilterLevel string   `json:"safety_filter_level"`
+	GenerationMode    string   `json:"generation_mode"`
+	ReferenceImageIDs []string `json:"reference_image_ids"`
+}
+
+// requireAPIKey fails when no key could pay for a generation. It reads only the
+// principal (loaded by authentication) and the config: no query on the hot path.
+func (s *Server) requireAPIKey(p *principal) error {
+	if p.HasAPIKey || s.cfg.ReplicateAPIToken != "" || s.cfg.Demo {
+		return nil
+	}
+	return badRequest(noKeyMessage)
+}
+
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
+	if err := s.requireAPIKey(p); err != nil {
+		return err
+	}
+	var req generateRequest
+	var stored []storedUpload
+	if isMultipart(r) {
+		vals, files, err := s.readMultipart(r, p.ID, true)
+		if err != nil {
+			return err
+		}
+		stored = files
+		req = requestFromForm(vals)
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, jsonBodyLimit)
+		if err := decodeJSON(r, &req); err != nil {
+			return err
+		}
+	}
+	// Files stored by this request are removed again unless the generation is created.
+	created := false
+	defer func() {
+		if !created {
+			s.discardUploads(r.Context(), stored)
+		}
+	}()
+
+	params, err := validateGenerate(req, len(stored))
+	if err != nil {
+		return err
+	}
+	if len(params.ReferenceIDs) > 0 {
+		if _, err := s.db.GetUploads(r.Context(), p.ID, params.ReferenceIDs); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return invalid("reference_image_ids", "reference_image_ids names an upload that does not exist or is not yours; upload the images with POST /api/v1/images/uploads and use the ids it answers.")
+			}
+			return err
+		}
+	}
+	if len(stored) > 0 {
+		if err := s.recordUploads(r.Context(), p.ID, stored); err != nil {
+			return err
+		}
+		created = true // the rows own the files now, whatever happens next
+		ids := make([]string, len(stored))
+		for i, u := range stored {
+			ids[i] = u.ID
+		}
+		params.ReferenceIDs = append(params.ReferenceIDs, ids...)
+	}
+	g, err := s.queue.Enqueue(r.Context(), p.ID, params)
+	if err != nil {
+		return err
+	}
+	created = true
+	writeJSON(w, http.StatusAccepted, s.view(g))
+	return nil
+}
+
+func isMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
+}
+
+// requestFromForm reads the generate fields from multipart values. Reference ids may be
+// repeated or comma-separated.
+func requestFromForm(v map[string][]string) generateRequest {
+	first := func(k string) string {
+		if len(v[k]) > 0 {
+			return v[k][0]
+		}
+		return ""
+	}
+	req := generateRequest{
+		Resolution: first("resolution"), AspectRatio: first("aspect_ratio"),
+		OutputFormat: first("output_format"), SafetyFilterLevel: first("safety_filter_level"),
+		GenerationMode: first("generation_mode"),
+	}
+	if vals, ok := v["prompt"]; ok && len(vals) > 0 {
+		req.Prompt = &vals[0]
+	}
+	for _, raw := range v["reference_image_ids"] {
+		for _, id := range strings.Split(raw, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				req.ReferenceImageIDs = append(req.ReferenceImageIDs, id)
+			}
+		}
+	}
+	return req
+}
+
+// validateGenerate applies defaults and checks every field, reporting all the bad ones
+// at once. attached is the number of files sent with a multipart generate.
+func validateGenerate(req generateRequest, attached int) (db.Params, error) {
+	var bad []fieldError
+	add := func(field, msg string) { bad = append(bad, fieldError{field, msg}) }
+	oneOf := func(field, val, def string, allowed []string) string {
+		val = strings.TrimSpace(val)
+		if val == "" {
+			return def
+		}
+		if !slices.Contains(allowed, val) {
+			add(field, field+" must be one of: "+strings.Join(allowed, ", ")+" (got "+strconv.Quote(truncateRunes(val, 40))+").")
+		}
+		return val
+	}
+
+	p := db.Params{}
+	if req.Prompt == nil {
+		add("prompt", "prompt is required: describe the image to generate.")
+	} else {
+		p.Prompt = strings.TrimSpace(*req.Prompt)
+		switch n := utf8.RuneCountInString(p.Prompt); {
+		case n == 0:
+			add("prompt", "prompt is empty: describe the image to generate.")
+		case n > maxPromptChars:
+			add("prompt", "prompt is too long: "+strconv.Itoa(n)+" characters, at most "+strconv.Itoa(maxPromptChars)+".")
+		}
+	}
+	refs := make([]string, 0, len(req.ReferenceImageIDs))
+	for _, id := range req.ReferenceImageIDs {
+		id = strings.TrimSpace(id)
+		if !validID(id) {
+			add("reference_image_ids", "reference_image_ids must be upload ids from POST /api/v1/images/uploads (32 hex characters); "+strconv.Quote(truncateRunes(id, 40))+" is not one.")
+			break
+		}
+		if !slices.Contains(refs, id) {
+			refs = append(refs, id)
+		}
+	}
+	total := len(refs) + attached
+	defMode := db.ModeTextToImage
+	if total > 0 {
+		// A client that attaches references without naming the mode means image-to-image.
+		defMode = db.ModeImageToImage
+	}
+	p.Mode = oneOf("generation_mode", req.GenerationMode, defMode, generationModes)
+	p.Resolution = oneOf("resolution", req.Resolution, "2K", resolutions)
+	defAspect := "1:1"
+	if p.Mode == db.ModeImageToImage {
+		defAspect = "match_input_image"
+	}
+	p.AspectRatio = oneOf("aspect_ratio", req.AspectRatio, defAspect, aspectRatios)
+	p.OutputFormat = oneOf("output_format", req.OutputFormat, "jpg", outputFormats)
+	p.SafetyFilterLevel = oneOf("safety_filter_level", req.SafetyFilterLevel, "block_only_high", safetyLevels)
+
+	switch {
+	case p.Mode == db.ModeImageToImage && total == 0:
+		add("reference_image_ids", "image-to-image needs 1 to "+strconv.Itoa(maxReferenceImages)+" reference images: send reference_image_ids from POST /api/v1/images/uploads, or attach the files as images.")
+	case total > maxReferenceImages:
+		add("reference_image_ids", "At most "+strconv.Itoa(maxReferenceImages)+" reference images; got "+strconv.Itoa(total)+".")
+	case p.Mode == db.ModeTextToImage && total > 0:
+		add("generation_mode", "Reference images were sent but generation_mode is text-to-image; set generation_mode to image-to-image.")
+	}
+	if len(refs) > 0 {
+		p.ReferenceIDs = refs
+	}
+	if len(bad) > 0 {
+		detail := bad[0].Message
+		if len(bad) > 1 {
+			detail = "Some fields are not valid: " + bad[0].Message + " (and " + strconv.Itoa(len(bad)-1) + " more; see fields)."
+		}
+		return p, &apiError{Status: http.StatusUnprocessableEntity, Detail: detail, Fields: bad}
+	}
+	return p, nil
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "..."
+}
