@@ -706,3 +706,20 @@ func TestFakeControlOverHTTP(t *testing.T) {
 		t.Fatalf("after reset %+v", st)
 	}
 }
+
+func TestOutputWhileProcessing(t *testing.T) {
+	t.Parallel()
+	s, c := newFake(t, replicatetest.Options{ManualClock: true, Config: replicatetest.Config{QueueTime: time.Second, RunTime: 10 * time.Second, OutputEarly: true}})
+	ctx := context.Background()
+	p, _ := c.Create(ctx, tok, replicate.Input{Prompt: "early", Resolution: "1K"}, replicate.CreateOptions{})
+	s.Advance(7 * time.Second)
+	p, _ = c.Get(ctx, tok, p.ID)
+	if p.Status != replicate.StatusProcessing || p.OutputURL() == "" {
+		t.Fatalf("want output while processing: %s %q", p.Status, p.OutputURL())
+	}
+	download(t, c, p.OutputURL())
+	s.Advance(5 * time.Second)
+	if p, _ = c.Get(ctx, tok, p.ID); p.Status != replicate.StatusSucceeded {
+		t.Fatal(p.Status)
+	}
+}
