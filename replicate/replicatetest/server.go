@@ -5,6 +5,16 @@
 // Cancel-After, retention, list paging, files, signed webhooks, real image
 // bytes at delivery URLs), with knobs for faults and counters for checks.
 //
+// Prompt markers steer one prediction: "[[E005]]" fails with the safety
+// message, "[[E6716]]" and "[[PA]]" with the transient platform errors,
+// "[[fail]]" generically, "[[slow]]" runs SlowRunTime, "[[stuck]]" never
+// leaves "starting" (until canceled or its Cancel-After aborts it).
+//
+// Choices where the real service's answer is unknown: a malformed
+// "Prefer: wait" (0, over 60, not a number) and a Cancel-After under 5 s or
+// unparseable are refused with 422 and invalid_fields, so client bugs show.
+// Tokens are accounts: each sees only its own predictions.
+//
 // It must never listen on or call anything but loopback addresses, and it
 // never logs tokens.
 package replicatetest
