@@ -115,16 +115,28 @@ func TestRenderUserService(t *testing.T) {
 	if strings.Contains(got, "dedicated account") || strings.Contains(got, "read-only except") {
 		t.Errorf("user unit still explains settings it dropped:\n%s", got)
 	}
-	// Every line of the user unit comes from the shipped one, modulo paths.
-	ref := substitute(shippedUnit(t), "/home/ann/bin/nanobanana", "/home/ann/nb", "/home/ann/nb/.env", DefaultUser, DefaultUser)
-	refLines := map[string]bool{}
-	for _, l := range strings.Split(ref, "\n") {
-		refLines[l] = true
-	}
-	for _, l := range strings.Split(got, "\n") {
-		if !refLines[l] && l != "WantedBy=default.target" {
-			t.Errorf("user unit line %q is not in the shipped unit", l)
+	checkUserUnitFromShipped(t, got, "/home/ann/bin/nanobanana", "/home/ann/nb", "/home/ann/nb/.env")
+}
+
+// checkUserUnitFromShipped asserts that every line of a user unit is a line
+// of the shipped unit modulo paths, but for its WantedBy=, and that the
+// lines keep the shipped order.
+func checkUserUnitFromShipped(t *testing.T, unit, bin, dataDir, envFile string) {
+	t.Helper()
+	ref := strings.Split(substitute(shippedUnit(t), bin, dataDir, envFile, DefaultUser, DefaultUser), "\n")
+	i := 0
+	for _, l := range strings.Split(unit, "\n") {
+		if l == "WantedBy=default.target" {
+			l = "WantedBy=multi-user.target"
 		}
+		for i < len(ref) && ref[i] != l {
+			i++
+		}
+		if i == len(ref) {
+			t.Errorf("user unit line %q is not in the shipped unit (in order)", l)
+			return
+		}
+		i++
 	}
 }
 
