@@ -1,0 +1,441 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"nanobanana/replicate"
+	"nanobanana/replicate/replicatetest"
+)
+
+// The seed's own register call, byte for byte what its Python example sends.
+func TestSeedRegisterReturnsAccessToken(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register",
+		Body: `{"username": "user1", "email": "user1@example.com", "password": "password123"}`})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	if tok, _ := m["access_token"].(string); tok == "" || m["token_type"] != "bearer" {
+		t.Fatalf("register answer lacks a bearer access_token: %s", r.Body)
+	}
+	u := m["user"].(map[string]any)
+	if u["username"] != "user1" || u["is_admin"] != true {
+		t.Errorf("first user should be user1 and admin: %v", u)
+	}
+	me := ts.do(t, call{Method: "GET", Path: "/api/v1/auth/me", Token: m["access_token"].(string)})
+	if me.Status != 200 || me.JSON(t)["email"] != "user1@example.com" || me.JSON(t)["has_api_key"] != false {
+		t.Fatalf("me: %d %s", me.Status, me.Body)
+	}
+	if strings.Contains(string(me.Body), "password") {
+		t.Errorf("me leaks a password field: %s", me.Body)
+	}
+}
+
+func TestRegisterValidation(t *testing.T) {
+	ts := newTestServer(t)
+	ts.register(t, "taken")
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+		field  string
+	}{
+		{"short username", `{"username":"ab","email":"a@example.com","password":"password1"}`, 422, "username"},
+		{"bad username chars", `{"username":"a b/c","email":"a@example.com","password":"password1"}`, 422, "username"},
+		{"bad email", `{"username":"alice","email":"not-an-email","password":"password1"}`, 422, "email"},
+		{"short password", `{"username":"alice","email":"a@example.com","password":"short"}`, 422, "password"},
+		{"long password", `{"username":"alice","email":"a@example.com","password":"` + strings.Repeat("x", 73) + `"}`, 422, "password"},
+		{"taken username other case", `{"username":"TAKEN","email":"new@example.com","password":"password1"}`, 409, ""},
+		{"taken email", `{"username":"newname","email":"Taken@example.com","password":"password1"}`, 409, ""},
+		{"not json", `username=alice`, 400, ""},
+		{"wrong type", `{"username":5,"email":"a@example.com","password":"password1"}`, 422, "username"},
+		{"empty body", ``, 400, ""},
+	} {
+		r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: tc.body})
+		if r.Status != tc.status {
+			t.Errorf("%s: %d %s; want %d", tc.name, r.Status, r.Body, tc.status)
+			continue
+		}
+		if r.Detail(t) == "" {
+			t.Errorf("%s: no detail sentence: %s", tc.name, r.Body)
+		}
+		if tc.field != "" && !strings.Contains(string(r.Body), `"field":"`+tc.field+`"`) {
+			t.Errorf("%s: error does not name field %s: %s", tc.name, tc.field, r.Body)
+		}
+	}
+}
+
+func TestRegistrationClosed(t *testing.T) {
+	ts := newTestServer(t, func(o *Options) { o.Config.AllowRegistration = false })
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]string{"username": "alice", "email": "a@example.com", "password": "password1"}})
+	if r.Status != http.StatusForbidden || !strings.Contains(r.Detail(t), "closed") {
+		t.Fatalf("closed registration: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestLoginJSONFormEmailAndSameAnswerForUnknownUser(t *testing.T) {
+	ts := newTestServer(t)
+	ts.register(t, "alice")
+	ok := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}})
+	if ok.Status != 200 || ok.JSON(t)["access_token"] == nil || ok.JSON(t)["refresh_token"] == nil {
+		t.Fatalf("JSON login: %d %s", ok.Status, ok.Body)
+	}
+	form := url.Values{"username": {"alice@example.com"}, "password": {"password-alice"}, "grant_type": {"password"}}
+	fr := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: form.Encode(),
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	if fr.Status != 200 || fr.JSON(t)["access_token"] == nil {
+		t.Fatalf("OAuth2 form login by email: %d %s", fr.Status, fr.Body)
+	}
+	wrong := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "wrong-password"}})
+	unknown := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "nobody", "password": "wrong-password"}})
+	if wrong.Status != 401 || unknown.Status != 401 || string(wrong.Body) != string(unknown.Body) {
+		t.Fatalf("wrong password and unknown user must answer alike: %d %s / %d %s", wrong.Status, wrong.Body, unknown.Status, unknown.Body)
+	}
+}
+
+func TestFailedLoginsAreThrottledPerAccountAndAddress(t *testing.T) {
+	ts := newTestServer(t)
+	ts.register(t, "alice")
+	bad := map[string]string{"username": "alice", "password": "wrong-password"}
+	for i := 0; i < 5; i++ {
+		if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: bad}); r.Status != 401 {
+			t.Fatalf("attempt %d: %d", i, r.Status)
+		}
+	}
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}})
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("6th attempt (even with the right password) must wait: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+	// Per address: many accounts guessed from one client.
+	for i := 0; i < 30; i++ {
+		ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "user" + strconv.Itoa(i), "password": "x-password"}})
+	}
+	ts.register(t, "bob")
+	r = ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "bob", "password": "password-bob"}})
+	if r.Status != http.StatusTooManyRequests {
+		t.Fatalf("an address that failed 30 times must wait: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestRefreshRotationReuseAndLogout(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.register(t, "alice")
+	r1 := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": a.Refresh}})
+	if r1.Status != 200 {
+		t.Fatalf("refresh: %d %s", r1.Status, r1.Body)
+	}
+	next := r1.JSON(t)["refresh_token"].(string)
+	if next == a.Refresh {
+		t.Fatal("refresh did not rotate the token")
+	}
+	// The spent token again: refused, and the family (next included) is revoked.
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": a.Refresh}}); r.Status != 401 {
+		t.Fatalf("reused refresh token: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": next}}); r.Status != 401 {
+		t.Fatalf("token of a revoked family still works: %d", r.Status)
+	}
+	// Logout ends only that session.
+	l1 := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}}).JSON(t)
+	l2 := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}}).JSON(t)
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/logout", Body: map[string]any{"refresh_token": l1["refresh_token"]}}); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]any{"refresh_token": l1["refresh_token"]}}); r.Status != 401 {
+		t.Fatalf("refresh after logout: %d", r.Status)
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]any{"refresh_token": l2["refresh_token"]}}); r.Status != 200 {
+		t.Fatalf("another session died with logout: %d", r.Status)
+	}
+}
+
+func TestBrowserRefreshCookie(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Header: http.Header{"X-Refresh-Cookie": {"1"}},
+		Body: map[string]string{"username": "alice", "email": "a@example.com", "password": "password-alice"}})
+	if r.Status != 201 {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	if _, inBody := r.JSON(t)["refresh_token"]; inBody {
+		t.Error("a browser sign-in must not get the refresh token where scripts can read it")
+	}
+	var cookie *http.Cookie
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == refreshCookie {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/api/v1/auth" {
+		t.Fatalf("refresh cookie: %+v", cookie)
+	}
+	rr := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Header: http.Header{"X-Refresh-Cookie": {"1"}, "Cookie": {refreshCookie + "=" + cookie.Value}}})
+	if rr.Status != 200 || rr.JSON(t)["access_token"] == nil {
+		t.Fatalf("refresh by cookie: %d %s", rr.Status, rr.Body)
+	}
+}
+
+func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.register(t, "alice")
+	other := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}}).JSON(t)
+	if r := ts.do(t, call{Method: "PUT", Path: "/api/v1/auth/password", Token: a.Access, Body: map[string]string{"current_password": "wrong", "new_password": "new-password-1"}}); r.Status != 422 {
+		t.Fatalf("wrong current password: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "PUT", Path: "/api/v1/auth/password", Token: a.Access, Body: map[string]string{"current_password": "password-alice", "new_password": "short"}}); r.Status != 422 {
+		t.Fatalf("too short new password: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "PUT", Path: "/api/v1/auth/password", Token: a.Access, Body: map[string]string{"current_password": "password-alice", "new_password": "new-password-1"}}); r.Status != 204 {
+		t.Fatalf("change password: %d %s", r.Status, r.Body)
+	}
+	// Every access token issued before is dead at once, the caller's included...
+	for _, tok := range []string{a.Access, other["access_token"].(string)} {
+		if r := ts.do(t, call{Method: "GET", Path: "/api/v1/auth/me", Token: tok}); r.Status != 401 {
+			t.Fatalf("old access token still works: %d", r.Status)
+		}
+	}
+	// ...the other session's refresh token is revoked, the caller's survives.
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]any{"refresh_token": other["refresh_token"]}}); r.Status != 401 {
+		t.Fatalf("other session survived the password change: %d", r.Status)
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": a.Refresh}}); r.Status != 200 {
+		t.Fatalf("the caller's own session should survive: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "new-password-1"}}); r.Status != 200 {
+		t.Fatalf("login with the new password: %d", r.Status)
+	}
+}
+
+func TestLogoutEverywhere(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.register(t, "alice")
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/logout-all", Token: a.Access}); r.Status != 204 {
+		t.Fatalf("logout-all: %d", r.Status)
+	}
+	if r := ts.do(t, call{Method: "GET", Path: "/api/v1/auth/me", Token: a.Access}); r.Status != 401 {
+		t.Fatal("access token survived logout-all")
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": a.Refresh}}); r.Status != 401 {
+		t.Fatal("refresh token survived logout-all")
+	}
+}
+
+// forgedTokens are the ways a bearer token can be wrong; each must answer 401.
+func forgedTokens(t *testing.T, ts *testServer, victim session) map[string]string {
+	t.Helper()
+	claims := func(mod func(*accessClaims)) *accessClaims {
+		now := time.Now()
+		c := &accessClaims{Ver: 1, Use: tokenUse, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: tokenIssuer, Subject: strconv.FormatInt(victim.ID, 10), Audience: jwt.ClaimStrings{tokenAudience},
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+		}}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	sign := func(m jwt.SigningMethod, key any, c *accessClaims) string {
+		s, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	secret := []byte(ts.Cfg.SecretKey)
+	parts := strings.Split(victim.Access, ".")
+	tampered := parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2]
+	return map[string]string{
+		"malformed":         "not-a-jwt",
+		"tampered payload":  tampered,
+		"expired":           sign(jwt.SigningMethodHS256, secret, claims(func(c *accessClaims) { c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour)) })),
+		"no expiry":         sign(jwt.SigningMethodHS256, secret, claims(func(c *accessClaims) { c.ExpiresAt = nil })),
+		"other key":         sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-another"), claims(nil)),
+		"other algorithm":   sign(jwt.SigningMethodHS512, secret, claims(nil)),
+		"alg none":          sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil)),
+		"wrong audience":    sign(jwt.SigningMethodHS256, secret, claims(func(c *accessClaims) { c.Audience = jwt.ClaimStrings{"someone-else"} })),
+		"refresh as access": victim.Refresh,
+		"not an access use": sign(jwt.SigningMethodHS256, secret, claims(func(c *accessClaims) { c.Use = "refresh" })),
+	}
+}
+
+// The authorization matrix: every protected endpoint refuses every bad token.
+func TestAuthorizationMatrix(t *testing.T) {
+	ts := newTestServer(t)
+	victim := ts.register(t, "victim")
+	stale := victim.Access
+	// A token issued before a password change.
+	if r := ts.do(t, call{Method: "PUT", Path: "/api/v1/auth/password", Token: victim.Access,
+		Body: map[string]string{"current_password": "password-victim", "new_password": "password-victim-2"}}); r.Status != 204 {
+		t.Fatal(r.Status)
+	}
+	victim.Access = ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Body: map[string]string{"refresh_token": victim.Refresh}}).JSON(t)["access_token"].(string)
+	tokens := forgedTokens(t, ts, victim)
+	tokens["issued before password change"] = stale
+	endpoints := []call{
+		{Method: "GET", Path: "/api/v1/auth/me"},
+		{Method: "POST", Path: "/api/v1/auth/logout-all"},
+		{Method: "PUT", Path: "/api/v1/auth/password", Body: map[string]string{"current_password": "password-victim-2", "new_password": "hijacked-password"}},
+		{Method: "PUT", Path: "/api/v1/users/api-key", Body: map[string]string{"api_key": "r8_attacker"}},
+		{Method: "GET", Path: "/api/v1/users/api-key"},
+		{Method: "DELETE", Path: "/api/v1/users/api-key"},
+	}
+	for _, ep := range endpoints {
+		ep := ep
+		if r := ts.do(t, ep); r.Status != 401 || r.Detail(t) == "" {
+			t.Errorf("%s %s with no token: %d %s", ep.Method, ep.Path, r.Status, r.Body)
+		}
+		for name, tok := range tokens {
+			ep.Token = tok
+			if r := ts.do(t, ep); r.Status != 401 {
+				t.Errorf("%s %s with %s token: %d %s; want 401", ep.Method, ep.Path, name, r.Status, r.Body)
+			}
+		}
+		ep.Token = ""
+		ep.Header = http.Header{"Authorization": {"Basic dmljdGltOnB3"}}
+		if r := ts.do(t, ep); r.Status != 401 {
+			t.Errorf("%s %s with Basic auth: %d", ep.Method, ep.Path, r.Status)
+		}
+	}
+	// The victim's current token still works after all that.
+	if r := ts.do(t, call{Method: "GET", Path: "/api/v1/auth/me", Token: victim.Access}); r.Status != 200 {
+		t.Fatalf("victim's token: %d", r.Status)
+	}
+}
+
+func TestAPIKeyVerifiedSealedAndNeverShown(t *testing.T) {
+	fake, err := replicatetest.Start(replicatetest.Options{Config: replicatetest.Config{RejectedTokens: []string{"r8_rejected_key_000"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	var logs bytes.Buffer
+	ts := newTestServer(t, func(o *Options) {
+		o.Replicate = replicate.New(replicate.Options{BaseURL: fake.URL()})
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	a := ts.register(t, "alice")
+	b := ts.register(t, "bob")
+	const key = "r8_AliceSecretReplicateKey9876"
+	r := ts.do(t, call{Method: "PUT", Path: "/api/v1/users/api-key", Token: a.Access, Body: map[string]string{"api_key": key}})
+	if r.Status != 200 || r.JSON(t)["verified"] != true || r.JSON(t)["last4"] != "9876" || r.JSON(t)["has_api_key"] != true {
+		t.Fatalf("PUT api-key: %d %s", r.Status, r.Body)
+	}
+	g := ts.do(t, call{Method: "GET", Path: "/api/v1/users/api-key", Token: a.Access})
+	if g.Status != 200 || g.JSON(t)["has_api_key"] != true || strings.Contains(string(g.Body), key) {
+		t.Fatalf("GET api-key: %d %s", g.Status, g.Body)
+	}
+	if g := ts.do(t, call{Method: "GET", Path: "/api/v1/users/api-key", Token: b.Access}); g.JSON(t)["has_api_key"] != false {
+		t.Fatalf("bob sees alice's key state: %s", g.Body)
+	}
+	// A key Replicate rejects is not saved.
+	rej := ts.do(t, call{Method: "PUT", Path: "/api/v1/users/api-key", Token: b.Access, Body: map[string]string{"api_key": "r8_rejected_key_000"}})
+	if rej.Status != 422 || !strings.Contains(rej.Detail(t), "rejected") {
+		t.Fatalf("rejected key: %d %s", rej.Status, rej.Body)
+	}
+	if g := ts.do(t, call{Method: "GET", Path: "/api/v1/users/api-key", Token: b.Access}); g.JSON(t)["has_api_key"] != false {
+		t.Fatal("a rejected key was saved")
+	}
+	if r := ts.do(t, call{Method: "PUT", Path: "/api/v1/users/api-key", Token: b.Access, Body: map[string]string{"api_key": ""}}); r.Status != 422 {
+		t.Fatalf("empty key: %d", r.Status)
+	}
+	// The plaintext is in no file and no log line.
+	ts.DB.W.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	for _, f := range []string{ts.DB.Path, ts.DB.Path + "-wal"} {
+		raw, _ := os.ReadFile(f)
+		if bytes.Contains(raw, []byte(key)) {
+			t.Errorf("%s holds the plaintext key", f)
+		}
+	}
+	if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), "password-alice") || strings.Contains(logs.String(), a.Refresh) {
+		t.Errorf("a secret reached the log:\n%s", logs.String())
+	}
+	if d := ts.do(t, call{Method: "DELETE", Path: "/api/v1/users/api-key", Token: a.Access}); d.Status != 204 {
+		t.Fatalf("DELETE: %d", d.Status)
+	}
+	if g := ts.do(t, call{Method: "GET", Path: "/api/v1/users/api-key", Token: a.Access}); g.JSON(t)["has_api_key"] != false {
+		t.Fatal("key still set after DELETE")
+	}
+}
+
+func TestAPIKeySavedUnverifiedWhenReplicateIsDown(t *testing.T) {
+	ln := closedPort(t)
+	ts := newTestServer(t, func(o *Options) { o.Replicate = replicate.New(replicate.Options{BaseURL: "http://" + ln + "/v1"}) })
+	a := ts.register(t, "alice")
+	r := ts.do(t, call{Method: "PUT", Path: "/api/v1/users/api-key", Token: a.Access, Body: map[string]string{"api_key": "r8_offline_key_1234"}})
+	if r.Status != 200 || r.JSON(t)["verified"] != false || r.JSON(t)["note"] == nil {
+		t.Fatalf("offline PUT: %d %s", r.Status, r.Body)
+	}
+	if g := ts.do(t, call{Method: "GET", Path: "/api/v1/users/api-key", Token: a.Access}); g.JSON(t)["has_api_key"] != true {
+		t.Fatal("an unverified key should still be saved")
+	}
+}
+
+func TestSecurityHeadersBodyLimitAndJSONErrors(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do(t, call{Method: "GET", Path: "/healthz"})
+	if r.Status != 200 || r.JSON(t)["status"] != "ok" {
+		t.Fatalf("healthz: %d %s", r.Status, r.Body)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "X-Request-ID"} {
+		if r.Header.Get(h) == "" {
+			t.Errorf("missing header %s", h)
+		}
+	}
+	if r := ts.do(t, call{Method: "GET", Path: "/readyz"}); r.Status != 200 {
+		t.Errorf("readyz: %d", r.Status)
+	}
+	big := `{"username":"` + strings.Repeat("a", 100<<10) + `"}`
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: big}); r.Status != 413 || r.Detail(t) == "" {
+		t.Errorf("oversized body: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "GET", Path: "/api/v1/nope"}); r.Status != 404 || r.Detail(t) == "" {
+		t.Errorf("unknown endpoint: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, call{Method: "DELETE", Path: "/api/v1/auth/login"}); r.Status != 405 || r.Detail(t) == "" {
+		t.Errorf("wrong method: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestCORSOnlyForListedOrigins(t *testing.T) {
+	ts := newTestServer(t, func(o *Options) { o.Config.CORSOrigins = []string{"https://app.example.com"} })
+	pre := ts.do(t, call{Method: "OPTIONS", Path: "/api/v1/auth/login", Header: http.Header{
+		"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {"POST"}}})
+	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("preflight from a listed origin: %d %v", pre.Status, pre.Header)
+	}
+	other := ts.do(t, call{Method: "GET", Path: "/healthz", Header: http.Header{"Origin": {"https://evil.example.com"}}})
+	if other.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("an unlisted origin got CORS headers")
+	}
+}
+
+func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
+	ts := newTestServer(t)
+	req := func(trust bool) string {
+		s := ts.Server
+		if trust {
+			s = newTestServer(t, func(o *Options) { o.Config.TrustedProxies = mustPrefixes("127.0.0.1/32") }).Server
+		}
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:5555"
+		r.Header.Set("X-Forwarded-For", "203.0.113.9, 127.0.0.1")
+		return s.clientIP(r).String()
+	}
+	if got := req(false); got != "127.0.0.1" {
+		t.Errorf("untrusted peer's X-Forwarded-For was believed: %s", got)
+	}
+	if got := req(true); got != "203.0.113.9" {
+		t.Errorf("trusted proxy's X-Forwarded-For ignored: %s", got)
+	}
+}
