@@ -1,0 +1,189 @@
+// The generate form: prompt, settings, reference images and the price estimate.
+// Submitting only waits for the server to accept the job, so several can be queued in a row.
+import * as api from './api.js';
+import { t, onLanguage } from './i18n.js';
+import { $, h, announce, showError, usd } from './ui.js';
+import { upsert } from './store.js';
+
+let meta = {};
+const refs = []; // {file, url, uploadId, key}
+let refSeq = 0;
+const labelsFor = {
+  safety_filter_level: (v) => ({ block_low_and_above: { en: 'Strict', ru: 'Строгий' }, block_medium_and_above: { en: 'Medium', ru: 'Средний' }, block_only_high: { en: 'Relaxed', ru: 'Мягкий' } })[v],
+  aspect_ratio: (v) => (v === 'match_input_image' ? { en: 'Match input image', ru: 'Как у образца' } : null),
+};
+
+export function optionLabel(field, value) {
+  const l = labelsFor[field]?.(value);
+  const lang = document.documentElement.lang === 'ru' ? 'ru' : 'en';
+  if (field === 'resolution' && meta.prices_usd?.[value] !== undefined) return `${value} · ${usd(meta.prices_usd[value])}`;
+  if (field === 'output_format') return value.toUpperCase();
+  return l ? l[lang] : value;
+}
+
+function fillSelect(id, values, def) {
+  const sel = $(`#${id}`);
+  const keep = sel.value;
+  sel.replaceChildren(...(values || []).map((v) => h('option', { value: v }, optionLabel(id, v))));
+  sel.value = keep && values?.includes(keep) ? keep : def;
+}
+
+function modeValue() { return $('#gen-form').elements.generation_mode.value; }
+
+function renderSelects() {
+  const i2i = modeValue() === 'image-to-image';
+  const ratios = (meta.aspect_ratios || []).filter((r) => i2i || r !== 'match_input_image');
+  fillSelect('resolution', meta.resolutions, '2K');
+  fillSelect('aspect_ratio', ratios, i2i ? 'match_input_image' : '1:1');
+  fillSelect('output_format', meta.output_formats, 'jpg');
+  fillSelect('safety_filter_level', meta.safety_filter_levels, 'block_only_high');
+}
+
+function renderPrice() {
+  const res = $('#resolution').value;
+  const p = meta.prices_usd?.[res];
+  $('#price').textContent = p === undefined ? '—' : `${usd(p)} ${t('perImage')} (${res})`;
+}
+
+function renderCount() {
+  const n = [...$('#prompt').value].length;
+  $('#prompt-count').textContent = t('chars', n, meta.max_prompt_length);
+}
+
+function maxMB() { return Math.round((meta.max_upload_bytes || 10 << 20) / (1 << 20)); }
+
+function renderRefs() {
+  const i2i = modeValue() === 'image-to-image';
+  $('#refs').hidden = !i2i;
+  $('#ref-limits').textContent = t('refLimits', meta.max_reference_images || 14, maxMB());
+  $('#ref-list').replaceChildren(...refs.map((r) => h('li', { class: 'ref' },
+    h('img', { src: r.url, alt: r.file.name }),
+    h('span', { class: 'ref-name small' }, r.file.name),
+    h('button', { type: 'button', class: 'icon remove', 'aria-label': t('removeRef', r.file.name), title: t('remove'),
+      onclick: () => removeRef(r.key) }, '✕'))));
+}
+
+function removeRef(key) {
+  const i = refs.findIndex((r) => r.key === key);
+  if (i < 0) return;
+  URL.revokeObjectURL(refs[i].url);
+  refs.splice(i, 1);
+  renderRefs();
+}
+
+// sniff tells the image type from the first bytes, as the server will: the name and the
+// browser's guess are not trusted.
+async function sniff(file) {
+  const b = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if ([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((v, i) => b[i] === v)) return 'image/png';
+  const ascii = (from, to) => String.fromCharCode(...b.slice(from, to));
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'image/webp';
+  return '';
+}
+
+export async function addFiles(files) {
+  const errors = [];
+  const max = meta.max_reference_images || 14;
+  const limit = meta.max_upload_bytes || 10 << 20;
+  for (const file of files) {
+    if (refs.length >= max) { errors.push(t('refTooMany', max)); break; }
+    const type = await sniff(file);
+    if (!type) { errors.push(t('refBadType', file.name)); continue; }
+    if (file.size > limit) { errors.push(t('refTooBig', file.name, maxMB())); continue; }
+    refs.push({ file, type, url: URL.createObjectURL(file), key: ++refSeq });
+  }
+  $('#ref-errors').replaceChildren(...errors.map((e) => h('li', {}, e)));
+  renderRefs();
+}
+
+async function uploadRefs() {
+  const todo = refs.filter((r) => !r.uploadId);
+  if (todo.length) {
+    const form = new FormData();
+    for (const r of todo) form.append('images', r.file, r.file.name);
+    announce(t('uploading'));
+    const res = await api.upload('/images/uploads', form);
+    (res.uploads || []).forEach((u, i) => { if (todo[i]) todo[i].uploadId = u.id; });
+  }
+  return refs.map((r) => r.uploadId);
+}
+
+function settings() {
+  const f = $('#gen-form').elements;
+  return {
+    prompt: f.prompt.value.trim(),
+    resolution: f.resolution.value,
+    aspect_ratio: f.aspect_ratio.value,
+    output_format: f.output_format.value,
+    safety_filter_level: f.safety_filter_level.value,
+    generation_mode: modeValue(),
+  };
+}
+
+// submit queues one generation. It does not disable the form: the next one can be
+// written and queued while this one is on its way.
+export async function queue(body) {
+  const res = await api.post('/images/generate', body);
+  const g = upsert({ ...body, status: 'pending', created_at: new Date().toISOString(), ...res });
+  announce(t('queued'));
+  return g;
+}
+
+async function onSubmit(e) {
+  e.preventDefault();
+  const form = $('#gen-form');
+  showError(form, null);
+  const body = settings();
+  try {
+    if (!body.prompt) throw Object.assign(new Error(t('promptNeeded')), { fields: [{ field: 'prompt' }] });
+    if (body.generation_mode === 'image-to-image') {
+      if (!refs.length) throw new Error(t('refNeeded'));
+      body.reference_image_ids = await uploadRefs();
+    }
+    await queue(body);
+  } catch (err) {
+    showError(form, err);
+  }
+}
+
+// fill puts a generation's settings into the form ("use these settings").
+export function fill(g) {
+  const f = $('#gen-form').elements;
+  f.prompt.value = g.prompt || '';
+  const mode = g.generation_mode === 'image-to-image' ? 'image-to-image' : 'text-to-image';
+  for (const r of f.generation_mode) r.checked = r.value === mode;
+  renderSelects();
+  for (const k of ['resolution', 'aspect_ratio', 'output_format', 'safety_filter_level']) {
+    if (g[k] && [...f[k].options].some((o) => o.value === g[k])) f[k].value = g[k];
+  }
+  renderRefs();
+  renderPrice();
+  renderCount();
+}
+
+export function init(m) {
+  meta = m;
+  const form = $('#gen-form');
+  renderSelects();
+  renderPrice();
+  renderCount();
+  renderRefs();
+  form.addEventListener('submit', onSubmit);
+  $('#prompt').addEventListener('input', renderCount);
+  $('#prompt').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+  });
+  $('#resolution').addEventListener('change', renderPrice);
+  for (const r of form.elements.generation_mode) r.addEventListener('change', () => { renderSelects(); renderRefs(); renderPrice(); });
+  $('#ref-input').addEventListener('change', (e) => { addFiles([...e.target.files]); e.target.value = ''; });
+  const dz = $('#dropzone');
+  dz.addEventListener('dragover', (e) => { e.preventDefault(); dz.classList.add('over'); });
+  dz.addEventListener('dragleave', () => dz.classList.remove('over'));
+  dz.addEventListener('drop', (e) => {
+    e.preventDefault();
+    dz.classList.remove('over');
+    addFiles([...e.dataTransfer.files]);
+  });
+  onLanguage(() => { renderSelects(); renderPrice(); renderCount(); renderRefs(); });
+}

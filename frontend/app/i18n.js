@@ -1,0 +1,184 @@
+// Interface text in English and Russian. Only the language choice is remembered.
+const en = {
+  skip: 'Skip to content',
+  demoBanner: 'Demo mode: images come from a built-in fake, not Replicate.',
+  offline: 'The server cannot be reached. Retrying…',
+  retryNow: 'Retry now',
+  navCreate: 'Create', navGallery: 'Gallery', navSettings: 'Settings',
+  language: 'Language', signOut: 'Sign out', loading: 'Loading…',
+  welcome: 'Images from a sentence',
+  welcomeText: 'Sign in to queue generations with Nano Banana Pro and keep them in your gallery.',
+  signIn: 'Sign in', signUp: 'Create account',
+  usernameOrEmail: 'Username or email', username: 'Username', email: 'Email', password: 'Password',
+  passwordHint: 'At least 8 characters.',
+  signupClosed: 'Registration is closed on this server; ask an administrator for an account.',
+  newImage: 'New image',
+  noKeyNotice: 'Add your Replicate API key in Settings before generating.',
+  openSettings: 'Open settings',
+  prompt: 'Prompt', promptPlaceholder: 'A banana-shaped lighthouse at dusk, watercolor',
+  chars: (n, max) => max ? `${n} / ${max} characters` : `${n} characters`,
+  mode: 'Mode', modeText: 'Text to image', modeImage: 'Image to image',
+  dropHere: 'Drop reference images here, or', pickFiles: 'Choose files',
+  refLimits: (n, mb) => `JPEG, PNG or WebP, up to ${n} images, ${mb} MB each.`,
+  refBadType: (name) => `${name}: not a JPEG, PNG or WebP image.`,
+  refTooBig: (name, mb) => `${name}: larger than ${mb} MB.`,
+  refTooMany: (n) => `At most ${n} reference images; the rest were left out.`,
+  refNeeded: 'Add at least one reference image for image to image, or switch to text to image.',
+  promptNeeded: 'Write a prompt first.',
+  remove: 'Remove', removeRef: (name) => `Remove ${name}`,
+  resolution: 'Resolution', aspectRatio: 'Aspect ratio', outputFormat: 'Format', safety: 'Safety filter',
+  priceEstimate: 'Estimated price', perImage: 'per image',
+  generate: 'Generate', uploading: 'Uploading references…',
+  queued: 'Queued.',
+  queue: 'Queue', notifyMe: 'Notify me when done', notifyOn: 'Notifications on',
+  notifyDenied: 'Notifications are blocked in this browser.',
+  queueEmpty: 'Nothing queued. Generations you start appear here.',
+  position: (n) => `#${n} in line`, elapsed: (s) => `${s}`,
+  cancel: 'Cancel', retry: 'Retry', dismiss: 'Dismiss',
+  streamLost: 'Live updates interrupted; reconnecting…',
+  st_pending: 'Waiting', st_running: 'Running', st_completed: 'Completed', st_failed: 'Failed', st_canceled: 'Canceled',
+  filter: 'Show', filterAll: 'All', galleryEmpty: 'No images yet.',
+  details: 'Details', close: 'Close', previous: 'Previous', next: 'Next',
+  download: 'Download', copyPrompt: 'Copy prompt', copied: 'Prompt copied.',
+  useSettings: 'Use these settings', settingsFilled: 'The form has these settings now.',
+  runAgain: 'Run again', delete: 'Delete', confirmDelete: 'Delete',
+  confirmDeleteText: 'Delete this image? This cannot be undone.',
+  deleted: 'Deleted.', canceled: 'Canceled.', retried: 'Queued again.',
+  m_size: 'Size', m_file: 'File', m_resolution: 'Resolution', m_aspect: 'Aspect ratio', m_format: 'Format',
+  m_safety: 'Safety filter', m_mode: 'Mode', m_created: 'Created', m_taken: 'Time taken', m_price: 'Price',
+  m_status: 'Status', m_refs: 'References',
+  noImage: 'No image for this generation.',
+  apiKey: 'Replicate API key', apiKeyLabel: 'API token',
+  apiKeyHelp: 'Generations run on Replicate and are billed to the key’s account. To get a token, sign in at replicate.com, open your account menu, choose “API tokens” and create one. It is stored encrypted and never shown again; only its last four characters are.',
+  keyNone: 'No key is set.',
+  keyNoneGlobal: 'No key of your own is set; this server’s shared key is used.',
+  keySet: (l4) => `A key ending in …${l4} is set.`,
+  keyVerified: 'Verified with Replicate.', keyUnverified: 'Not verified yet (Replicate could not be reached).',
+  saveKey: 'Save key', removeKey: 'Remove key', keySaved: 'Key saved.', keyRemoved: 'Key removed.',
+  confirmRemoveKey: 'Remove your Replicate key? Generations will stop until you add one again.',
+  changePassword: 'Change password', currentPassword: 'Current password', newPassword: 'New password',
+  pwNote: 'Your other sessions are signed out when the password changes.', pwChanged: 'Password changed.',
+  sessions: 'Sessions', sessionsHelp: 'Signs out every browser and script that uses your account, this one included.',
+  signOutAll: 'Sign out everywhere', confirmSignOutAll: 'Sign out on every device, this one included?',
+  confirmOk: 'OK',
+  signedOut: 'Signed out.', sessionEnded: 'Your session ended; sign in again.',
+  version: (v) => `nanobanana ${v}`,
+  doneTitle: 'Image ready', failedTitle: 'Generation failed',
+  unexpected: 'Something went wrong on the server; try again.',
+  unreachable: 'The server cannot be reached; check your connection.',
+  justNow: 'just now',
+};
+
+const ru = {
+  skip: 'Перейти к содержимому',
+  demoBanner: 'Демо-режим: изображения создаёт встроенная имитация, а не Replicate.',
+  offline: 'Сервер недоступен. Повторяем попытку…',
+  retryNow: 'Повторить сейчас',
+  navCreate: 'Создать', navGallery: 'Галерея', navSettings: 'Настройки',
+  language: 'Язык', signOut: 'Выйти', loading: 'Загрузка…',
+  welcome: 'Изображения из одной фразы',
+  welcomeText: 'Войдите, чтобы ставить генерации Nano Banana Pro в очередь и хранить их в галерее.',
+  signIn: 'Войти', signUp: 'Создать аккаунт',
+  usernameOrEmail: 'Имя пользователя или email', username: 'Имя пользователя', email: 'Email', password: 'Пароль',
+  passwordHint: 'Не меньше 8 символов.',
+  signupClosed: 'Регистрация на этом сервере закрыта; попросите администратора создать аккаунт.',
+  newImage: 'Новое изображение',
+  noKeyNotice: 'Прежде чем генерировать, добавьте свой ключ API Replicate в настройках.',
+  openSettings: 'Открыть настройки',
+  prompt: 'Запрос', promptPlaceholder: 'Маяк в форме банана на закате, акварель',
+  chars: (n, max) => max ? `${n} / ${max} символов` : `Символов: ${n}`,
+  mode: 'Режим', modeText: 'Текст в изображение', modeImage: 'Изображение в изображение',
+  dropHere: 'Перетащите сюда образцы или', pickFiles: 'Выберите файлы',
+  refLimits: (n, mb) => `JPEG, PNG или WebP, до ${n} изображений, до ${mb} МБ каждое.`,
+  refBadType: (name) => `${name}: это не изображение JPEG, PNG или WebP.`,
+  refTooBig: (name, mb) => `${name}: больше ${mb} МБ.`,
+  refTooMany: (n) => `Не больше ${n} образцов; лишние не добавлены.`,
+  refNeeded: 'Добавьте хотя бы один образец или переключитесь на «Текст в изображение».',
+  promptNeeded: 'Сначала напишите запрос.',
+  remove: 'Убрать', removeRef: (name) => `Убрать ${name}`,
+  resolution: 'Разрешение', aspectRatio: 'Соотношение сторон', outputFormat: 'Формат', safety: 'Фильтр безопасности',
+  priceEstimate: 'Примерная цена', perImage: 'за изображение',
+  generate: 'Сгенерировать', uploading: 'Загружаем образцы…',
+  queued: 'Добавлено в очередь.',
+  queue: 'Очередь', notifyMe: 'Уведомить о готовности', notifyOn: 'Уведомления включены',
+  notifyDenied: 'Уведомления заблокированы в этом браузере.',
+  queueEmpty: 'Очередь пуста. Запущенные генерации появятся здесь.',
+  position: (n) => `№${n} в очереди`, elapsed: (s) => `${s}`,
+  cancel: 'Отменить', retry: 'Повторить', dismiss: 'Скрыть',
+  streamLost: 'Обновления прервались; переподключаемся…',
+  st_pending: 'Ждёт', st_running: 'Выполняется', st_completed: 'Готово', st_failed: 'Ошибка', st_canceled: 'Отменено',
+  filter: 'Показать', filterAll: 'Все', galleryEmpty: 'Изображений пока нет.',
+  details: 'Подробности', close: 'Закрыть', previous: 'Предыдущее', next: 'Следующее',
+  download: 'Скачать', copyPrompt: 'Копировать запрос', copied: 'Запрос скопирован.',
+  useSettings: 'Взять эти настройки', settingsFilled: 'Настройки перенесены в форму.',
+  runAgain: 'Запустить снова', delete: 'Удалить', confirmDelete: 'Удалить',
+  confirmDeleteText: 'Удалить это изображение? Отменить это нельзя.',
+  deleted: 'Удалено.', canceled: 'Отменено.', retried: 'Снова в очереди.',
+  m_size: 'Размер', m_file: 'Файл', m_resolution: 'Разрешение', m_aspect: 'Соотношение сторон', m_format: 'Формат',
+  m_safety: 'Фильтр безопасности', m_mode: 'Режим', m_created: 'Создано', m_taken: 'Заняло', m_price: 'Цена',
+  m_status: 'Состояние', m_refs: 'Образцы',
+  noImage: 'У этой генерации нет изображения.',
+  apiKey: 'Ключ API Replicate', apiKeyLabel: 'Токен API',
+  apiKeyHelp: 'Генерации выполняются на Replicate и оплачиваются с аккаунта ключа. Чтобы получить токен, войдите на replicate.com, откройте меню аккаунта, выберите «API tokens» и создайте токен. Он хранится зашифрованным и больше не показывается; видны только последние четыре символа.',
+  keyNone: 'Ключ не задан.',
+  keyNoneGlobal: 'Собственный ключ не задан; используется общий ключ сервера.',
+  keySet: (l4) => `Задан ключ, оканчивающийся на …${l4}.`,
+  keyVerified: 'Проверен в Replicate.', keyUnverified: 'Пока не проверен (Replicate недоступен).',
+  saveKey: 'Сохранить ключ', removeKey: 'Удалить ключ', keySaved: 'Ключ сохранён.', keyRemoved: 'Ключ удалён.',
+  confirmRemoveKey: 'Удалить ключ Replicate? Генерации остановятся, пока вы не добавите новый.',
+  changePassword: 'Сменить пароль', currentPassword: 'Текущий пароль', newPassword: 'Новый пароль',
+  pwNote: 'После смены пароля остальные сеансы завершатся.', pwChanged: 'Пароль изменён.',
+  sessions: 'Сеансы', sessionsHelp: 'Завершает все сеансы во всех браузерах и скриптах, включая этот.',
+  signOutAll: 'Выйти на всех устройствах', confirmSignOutAll: 'Выйти на всех устройствах, включая это?',
+  confirmOk: 'OK',
+  signedOut: 'Вы вышли.', sessionEnded: 'Сеанс завершён; войдите снова.',
+  version: (v) => `nanobanana ${v}`,
+  doneTitle: 'Изображение готово', failedTitle: 'Генерация не удалась',
+  unexpected: 'На сервере что-то пошло не так; попробуйте ещё раз.',
+  unreachable: 'Сервер недоступен; проверьте подключение.',
+  justNow: 'только что',
+};
+
+const dicts = { en, ru };
+const KEY = 'nanobanana.lang';
+let lang = pick();
+const listeners = [];
+
+function pick() {
+  try {
+    const saved = localStorage.getItem(KEY);
+    if (saved && dicts[saved]) return saved;
+  } catch { /* storage may be disabled */ }
+  const langs = navigator.languages?.length ? navigator.languages : [navigator.language || 'en'];
+  for (const l of langs) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (dicts[base]) return base;
+  }
+  return 'en';
+}
+
+export function current() { return lang; }
+
+export function t(key, ...args) {
+  const v = dicts[lang][key] ?? en[key];
+  if (typeof v === 'function') return v(...args);
+  return v ?? key;
+}
+
+export function setLanguage(l) {
+  if (!dicts[l] || l === lang) return;
+  lang = l;
+  try { localStorage.setItem(KEY, l); } catch { /* not remembered, still switched */ }
+  apply(document);
+  for (const fn of listeners) fn(l);
+}
+
+export function onLanguage(fn) { listeners.push(fn); }
+
+// apply fills every element marked with data-i18n* from the current dictionary.
+export function apply(root) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-aria]')) el.setAttribute('aria-label', t(el.dataset.i18nAria));
+}
