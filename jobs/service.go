@@ -1,0 +1,478 @@
+// Package jobs owns the behaviour of the generation queue: a bounded pool of workers that
+// claims queued jobs fairly from the database (db.ClaimJobs), runs each generation on
+// Replicate (submit, poll, download, store, thumbnail) and records every step so a crash
+// or restart resumes a job without ever paying for a second prediction. The rows and
+// their transactions live in package db; this package holds no SQL and knows no HTTP.
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"nanobanana/db"
+	"nanobanana/replicate"
+	"nanobanana/storage"
+	"nanobanana/storage/imaging"
+)
+
+// ErrNoToken is what a Token function returns (or an empty token means) when the user
+// has no Replicate key and there is no global one.
+var ErrNoToken = errors.New("no Replicate API token")
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	DB        *db.DB
+	Replicate *replicate.Client
+	Storage   storage.Storage
+	Logger    *slog.Logger // nil: discard
+	// Token returns the Replicate token to run userID's generations with: the user's own
+	// key, else the global one; "" or ErrNoToken when there is neither.
+	Token func(ctx context.Context, userID int64) (string, error)
+
+	MaxWorkers int // jobs running at once in this process (MAX_WORKERS), default 3
+	MaxPerUser int // running jobs per user (MAX_CONCURRENT_GENERATIONS), default 3
+	// PollInterval is how often idle workers look at the queue without a Notify, and how
+	// often expired leases are reclaimed; default 1s.
+	PollInterval time.Duration
+	// LeaseDuration is how long a claim holds a job without being extended; it is
+	// extended every third of it while the job runs. Default 60s.
+	LeaseDuration time.Duration
+	// ReclaimOnStart takes back, at Start, every running job leased by another process.
+	// Only for a database no other process runs jobs on (the SQLite deployment): after
+	// a crash the jobs resume at once instead of after their leases expire.
+	ReclaimOnStart bool
+
+	MaxAttempts    int           // claims per job before giving up on transient errors, default 5
+	MaxRetryWindow time.Duration // no retry is scheduled past this age of the job, default 30m
+	RetryBase      time.Duration // first backoff, doubled per attempt, jittered; default 2s
+	RetryMax       time.Duration // cap of one backoff, default 2m
+
+	// Wait is the create's "Prefer: wait" (1s..60s), default 30s.
+	Wait time.Duration
+	// CancelAfter is sent with every create, default 10m. It is what kills an orphan
+	// (a prediction whose create answer was lost and never found again): reached before
+	// the run starts it is "aborted" and not charged. Typical runs take 30-45 s; 10
+	// minutes leaves room for a busy queue at Replicate and a slow 4K run, while anything
+	// at or above Replicate's own 30-minute run cap would add nothing. The job itself
+	// gives up polling a little after this deadline, so nothing stays running forever.
+	CancelAfter time.Duration
+	PollMin     time.Duration // first delay between Gets, default 1s
+	PollMax     time.Duration // longest delay between Gets, default 5s
+
+	MaxOutputBytes int64 // download cap, default 64 MiB
+	MaxPixels      int64 // decoded pixel cap, default imaging.DefaultMaxPixels
+	ThumbSize      int   // thumbnail long side, default 384
+
+	// WebhookURL, when set, is sent with creates (completed events only); the server's
+	// webhook handler calls Wake. Polling continues regardless.
+	WebhookURL string
+	// EventRetention is how long events are kept for SSE replay, default 24h.
+	EventRetention time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = 3
+	}
+	if o.MaxPerUser <= 0 {
+		o.MaxPerUser = 3
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	def(&o.PollInterval, time.Second)
+	def(&o.LeaseDuration, 60*time.Second)
+	def(&o.MaxRetryWindow, 30*time.Minute)
+	def(&o.RetryBase, 2*time.Second)
+	def(&o.RetryMax, 2*time.Minute)
+	def(&o.Wait, 30*time.Second)
+	def(&o.CancelAfter, 10*time.Minute)
+	def(&o.PollMin, time.Second)
+	def(&o.PollMax, 5*time.Second)
+	def(&o.EventRetention, 24*time.Hour)
+	if o.MaxOutputBytes <= 0 {
+		o.MaxOutputBytes = 64 << 20
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = imaging.DefaultMaxPixels
+	}
+	if o.ThumbSize <= 0 {
+		o.ThumbSize = imaging.DefaultThumbSide
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Service runs the queue. Create it with New, then Start; Stop before closing the DB.
+type Service struct {
+	o        Options
+	log      *slog.Logger
+	instance string // prefix of every lease owner this process writes
+	claimSeq atomic.Uint64
+
+	wake     chan struct{} // Notify: something was enqueued
+	slotFree chan struct{} // a worker finished
+
+	mu      sync.Mutex
+	active  int
+	byGen   map[string]*run
+	byPred  map[string]*run
+	started bool
+
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the dispatcher has exited
+	workers sync.WaitGroup
+	// halted makes workers drop everything without writing, like a killed process;
+	// only tests set it (see halt).
+	halted atomic.Bool
+	// onClaim, when set (tests and benchmarks only), sees each job as it is claimed.
+	onClaim func(db.Job)
+}
+
+// run is one claimed job being worked on in this process.
+type run struct {
+	job        db.Job
+	owner      string
+	poke       chan struct{} // a webhook or a cancel: look at the prediction now
+	userCancel atomic.Bool
+	predID     atomic.Value // string: the prediction, once known
+}
+
+func (r *run) pokeNow() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+// New returns a stopped Service. DB, Replicate, Storage and Token are required.
+func New(o Options) (*Service, error) {
+	if o.DB == nil || o.Replicate == nil || o.Storage == nil || o.Token == nil {
+		return nil, errors.New("jobs: Options.DB, Replicate, Storage and Token are required")
+	}
+	o.defaults()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Service{
+		o:        o,
+		log:      o.Logger,
+		instance: "nb-" + hex.EncodeToString(b[:]) + "-",
+		wake:     make(chan struct{}, 1),
+		slotFree: make(chan struct{}, 1),
+		byGen:    map[string]*run{},
+		byPred:   map[string]*run{},
+	}, nil
+}
+
+// Start begins claiming and running jobs until Stop. ctx bounds the startup work only.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("jobs: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+	if s.o.ReclaimOnStart {
+		n, err := s.o.DB.ReclaimLeasesNotOwnedBy(ctx, s.instance)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.log.Info("resuming jobs left running by a previous process", "jobs", n)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.done = make(chan struct{})
+	go s.dispatch(runCtx)
+	return nil
+}
+
+// Stop stops claiming, interrupts running jobs at their next resumable point and hands
+// them back to the queue (or leaves them to their leases), and waits for the workers
+// until ctx ends. Jobs interrupted mid-create are reconciled by whoever runs them next.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started || s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	finished := make(chan struct{})
+	go func() {
+		<-s.done
+		s.workers.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jobs: stop: %w", ctx.Err())
+	}
+}
+
+// halt stops everything without writing anything more to the database, as a kill -9
+// would: leases stay until they expire. For tests of crash recovery.
+func (s *Service) halt() {
+	s.halted.Store(true)
+	if s.cancel != nil {
+		s.cancel()
+	}
+	<-s.done
+	s.workers.Wait()
+}
+
+// Notify wakes an idle worker at once; call it after enqueueing.
+func (s *Service) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wake tells the job running predictionID to look at it now (a webhook arrived). Unknown
+// ids are ignored: polling remains the backstop.
+func (s *Service) Wake(predictionID string) {
+	s.mu.Lock()
+	r := s.byPred[predictionID]
+	s.mu.Unlock()
+	if r != nil {
+		r.pokeNow()
+	}
+}
+
+// Enqueue queues a generation for userID and wakes a worker.
+func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
+	g, err := s.o.DB.CreateGenerationAttempts(ctx, userID, p, s.o.MaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	s.Notify()
+	return g, nil
+}
+
+// Cancel cancels the user's pending or running generation: a pending one leaves the
+// queue; a running one's prediction is canceled at Replicate. It returns the canceled
+// generation; a finished one is db.ErrConflict, another user's db.ErrNotFound.
+func (s *Service) Cancel(ctx context.Context, userID int64, id string) (*db.Generation, error) {
+	out, err := s.o.DB.CancelGeneration(ctx, userID, id)
+	if err != nil {
+		return nil, err
+	}
+	predID := out.PredictionID
+	if out.WasRunning {
+		s.mu.Lock()
+		r := s.byGen[id]
+		s.mu.Unlock()
+		if r != nil {
+			r.userCancel.Store(true)
+			r.pokeNow()
+			if p, _ := r.predID.Load().(string); p != "" {
+				predID = p
+			}
+		}
+	}
+	if predID != "" {
+		// Done here too, not only by the worker, so it happens even when the job's
+		// holder is another (or a dead) process.
+		s.cancelPrediction(ctx, userID, predID)
+	}
+	return out.Generation, nil
+}
+
+func (s *Service) cancelPrediction(ctx context.Context, userID int64, predID string) {
+	token, err := s.token(ctx, userID)
+	if err != nil {
+		s.log.Warn("cannot cancel prediction: no token", "prediction", predID, "err", err)
+		return
+	}
+	if _, err := s.o.Replicate.Cancel(ctx, token, predID); err != nil {
+		s.log.Warn("cancel prediction at Replicate", "prediction", predID, "err", err)
+	}
+}
+
+// Delete cancels the user's generation if needed, deletes its rows and removes its files.
+func (s *Service) Delete(ctx context.Context, userID int64, id string) error {
+	g, err := s.o.DB.GetGeneration(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if !g.Terminal() {
+		if _, err := s.Cancel(ctx, userID, id); err != nil && !errors.Is(err, db.ErrConflict) {
+			return err
+		}
+	}
+	g, err = s.o.DB.DeleteGeneration(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	// A worker storing this image right now finds the generation gone when it tries to
+	// complete it and removes what it stored itself.
+	s.removeFiles(ctx, g.ImageKey, g.ThumbKey)
+	return nil
+}
+
+func (s *Service) removeFiles(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := s.o.Storage.Delete(ctx, k); err != nil {
+			s.log.Warn("delete stored file", "key", k, "err", err)
+		}
+	}
+}
+
+// Retry re-queues the user's failed or canceled generation with the same parameters and
+// a fresh job; anything else is db.ErrConflict.
+func (s *Service) Retry(ctx context.Context, userID int64, id string) (*db.Generation, error) {
+	g, err := s.o.DB.RetryGeneration(ctx, userID, id, s.o.MaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	s.Notify()
+	return g, nil
+}
+
+func (s *Service) token(ctx context.Context, userID int64) (string, error) {
+	t, err := s.o.Token(ctx, userID)
+	if err == nil && t == "" {
+		err = ErrNoToken
+	}
+	return t, err
+}
+
+// dispatch claims jobs whenever there are free workers and something may be runnable:
+// on Notify, when a worker finishes, and every PollInterval (which also runs the
+// rescuer and, now and then, prunes old events).
+func (s *Service) dispatch(ctx context.Context) {
+	defer close(s.done)
+	tick := time.NewTicker(s.o.PollInterval)
+	defer tick.Stop()
+	var lastPrune time.Time
+	for {
+		s.fill(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-s.slotFree:
+		case <-tick.C:
+			if _, err := s.o.DB.ReclaimExpiredLeases(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("reclaim expired leases", "err", err)
+			}
+			if now := s.o.Now(); now.Sub(lastPrune) > 10*time.Minute {
+				lastPrune = now
+				if _, err := s.o.DB.PruneEvents(ctx, now.Add(-s.o.EventRetention)); err != nil && ctx.Err() == nil {
+					s.log.Error("prune events", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (s *Service) fill(ctx context.Context) {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		free := s.o.MaxWorkers - s.active
+		s.mu.Unlock()
+		if free <= 0 {
+			return
+		}
+		owner := s.instance + fmt.Sprint(s.claimSeq.Add(1))
+		claimed, err := s.o.DB.ClaimJobs(ctx, owner, s.o.Now().Add(s.o.LeaseDuration), s.o.MaxPerUser, free)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("claim jobs", "err", err)
+			}
+			return
+		}
+		if len(claimed) == 0 {
+			return
+		}
+		s.mu.Lock()
+		for _, j := range claimed {
+			if s.onClaim != nil {
+				s.onClaim(j)
+			}
+			r := &run{job: j, owner: owner, poke: make(chan struct{}, 1)}
+			if j.PredictionID != "" {
+				r.predID.Store(j.PredictionID)
+				s.byPred[j.PredictionID] = r
+			}
+			s.byGen[j.GenerationID] = r
+			s.active++
+			s.workers.Add(1)
+			go s.work(ctx, r)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// work runs one claimed job to its next resting point: finished, scheduled for a retry,
+// handed back on shutdown, or let go because its lease was lost.
+func (s *Service) work(ctx context.Context, r *run) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.byGen, r.job.GenerationID)
+		if p, _ := r.predID.Load().(string); p != "" && s.byPred[p] == r {
+			delete(s.byPred, p)
+		}
+		s.active--
+		s.mu.Unlock()
+		select {
+		case s.slotFree <- struct{}{}:
+		default:
+		}
+		s.workers.Done()
+	}()
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go s.keepLease(jctx, cancel, r)
+	err := s.attempt(jctx, r)
+	s.finish(ctx, jctx, r, err)
+}
+
+var errLeaseLost = errors.New("lease lost")
+
+// keepLease extends the job's lease every third of its duration until the job ends.
+func (s *Service) keepLease(ctx context.Context, cancel context.CancelCauseFunc, r *run) {
+	t := time.NewTicker(s.o.LeaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := s.o.DB.ExtendLease(ctx, r.job.ID, r.owner, s.o.Now().Add(s.o.LeaseDuration))
+			if errors.Is(err, db.ErrLeaseLost) {
+				cancel(errLeaseLost)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("extend lease", "job", r.job.ID, "err", err)
+			}
+		}
+	}
+}
