@@ -13,16 +13,18 @@ import (
 // decodeJSON reads a JSON object body into dst. Unknown fields are ignored, as FastAPI
 // (the original) did, so clients that send extra fields keep working.
 func decodeJSON(r *http.Request, dst any) error {
-	ct := r.Header.Get("Content-Type")
-	if ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &apiError{Status: http.StatusUnsupportedMediaType, Detail: "Send the body as JSON with Content-Type: application/json."}
-		}
-	}
+	// The Content-Type is not required to say JSON: curl -d sends a form type by default,
+	// and a body that parses as JSON is what the client meant.
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+		err = jsonError(err)
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+				ae.Detail += " (the request said Content-Type: " + mt + "; send JSON with Content-Type: application/json)"
+			}
+		}
+		return err
 	}
 	if dec.More() {
 		return badRequest("The body must be one JSON object; remove what follows it.")

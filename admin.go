@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"nanobanana/config"
+	"nanobanana/db"
+	"nanobanana/deploy/systemd"
+	"nanobanana/server"
+)
+
+// stdin is where commands read passwords from; tests replace it.
+var stdin io.Reader = os.Stdin
+
+func openDB(cfg config.Config) (*db.DB, error) {
+	return db.Open(context.Background(), cfg.DatabasePath, db.Options{})
+}
+
+// loadForAdmin parses the common flags plus extra ones and opens the database.
+func loadForAdmin(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Config, *db.DB, error) {
+	var f config.Flags
+	commonFlags(fs, &f)
+	if err := parse(fs, args, stderr); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.Load(f)
+	if err != nil {
+		return cfg, nil, err
+	}
+	d, err := openDB(cfg)
+	return cfg, d, err
+}
+
+// readPassword reads one line from standard input, so passwords never appear in the
+// process list or shell history.
+func readPassword(stdout io.Writer) (string, error) {
+	fmt.Fprintln(stdout, "password (read from standard input, one line):")
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("no password on standard input: pipe it in, for example: echo 'secret-pass' | nanobanana user create ...")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func cmdUser(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"user: name an action: create, list, set-password, disable or enable"}
+	}
+	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
+	var username, email string
+	var admin bool
+	switch action {
+	case "create":
+		fs.StringVar(&username, "username", "", "the new account's username (3-32 of a-z A-Z 0-9 _ . -)")
+		fs.StringVar(&email, "email", "", "the new account's email")
+		fs.BoolVar(&admin, "admin", false, "make the account an administrator")
+	case "set-password", "disable", "enable":
+		fs.StringVar(&username, "username", "", "the account's username or email")
+	case "list":
+	default:
+		return usageError{fmt.Sprintf("user: unknown action %q: want create, list, set-password, disable or enable", action)}
+	}
+	cfg, d, err := loadForAdmin(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx := context.Background()
+	if action != "list" && username == "" {
+		return usageError{"user " + action + ": --username is required"}
+	}
+	switch action {
+	case "create":
+		pw, err := readPassword(stdout)
+		if err != nil {
+			return err
+		}
+		u, err := server.CreateUser(ctx, d, cfg.BcryptCost, username, email, pw, admin)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created user %d %s (admin: %v)\n", u.ID, u.Username, u.IsAdmin)
+	case "list":
+		users, err := d.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tADMIN\tDISABLED\tAPI KEY\tCREATED")
+		for _, u := range users {
+			key := "-"
+			if u.HasAPIKey {
+				key = "..." + u.APIKeyLast4
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%v\t%s\t%s\n", u.ID, u.Username, u.Email, u.IsAdmin, u.Disabled, key, u.CreatedAt.Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "set-password":
+		u, err := d.UserByLogin(ctx, username)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", username, err)
+		}
+		pw, err := readPassword(stdout)
+		if err != nil {
+			return err
+		}
+		if err := server.SetPassword(ctx, d, cfg.BcryptCost, u.ID, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s changed; all of its sessions were ended\n", u.Username)
+	case "disable", "enable":
+		u, err := d.UserByLogin(ctx, username)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", username, err)
+		}
+		if err := d.SetDisabled(ctx, u.ID, action == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s %sd\n", u.Username, action)
+	}
+	return nil
+}
+
+func cmdBackup(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	var to string
+	fs.StringVar(&to, "to", "", "file to write the database copy to (must not exist)")
+	cfg, d, err := loadForAdmin(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if to == "" {
+		return usageError{"backup: --to FILE is required"}
+	}
+	if err := d.Backup(context.Background(), to); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database copied to %s\nimages are files under %s/images (STORAGE=fs): copy them too, for example with rsync -a\n", to, cfg.DataDir)
+	return nil
+}
+
+func cmdService(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"service: name an action: install, uninstall, start, stop, restart or status"}
+	}
+	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("service "+action, flag.ContinueOnError)
+	var o systemd.Options
+	fs.StringVar(&o.DataDir, "data-dir", "", "data directory the service uses (default "+systemd.DefaultDataDir+")")
+	fs.StringVar(&o.EnvFile, "env-file", "", "env file the service reads (default "+systemd.DefaultEnvFile+")")
+	fs.StringVar(&o.User, "user", "", "system user the service runs as (default "+systemd.DefaultUser+")")
+	fs.BoolVar(&o.UserService, "user-service", false, "install a per-user unit instead (no root needed)")
+	fs.StringVar(&o.BinaryPath, "binary", "", "path of the binary the unit runs (default: this executable)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if o.BinaryPath == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.BinaryPath = exe
+	}
+	return systemd.Run(context.Background(), action, o, stdout)
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"nanobanana/config"
+	"nanobanana/db"
+	"nanobanana/frontend"
+	"nanobanana/replicate"
+	"nanobanana/replicate/replicatetest"
+	"nanobanana/server"
+	"nanobanana/storage"
+)
+
+// App is the whole program wired together: what `serve` runs, and what an end-to-end
+// test can start in-process.
+type App struct {
+	Config    config.Config
+	Log       *slog.Logger
+	DB        *db.DB
+	Storage   storage.Storage
+	Replicate *replicate.Client
+	Fake      *replicatetest.Server // demo mode only
+	Server    *server.Server
+
+	closers []func() error
+}
+
+// NewApp opens the database and storage and builds the server. Close releases them.
+func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
+	a = &App{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
+	}
+	if err := a.Config.ResolveSecret(); err != nil {
+		return nil, err
+	}
+	cfg = a.Config
+
+	if cfg.Demo {
+		// The fake runs in this process and the server talks to it over loopback HTTP,
+		// exactly as it would to Replicate.
+		fake, err := replicatetest.Start(replicatetest.Options{Logger: log.With("component", "fake-replicate")})
+		if err != nil {
+			return nil, fmt.Errorf("demo: start the fake Replicate: %w", err)
+		}
+		a.Fake = fake
+		a.closers = append(a.closers, func() error { fake.Close(); return nil })
+		a.Config.ReplicateAPIBase = fake.URL()
+		if a.Config.ReplicateAPIToken == "" {
+			a.Config.ReplicateAPIToken = "demo-token"
+		}
+		cfg = a.Config
+		log.Warn("DEMO MODE: generations go to a built-in fake Replicate, not the real one; images are synthetic", "fake_url", fake.URL())
+	}
+
+	a.DB, err = db.Open(ctx, cfg.DatabasePath, db.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	sealer, err := db.NewSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+
+	switch cfg.Storage {
+	case "minio":
+		m, err := storage.NewMinIO(ctx, storage.MinIOOptions{
+			Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey, SecretKey: cfg.MinIOSecretKey,
+			Bucket: cfg.MinIOBucket, UseSSL: cfg.MinIOUseSSL,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("STORAGE=minio: %w", err)
+		}
+		a.Storage = m
+	default:
+		fs, err := storage.NewFS(filepath.Join(cfg.DataDir, "images"))
+		if err != nil {
+			return nil, err
+		}
+		a.Storage = fs
+		a.closers = append(a.closers, fs.Close)
+	}
+
+	a.Replicate = replicate.New(replicate.Options{BaseURL: cfg.ReplicateAPIBase, Model: cfg.ReplicateModel, UserAgent: "nanobanana/" + version})
+
+	a.Server, err = server.New(server.Options{
+		Config: cfg, DB: a.DB, Sealer: sealer, Replicate: a.Replicate, Logger: log,
+		Frontend: frontend.Handler(), Version: version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Listen opens the configured address: host:port, or unix:/path for a socket that nginx
+// proxies to (a stale socket file from a crash is replaced).
+func Listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("LISTEN_ADDR %s: remove stale socket: %w", addr, err)
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("LISTEN_ADDR %s: %w", addr, err)
+		}
+		// The proxy runs as another user in the same group.
+		if err := os.Chmod(path, 0o660); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("LISTEN_ADDR %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Run serves on ln until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	a.Log.Info("nanobanana listening", "addr", ln.Addr().String(), "version", version, "data_dir", a.Config.DataDir,
+		"storage", a.Config.Storage, "demo", a.Config.Demo)
+	err := a.Server.Serve(ctx, ln, 20*time.Second)
+	a.Log.Info("nanobanana stopped")
+	return err
+}
+
+// Close releases everything NewApp opened, last opened first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// newLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
