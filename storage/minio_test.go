@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"nanobanana/storage"
 	"nanobanana/storage/storagetest"
@@ -142,12 +143,11 @@ func tryStartMinIO(t *testing.T, bin string) (string, bool) {
 			return "", false
 		default:
 		}
-		resp, err := client.Get("http://" + addr + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		// "live" (and even "ready") only say the process answers; S3 calls
+		// can fail with "Server not initialized" a little longer, so wait
+		// for a real one to succeed.
+		if healthy(client, addr, "live") && s3Answers(addr) {
+			break
 		}
 		if time.Now().After(deadline) {
 			stop()
@@ -162,6 +162,26 @@ func tryStartMinIO(t *testing.T, bin string) (string, bool) {
 		}
 	})
 	return addr, true
+}
+
+func healthy(c *http.Client, addr, probe string) bool {
+	resp, err := c.Get("http://" + addr + "/minio/health/" + probe)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func s3Answers(addr string) bool {
+	c, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(minioUser, minioPassword, "")})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.ListBuckets(ctx)
+	return err == nil
 }
 
 func randomBucket() string {
