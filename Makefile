@@ -1,11 +1,15 @@
 # Everyday targets; `make release` builds the Linux binaries (scripts/release.sh).
-.PHONY: build test vet release clean
+.PHONY: build test vet release clean bench
 
 build:
 	CGO_ENABLED=0 go build -o nanobanana .
 
+# The whole suite: installs missing test tools (as root), runs every test with real
+# SQLite, loopback HTTP, the fake Replicate, nginx, Chromium and MinIO, then fuzzes briefly.
 test:
-	go test ./...
+	scripts/test-deps.sh
+	go test -shuffle=on -timeout 20m ./...
+	scripts/fuzz.sh
 
 vet:
 	go vet ./...
