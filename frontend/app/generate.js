@@ -21,20 +21,21 @@ export function optionLabel(field, value) {
   return l ? l[lang] : value;
 }
 
-function fillSelect(id, values, def) {
+function fillSelect(id, values, def, reset = false) {
   const sel = $(`#${id}`);
-  const keep = sel.value;
+  const keep = reset ? '' : sel.value;
   sel.replaceChildren(...(values || []).map((v) => h('option', { value: v }, optionLabel(id, v))));
   sel.value = keep && values?.includes(keep) ? keep : def;
 }
 
 function modeValue() { return $('#gen-form').elements.generation_mode.value; }
 
-function renderSelects() {
+function renderSelects(modeChanged = false) {
   const i2i = modeValue() === 'image-to-image';
   const ratios = (meta.aspect_ratios || []).filter((r) => i2i || r !== 'match_input_image');
   fillSelect('resolution', meta.resolutions, '2K');
-  fillSelect('aspect_ratio', ratios, i2i ? 'match_input_image' : '1:1');
+  // A new mode brings its own default ratio: the input's for image-to-image.
+  fillSelect('aspect_ratio', ratios, i2i ? 'match_input_image' : '1:1', modeChanged);
   fillSelect('output_format', meta.output_formats, 'jpg');
   fillSelect('safety_filter_level', meta.safety_filter_levels, 'block_only_high');
 }
@@ -153,7 +154,7 @@ export function fill(g) {
   f.prompt.value = g.prompt || '';
   const mode = g.generation_mode === 'image-to-image' ? 'image-to-image' : 'text-to-image';
   for (const r of f.generation_mode) r.checked = r.value === mode;
-  renderSelects();
+  renderSelects(true);
   for (const k of ['resolution', 'aspect_ratio', 'output_format', 'safety_filter_level']) {
     if (g[k] && [...f[k].options].some((o) => o.value === g[k])) f[k].value = g[k];
   }
@@ -175,7 +176,7 @@ export function init(m) {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
   });
   $('#resolution').addEventListener('change', renderPrice);
-  for (const r of form.elements.generation_mode) r.addEventListener('change', () => { renderSelects(); renderRefs(); renderPrice(); });
+  for (const r of form.elements.generation_mode) r.addEventListener('change', () => { renderSelects(true); renderRefs(); renderPrice(); });
   $('#ref-input').addEventListener('change', (e) => { addFiles([...e.target.files]); e.target.value = ''; });
   const dz = $('#dropzone');
   dz.addEventListener('dragover', (e) => { e.preventDefault(); dz.classList.add('over'); });

@@ -1,0 +1,423 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowser drives the real binary (serve --demo: the in-process fake Replicate) from a
+// real headless Chromium, one user's whole day in order: every step asserts on what the
+// page shows. NANOBANANA_E2E_BIN names a prebuilt binary; otherwise the test builds one.
+// UPDATE_SCREENSHOTS=1 also writes docs/screenshots/.
+func TestBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skip("end-to-end browser test skipped: " + chromiumPath + " is absent (run .ci/install-chromium.sh)")
+	}
+	if testing.Short() {
+		t.Skip("end-to-end browser test skipped in -short mode")
+	}
+	base := startServer(t)
+	ctx := startBrowser(t)
+
+	user := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e6)
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		for i, a := range actions {
+			if err := chromedp.Do(sctx, a); err != nil {
+				shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
+				t.Fatalf("%s, action %d: %v\npage text:\n%s", name, i+1, err, shown)
+			}
+		}
+	}
+
+	step("open the app",
+		chromedp.Navigate(base+"/"),
+		waitVisible("#view-auth"),
+		waitText("#demo-banner", "Demo mode"),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`),
+	)
+
+	step("sign up",
+		chromedp.Click(chromedp.CSS("#tab-signup")),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=username]`), user),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=email]`), user+"@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`#form-signup button[type=submit]`)),
+		waitVisible("#view-create"),
+		waitText("#whoami", user),
+	)
+
+	step("save a Replicate key",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)),
+		waitVisible("#view-settings"),
+		waitText("#key-state", "No key"),
+		chromedp.SendKeys(chromedp.CSS(`#key-form [name=api_key]`), "r8_e2etoken1234wxyz"),
+		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)),
+		waitText("#key-state", "…wxyz"),
+		waitVisible("#key-remove"),
+	)
+
+	prompt1 := "A banana lighthouse at dusk, watercolor"
+	step("generate text-to-image and see it in the gallery without a reload",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
+		waitVisible("#view-create"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt1),
+		waitText("#prompt-count", fmt.Sprint(len(prompt1))),
+		waitText("#price", "$"),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#queue-list", prompt1),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile.st-completed img')].some(i => i.alt === %q && i.complete && i.naturalWidth > 0)`, prompt1)),
+		waitJS(`window.__sameDocument === true`),
+	)
+
+	// Two references plus one file that only pretends to be an image.
+	dir := t.TempDir()
+	refA, refB, fake := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png"), filepath.Join(dir, "notes.png")
+	writePNG(t, refA, color.RGBA{200, 40, 40, 255})
+	writePNG(t, refB, color.RGBA{40, 40, 200, 255})
+	if err := os.WriteFile(fake, []byte("plain text, not a picture"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prompt2 := "Blend these two swatches into a sunset"
+	step("image-to-image with two uploaded references",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
+		chromedp.Click(chromedp.CSS(`input[name=generation_mode][value=image-to-image]`)),
+		waitVisible("#dropzone"),
+		chromedp.SetUploadFiles(chromedp.CSS("#ref-input"), []string{refA, fake, refB}),
+		waitJS(`document.querySelectorAll('#ref-list li').length === 2`),
+		waitText("#ref-errors", "notes.png: not a JPEG, PNG or WebP image"),
+		waitJS(`document.querySelector('#aspect_ratio').value === 'match_input_image'`),
+		clearField("#prompt"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt2),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#queue-list", prompt2),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile.st-completed img')].some(i => i.alt === %q && i.naturalWidth > 0)`, prompt2)),
+	)
+
+	prompt3 := "[[slow]] a very patient banana"
+	step("cancel a queued one",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
+		chromedp.Click(chromedp.CSS(`input[name=generation_mode][value=text-to-image]`)),
+		clearField("#prompt"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt3),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem')].some(li => li.querySelector('.qprompt').textContent === %q && li.querySelector('.elapsed'))`, prompt3)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem')].find(li => li.querySelector('.qprompt').textContent === %q).querySelector('.qactions button').click()`, prompt3)),
+		waitJS(fmt.Sprintf(`![...document.querySelectorAll('#queue-list .qprompt')].some(p => p.textContent === %q)`, prompt3)),
+		waitText("#queue-empty", "Nothing queued"),
+	)
+
+	prompt4 := "[[E005]] something the filter dislikes"
+	var failure string
+	step("a safety failure reads as a sentence, with a retry button",
+		clearField("#prompt"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt4),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitJS(`document.querySelector('#queue-list .qitem.st-failed .qerror') !== null`),
+		readText(`#queue-list .qitem.st-failed .qerror`, &failure),
+		waitJS(`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Retry')`),
+	)
+	if words := strings.Fields(failure); len(words) < 5 || !strings.Contains(strings.ToLower(failure), "sensitive") && !strings.Contains(strings.ToLower(failure), "safety") {
+		t.Errorf("the safety failure shows %q; want a sentence about the safety filter", failure)
+	}
+
+	var viewerPrompt, nextPrompt string
+	step("open the viewer, move with the arrow keys, close with Escape",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile.st-completed .tile-btn`)),
+		waitJS(`document.querySelector('#viewer').open && document.querySelector('#viewer-img').naturalWidth > 0`),
+		readText("#viewer-prompt", &viewerPrompt),
+		waitText("#viewer-meta", "Time taken"),
+		waitJS(`document.querySelector('#viewer-download').getAttribute('href').length > 0`),
+		chromedp.KeyEvent(kb.ArrowRight),
+		readText("#viewer-prompt", &nextPrompt),
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector('#viewer').open`),
+	)
+	if viewerPrompt != prompt2 || nextPrompt != prompt1 {
+		t.Errorf("viewer showed %q then (ArrowRight) %q; want the newest %q then %q", viewerPrompt, nextPrompt, prompt2, prompt1)
+	}
+
+	step("delete with confirmation",
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile img')].find(i => i.alt === %q).closest('button').click()`, prompt1)),
+		waitJS(`document.querySelector('#viewer').open`),
+		chromedp.Click(chromedp.CSS("#viewer-delete")),
+		waitJS(`document.querySelector('#confirm').open`),
+		waitText("#confirm-text", "cannot be undone"),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		waitJS(fmt.Sprintf(`![...document.querySelectorAll('#gallery-grid .tile img')].some(i => i.alt === %q)`, prompt1)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#viewer').open && document.querySelector('#viewer').close()`),
+	)
+
+	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
+		screenshots(t, ctx, base)
+	}
+
+	step("switch language to Russian; it survives a reload, and so does the session",
+		chromedp.SetValue(chromedp.CSS("#lang"), "ru"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#lang').dispatchEvent(new Event('change'))`),
+		waitText(`#nav a[data-nav=gallery]`, "Галерея"),
+		waitJS(`document.documentElement.lang === 'ru'`),
+		chromedp.Reload(),
+		waitVisible("#view-gallery"),
+		waitText(`#nav a[data-nav=settings]`, "Настройки"),
+		waitText("#whoami", user),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile img')].some(i => i.alt === %q)`, prompt2)),
+	)
+
+	step("sign out; a reload stays signed out",
+		chromedp.Click(chromedp.CSS("#signout")),
+		waitVisible("#view-auth"),
+		waitText("#tab-signin", "Войти"),
+		chromedp.Reload(),
+		waitVisible("#view-auth"),
+		waitJS(`document.querySelector('#view-create').hidden && document.querySelector('#gallery-grid').children.length === 0`),
+	)
+
+	step("sign in again with the same account",
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "wrong password!"),
+		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
+		waitText(`#form-signin [data-error]`, "Incorrect"),
+		clearField(`#form-signin [name=password]`),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
+		waitText("#whoami", user),
+	)
+}
+
+// waitJS polls a boolean expression until it holds.
+func waitJS(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// clearField empties an input or textarea the way a user's select-all + delete would,
+// input event included.
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = ''; el.dispatchEvent(new Event('input', {bubbles: true})); })()`, sel))
+}
+
+func readText(sel string, dst *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		v, err := chromedp.TextContent(chromedp.CSS(sel))(ctx, t)
+		*dst = v
+		return err
+	})
+}
+
+// send runs one protocol command that answers nothing.
+func send[P any](cmd cdp.Command[P, cdp.Empty], params P) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, cmd, params)
+		return err
+	})
+}
+
+func scheme(v string) chromedp.Action[chromedp.Void] {
+	return send(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+}
+
+func waitVisible(sel string) chromedp.Action[chromedp.Void] {
+	return waitJS(fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && !el.closest('[hidden]') && el.getClientRects().length > 0; })()`, sel))
+}
+
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	return waitJS(fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.textContent.includes(%q); })()`, sel, want))
+}
+
+func writePNG(t *testing.T, path string, c color.RGBA) {
+	t.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := range 48 {
+		for x := range 64 {
+			m.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startServer builds (or takes) the binary and runs it in demo mode on a loopback port.
+func startServer(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("NANOBANANA_E2E_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "nanobanana")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building the binary: %v\n%s", err, out)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", t.TempDir(), "--listen", addr)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(base + "/api/v1/meta")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not answer on %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("accept-lang", "en-US"),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// Script errors and CSP violations surface in the console; any of them fails the test.
+	// (Failed requests are logged too, and some are expected: a 401 from the silent
+	// session resume, a wrong password.)
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); cancelAlloc(); <-done })
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleException || strings.Contains(m.Text, "Content Security Policy") || m.Type == chromedp.ConsoleError && m.Source == "" {
+				t.Errorf("browser console: %s %s (%s:%d)", m.Type, m.Text, m.URL, m.Line)
+			}
+		}
+	}()
+	if err := chromedp.Do(ctx, send(emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en-US"})); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// screenshots saves the main screens at desktop and phone width, light and dark.
+func screenshots(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	out := filepath.Join("..", "docs", "screenshots")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sizes := []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}}
+	for _, size := range sizes {
+		for _, colors := range []string{"light", "dark"} {
+			shot := func(name string, prepare ...chromedp.Action[chromedp.Void]) {
+				t.Helper()
+				sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				err := chromedp.Do(sctx, append(prepare, chromedp.Sleep(300*time.Millisecond))...)
+				var png []byte
+				if err == nil {
+					png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
+				}
+				if err != nil {
+					t.Fatalf("screenshot %s: %v", name, err)
+				}
+				file := filepath.Join(out, fmt.Sprintf("%s-%s-%s.png", name, size.name, colors))
+				if err := os.WriteFile(file, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setup := chromedp.Steps(
+				send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
+				scheme(colors),
+			)
+			shot("create", setup,
+				chromedp.Evaluate[chromedp.Void](`document.querySelector('#viewer').open && document.querySelector('#viewer').close()`),
+				chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)), waitVisible("#view-create"),
+				chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+			shot("gallery", chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)), waitVisible("#view-gallery"))
+			shot("viewer",
+				chromedp.Click(chromedp.CSS(`#gallery-grid .tile.st-completed .tile-btn`)),
+				waitJS(`document.querySelector('#viewer').open && document.querySelector('#viewer-img').naturalWidth > 0`))
+			shot("settings",
+				chromedp.Evaluate[chromedp.Void](`document.querySelector('#viewer').close()`),
+				chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)), waitVisible("#view-settings"))
+		}
+	}
+	if err := chromedp.Do(ctx,
+		send(emulation.ClearDeviceMetricsOverride, cdp.Empty{}),
+		scheme("light"),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+}
