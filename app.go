@@ -15,6 +15,7 @@ import (
 	"nanobanana/config"
 	"nanobanana/db"
 	"nanobanana/frontend"
+	"nanobanana/jobs"
 	"nanobanana/replicate"
 	"nanobanana/replicate/replicatetest"
 	"nanobanana/server"
@@ -30,6 +31,7 @@ type App struct {
 	Storage   storage.Storage
 	Replicate *replicate.Client
 	Fake      *replicatetest.Server // demo mode only
+	Jobs      *jobs.Service
 	Server    *server.Server
 
 	closers []func() error
@@ -99,8 +101,27 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, e
 
 	a.Replicate = replicate.New(replicate.Options{BaseURL: cfg.ReplicateAPIBase, Model: cfg.ReplicateModel, UserAgent: "nanobanana/" + version})
 
+	webhookURL := ""
+	if cfg.PublicURL != "" {
+		webhookURL = cfg.PublicURL + "/api/v1/webhooks/replicate"
+	}
+	a.Jobs, err = jobs.New(jobs.Options{
+		DB: a.DB, Replicate: a.Replicate, Storage: a.Storage, Logger: log.With("component", "jobs"),
+		Token:      userToken(a.DB, sealer, cfg.ReplicateAPIToken),
+		MaxWorkers: cfg.MaxWorkers, MaxPerUser: cfg.MaxPerUser,
+		// One process owns this SQLite file: what a previous process left running is
+		// resumed at once instead of after its lease runs out.
+		ReclaimOnStart: true,
+		MaxOutputBytes: cfg.MaxOutputBytes, MaxPixels: cfg.MaxPixels,
+		WebhookURL: webhookURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	a.Server, err = server.New(server.Options{
 		Config: cfg, DB: a.DB, Sealer: sealer, Replicate: a.Replicate, Logger: log,
+		Queue: a.Jobs, Storage: a.Storage,
 		Frontend: frontend.Handler(), Version: version,
 	})
 	if err != nil {
@@ -134,13 +155,42 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Run serves on ln until ctx ends, then shuts down gracefully.
+// Run starts the workers and serves on ln until ctx ends, then shuts down gracefully:
+// the server stops accepting and finishes in-flight requests, then the workers stop
+// claiming and leave running jobs resumable by the next start.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if err := a.Jobs.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	a.Log.Info("nanobanana listening", "addr", ln.Addr().String(), "version", version, "data_dir", a.Config.DataDir,
-		"storage", a.Config.Storage, "demo", a.Config.Demo)
-	err := a.Server.Serve(ctx, ln, 20*time.Second)
+		"storage", a.Config.Storage, "workers", a.Config.MaxWorkers, "demo", a.Config.Demo)
+	err := a.Server.Serve(ctx, ln, 15*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if jerr := a.Jobs.Stop(stopCtx); jerr != nil {
+		a.Log.Warn("workers did not stop in time; their jobs resume at the next start", "err", jerr)
+	}
 	a.Log.Info("nanobanana stopped")
 	return err
+}
+
+// userToken picks the Replicate token for a user's generations: their own key, else the
+// global REPLICATE_API_TOKEN.
+func userToken(d *db.DB, sealer *db.Sealer, global string) func(context.Context, int64) (string, error) {
+	return func(ctx context.Context, userID int64) (string, error) {
+		key, err := d.APIKey(ctx, sealer, userID)
+		if err != nil {
+			return "", err
+		}
+		if key != "" {
+			return key, nil
+		}
+		if global != "" {
+			return global, nil
+		}
+		return "", jobs.ErrNoToken
+	}
 }
 
 // Close releases everything NewApp opened, last opened first.
