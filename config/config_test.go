@@ -139,3 +139,29 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Errorf("printed config lacks expected lines:\n%s", out)
 	}
 }
+
+// .env.example documents every variable the config reads, and loads as it is.
+func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
+	raw, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	c := Defaults()
+	c.Print(&buf)
+	for _, line := range strings.Split(buf.String(), "\n") {
+		name, _, ok := strings.Cut(line, "=")
+		if ok && !strings.Contains(string(raw), name+"=") {
+			t.Errorf(".env.example does not document %s", name)
+		}
+	}
+	for _, name := range []string{"PORT", "DATA_DIR", "DATABASE_PATH"} {
+		if !strings.Contains(string(raw), name+"=") {
+			t.Errorf(".env.example does not document %s", name)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := Load(Flags{EnvFile: "../.env.example", DataDir: dir}); err != nil {
+		t.Fatalf(".env.example does not load: %v", err)
+	}
+}
