@@ -483,11 +483,15 @@ func TestListPaginationAndFilter(t *testing.T) {
 	p := newPipeline(t)
 	u := p.register(t, "lister")
 	var ids []string
+	// Creation times are in milliseconds; the pause keeps "newest first" unambiguous
+	// (ties are ordered by the random id).
 	for i := range 3 {
+		time.Sleep(3 * time.Millisecond)
 		g := p.generate(t, u.Access, map[string]any{"prompt": "ok " + strconv.Itoa(i), "resolution": "1K"})
 		ids = append(ids, g["id"].(string))
 	}
 	for i := range 2 {
+		time.Sleep(3 * time.Millisecond)
 		g := p.generate(t, u.Access, map[string]any{"prompt": "[[E005]] refused " + strconv.Itoa(i), "resolution": "1K"})
 		ids = append(ids, g["id"].(string))
 	}
