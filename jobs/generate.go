@@ -182,6 +182,9 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 	}
 	switch p.Status {
 	case replicate.StatusSucceeded:
+		if s.storeOutput != nil {
+			return s.storeOutput(ctx, r, g, token, p)
+		}
 		return s.store(ctx, r, g, token, p)
 	case replicate.StatusCanceled:
 		return fail(msgStoppedThere, replicate.PredictionError(p))

@@ -145,6 +145,9 @@ type Service struct {
 	halted atomic.Bool
 	// onClaim, when set (tests and benchmarks only), sees each job as it is claimed.
 	onClaim func(db.Job)
+	// storeOutput, when set (benchmarks only), replaces download+store+thumbnail so the
+	// queue's own cost can be measured apart from image processing.
+	storeOutput func(ctx context.Context, r *run, g *db.Generation, token string, p *replicate.Prediction) error
 }
 
 // run is one claimed job being worked on in this process.

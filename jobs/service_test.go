@@ -114,7 +114,7 @@ func (e *env) start(mod func(*Options)) *Service {
 }
 
 func params(prompt string) db.Params {
-	return db.Params{Prompt: prompt, Resolution: "1K", AspectRatio: "1:1", OutputFormat: "png",
+	return db.Params{Prompt: prompt, Resolution: "1K", AspectRatio: "1:1", OutputFormat: "jpg",
 		SafetyFilterLevel: "block_only_high", Mode: db.ModeTextToImage}
 }
 
@@ -175,6 +175,7 @@ func (e *env) readAll(key string) []byte {
 }
 
 func TestCompletesEachResolutionAndAspect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -243,6 +244,7 @@ func TestCompletesEachResolutionAndAspect(t *testing.T) {
 }
 
 func TestPermanentFailuresFailAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{RejectedTokens: []string{"r8_badkey"}, NoCreditTokens: []string{"r8_broke"}})
 	s := e.start(nil)
 	safe, bad, broke, none := e.user("safe"), e.user("badkey"), e.user("broke"), e.user("none")
@@ -278,6 +280,7 @@ func TestPermanentFailuresFailAtOnce(t *testing.T) {
 }
 
 func TestTransientErrorsRetriedThenSucceed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{ThrottleNextCreates: 2, UnavailableNextCreates: 2, RetryAfterSeconds: 1})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -301,6 +304,7 @@ func TestTransientErrorsRetriedThenSucceed(t *testing.T) {
 }
 
 func TestTransientFailuresGiveUp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{})
 	s := e.start(func(o *Options) { o.MaxAttempts = 3 })
 	u := e.user("alice")
@@ -315,6 +319,7 @@ func TestTransientFailuresGiveUp(t *testing.T) {
 }
 
 func TestLostCreateResponseMakesOnePrediction(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{LoseNextCreates: 1})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -333,6 +338,7 @@ func TestLostCreateResponseMakesOnePrediction(t *testing.T) {
 }
 
 func TestPredictionLongerThanWait(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{SlowRunTime: 1500 * time.Millisecond})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -347,6 +353,7 @@ func TestPredictionLongerThanWait(t *testing.T) {
 }
 
 func TestCancelPendingAndRunning(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{SlowRunTime: 10 * time.Second})
 	s := e.start(func(o *Options) { o.MaxWorkers = 1 })
 	u := e.user("alice")
@@ -391,6 +398,7 @@ func TestCancelPendingAndRunning(t *testing.T) {
 }
 
 func TestOutputExpiredFails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{ExpireOutputs: true})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -402,6 +410,7 @@ func TestOutputExpiredFails(t *testing.T) {
 }
 
 func TestFairnessAcrossUsers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{RunTime: 20 * time.Millisecond, QueueTime: -1})
 	a, b := e.user("alice"), e.user("bob")
 	var mu sync.Mutex
@@ -414,7 +423,7 @@ func TestFairnessAcrossUsers(t *testing.T) {
 	}
 	ctx := context.Background()
 	var ids []string
-	for i := range 30 {
+	for i := range 12 {
 		g, _ := s.Enqueue(ctx, a, params(fmt.Sprint("alice ", i)))
 		ids = append(ids, g.ID)
 	}
@@ -444,12 +453,13 @@ func TestFairnessAcrossUsers(t *testing.T) {
 }
 
 func TestPerUserCap(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{RunTime: 100 * time.Millisecond})
 	s := e.start(func(o *Options) { o.MaxWorkers = 6; o.MaxPerUser = 2 })
 	a := e.user("alice")
 	ctx := context.Background()
 	var ids []string
-	for i := range 8 {
+	for i := range 6 {
 		g, _ := s.Enqueue(ctx, a, params(fmt.Sprint("alice ", i)))
 		ids = append(ids, g.ID)
 	}
@@ -464,12 +474,21 @@ func TestPerUserCap(t *testing.T) {
 }
 
 func TestRestartResumesWithoutDuplicates(t *testing.T) {
-	for _, crash := range []bool{false, true} {
-		t.Run(map[bool]string{false: "stop", true: "crash"}[crash], func(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"stop", "crash", "crash-reclaim-on-start"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			crash := mode != "stop"
+			// Leases of a minute would stall the plain crash case; with reclaim on start
+			// they must not matter.
+			lease := time.Second
+			if mode == "crash-reclaim-on-start" {
+				lease = time.Minute
+			}
 			e := newEnv(t, replicatetest.Config{RunTime: 300 * time.Millisecond})
 			u, v := e.user("alice"), e.user("bob")
 			ctx := context.Background()
-			s1 := e.service(func(o *Options) { o.LeaseDuration = time.Second })
+			s1 := e.service(func(o *Options) { o.LeaseDuration = lease })
 			if err := s1.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -497,8 +516,10 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 			} else if err := s1.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
-			s2 := e.start(func(o *Options) { o.LeaseDuration = time.Second })
-			_ = s2
+			e.start(func(o *Options) {
+				o.LeaseDuration = lease
+				o.ReclaimOnStart = mode == "crash-reclaim-on-start"
+			})
 			for _, g := range gens {
 				if got := e.waitDone(g.user, g.id); got.Status != db.StatusCompleted {
 					t.Fatalf("%s %s", got.Status, got.Error)
@@ -512,6 +533,7 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 }
 
 func TestImageToImageReferences(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{})
 	s := e.start(nil)
 	u := e.user("alice")
@@ -566,6 +588,7 @@ func TestImageToImageReferences(t *testing.T) {
 }
 
 func TestDeleteRemovesFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, replicatetest.Config{})
 	s := e.start(nil)
 	u, other := e.user("alice"), e.user("bob")
