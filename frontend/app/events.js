@@ -46,6 +46,13 @@ function open() {
     try { g = JSON.parse(e.data); } catch { return; }
     handler(g);
   });
+  // A deleted generation arrives as its own event carrying only the id.
+  src.addEventListener('deleted', (e) => {
+    if (e.lastEventId) lastId = e.lastEventId;
+    let g;
+    try { g = JSON.parse(e.data); } catch { return; }
+    handler({ ...g, status: 'deleted' });
+  });
   src.onopen = () => {
     backoff = 1000;
     onState(true);

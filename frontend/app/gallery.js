@@ -255,7 +255,9 @@ export function init(nav) {
   });
   // A click on the backdrop (the dialog itself, outside its body) closes it.
   dlg.addEventListener('click', (e) => { if (e.target === dlg) dlg.close(); });
-  dlg.addEventListener('close', () => { viewing = ''; });
+  // The close event can arrive after the dialog was opened again (it is queued), so
+  // look at the dialog itself rather than trusting the event's timing.
+  dlg.addEventListener('close', () => { if (!dlg.open) viewing = ''; });
   onLanguage(() => { for (const id of order) place(id); if (viewing) showViewer(); });
 }
 

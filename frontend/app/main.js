@@ -49,7 +49,7 @@ function signedIn(u) {
   settings.setKey(u);
   if (!started) {
     started = true;
-    events.start((g) => store.upsert(g), {
+    events.start((g) => (g.status === 'deleted' ? store.drop(store.idOf(g)) : store.upsert(g)), {
       state: (up) => { $('#stream-state').hidden = up; $('#stream-state').textContent = i18n.t('streamLost'); },
       opened: () => queue.catchUp(store.upsert),
     });
