@@ -43,9 +43,11 @@ func (s *Server) imageRoutes(r *httprouter.Router) {
 	r.POST("/api/v1/images/retry/:id", s.authed(s.retry))
 
 	r.POST("/api/v1/images/uploads", s.authedLimit(s.uploadBodyLimit(), s.uploads))
-	r.GET("/api/v1/images/uploads/file/:id", s.fileRoute(kindUpload))
-	r.GET("/api/v1/images/file/:id", s.fileRoute(kindImage))
-	r.GET("/api/v1/images/thumbnail/:id", s.fileRoute(kindThumb))
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(m, "/api/v1/images/uploads/file/:id", s.fileRoute(kindUpload))
+		r.Handle(m, "/api/v1/images/file/:id", s.fileRoute(kindImage))
+		r.Handle(m, "/api/v1/images/thumbnail/:id", s.fileRoute(kindThumb))
+	}
 
 	r.GET("/api/v1/events", s.events)
 	r.POST("/api/v1/webhooks/replicate", s.h(s.webhook))

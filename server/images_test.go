@@ -452,6 +452,10 @@ func TestGenerationCompletesAndServesFiles(t *testing.T) {
 		!strings.HasPrefix(rg.Header.Get("Content-Disposition"), "attachment;") {
 		t.Errorf("range: %d %q %v", rg.Status, rg.Body, rg.Header)
 	}
+	hd := p.do(t, call{Method: "HEAD", Path: imageURL})
+	if hd.Status != 200 || len(hd.Body) != 0 || hd.Header.Get("Content-Length") != strconv.Itoa(len(r.Body)) {
+		t.Errorf("HEAD: %d, %d body bytes, Content-Length %q", hd.Status, len(hd.Body), hd.Header.Get("Content-Length"))
+	}
 	// Conditional request.
 	if lm := h.Get("Last-Modified"); lm != "" {
 		nm := p.get(t, "/api/v1/images/file/"+id, u.Access, http.Header{"If-Modified-Since": {lm}})

@@ -94,15 +94,15 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	if err := replicate.VerifyWebhook(secret, r.Header, body, s.now()); err != nil {
 		return unauthorized("Webhook signature or timestamp is not valid.")
 	}
-	if !s.webhooks.firstSighting(r.Header.Get(replicate.HeaderWebhookID)) {
-		w.WriteHeader(http.StatusNoContent) // a retry of a delivery already handled
-		return nil
-	}
 	var pred struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(body, &pred); err != nil || pred.ID == "" {
 		return badRequest("The webhook body is not a prediction.")
+	}
+	if !s.webhooks.firstSighting(r.Header.Get(replicate.HeaderWebhookID)) {
+		w.WriteHeader(http.StatusNoContent) // a retry of a delivery already handled
+		return nil
 	}
 	if s.queue != nil {
 		s.queue.Wake(pred.ID)
