@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -666,3 +667,46 @@ func TestRetryFailed(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// BenchmarkGenerateHTTP measures the durable enqueue over HTTP (authenticate, validate,
+// one write transaction, answer): the queue's workers are not started, so only the
+// request path is timed. Loader and server share the machine.
+func BenchmarkGenerateHTTP(b *testing.B) {
+	fake := replicatetest.New(replicatetest.Options{})
+	b.Cleanup(fake.Close)
+	store, err := storage.NewFS(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := newTestServer(b, func(o *Options) {
+		o.Config.ReplicateAPIToken = globalToken
+		svc, err := jobs.New(jobs.Options{DB: o.DB, Replicate: replicate.New(replicate.Options{BaseURL: fake.URL()}),
+			Storage: store, Token: func(context.Context, int64) (string, error) { return globalToken, nil }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Queue, o.Storage = svc, store
+	})
+	u := ts.register(b, "bench")
+	body := []byte(`{"prompt":"a beautiful landscape","resolution":"1K","aspect_ratio":"16:9","generation_mode":"text-to-image"}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", ts.URL+"/api/v1/images/generate", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+u.Access)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				b.Fatalf("generate: %d", resp.StatusCode)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
