@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"nanobanana/db"
@@ -278,12 +279,24 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 				older = true
 				continue
 			}
-			if p.CreatedAt.After(to) || !inputMatches(p.Input, g) {
+			if p.CreatedAt.After(to) || (p.Model != "" && p.Model != s.o.Replicate.Model()) {
 				continue
 			}
 			if known, err := s.o.DB.PredictionKnown(ctx, p.ID); err != nil {
 				return nil, err
 			} else if known {
+				continue
+			}
+			if !hasInput(p.Input) {
+				// The list is not documented to carry each prediction's input (the API
+				// reference shows it without); the prediction itself always does.
+				full, err := s.o.Replicate.Get(ctx, token, p.ID)
+				if err != nil {
+					return nil, err
+				}
+				p = full
+			}
+			if !inputMatches(p.Input, g) {
 				continue
 			}
 			if best == nil || absDur(p.CreatedAt.Sub(at)) < absDur(best.CreatedAt.Sub(at)) {
@@ -303,6 +316,12 @@ func absDur(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// hasInput tells whether a listed prediction carries its input.
+func hasInput(raw json.RawMessage) bool {
+	t := strings.TrimSpace(string(raw))
+	return t != "" && t != "null" && t != "{}"
 }
 
 func inputMatches(raw json.RawMessage, g *db.Generation) bool {

@@ -282,8 +282,13 @@ func TestAPIErrors(t *testing.T) {
 			t.Fatal("the prediction should exist")
 		}
 		preds, _, err := c.List(ctx, tok, "")
-		if err != nil || len(preds) == 0 || !strings.Contains(string(preds[0].Input), "lost one") {
-			t.Fatalf("newest listed prediction should be the lost one: %v %v", preds, err)
+		if err != nil || len(preds) == 0 {
+			t.Fatalf("list: %v %v", preds, err)
+		}
+		// The list does not carry inputs (as the API reference shows); Get does.
+		full, err := c.Get(ctx, tok, preds[0].ID)
+		if err != nil || !strings.Contains(string(full.Input), "lost one") {
+			t.Fatalf("newest listed prediction should be the lost one: %v %v", full, err)
 		}
 	})
 	t.Run("network error when nothing listens", func(t *testing.T) {

@@ -27,6 +27,10 @@ type Config struct {
 	OutputEarly bool `json:"output_early"`
 	// OutputAsList answers output as ["url"] instead of "url".
 	OutputAsList bool `json:"output_as_list"`
+	// ListWithInput includes each prediction's input in GET /predictions. Off by
+	// default: the API reference shows list entries without input, so clients
+	// must Get a prediction to compare inputs.
+	ListWithInput bool `json:"list_with_input"`
 	// JPEGExtension is the extension of jpg outputs ("jpeg" like the real
 	// service has been seen to do, or "jpg").
 	JPEGExtension string `json:"jpeg_extension"`

@@ -514,7 +514,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, token string
 	}
 	results := make([]wirePred, 0, len(mine))
 	for _, p := range mine {
-		results = append(results, s.wireLocked(p))
+		wp := s.wireLocked(p)
+		if !s.cfg.ListWithInput {
+			wp.Input = nil
+		}
+		results = append(results, wp)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"next": next, "previous": nil, "results": results})
