@@ -53,10 +53,12 @@ func fakeReplicate(t *testing.T, args ...string) string {
 }
 
 type fakeStats struct {
-	Created   int `json:"created"`
-	Charged   int `json:"charged"`
-	Succeeded int `json:"succeeded"`
-	MaxActive int `json:"max_active"`
+	WebhooksSent   int `json:"webhooks_sent"`
+	WebhooksFailed int `json:"webhooks_failed"`
+	Created        int `json:"created"`
+	Charged        int `json:"charged"`
+	Succeeded      int `json:"succeeded"`
+	MaxActive      int `json:"max_active"`
 }
 
 func readFakeStats(t *testing.T, api string) fakeStats {
@@ -242,5 +244,35 @@ func TestCrashRecoveryKillNineNoJobLostNonePaidTwice(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+	}
+}
+
+// With PUBLIC_URL set, creates ask for a webhook; the fake delivers it signed with its
+// secret, which the server fetched from the API, and the server accepts it.
+func TestWebhooksFromReplicateAreVerifiedAndAccepted(t *testing.T) {
+	api := fakeReplicate(t, "-run-time", "1500ms")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	p := startServeAt(t, dir, addr, []string{"REPLICATE_API_BASE=" + api, "REPLICATE_API_TOKEN=r8_hook", "PUBLIC_URL=http://" + addr})
+	_, reg := postJSON(t, p.URL+"/api/v1/auth/register", "", map[string]string{"username": "hook", "email": "hook@example.com", "password": "hook-password"})
+	token := reg["access_token"].(string)
+	code, g := postJSON(t, p.URL+"/api/v1/images/generate", token, map[string]string{"prompt": "webhook test", "resolution": "1K"})
+	if code != 202 {
+		t.Fatalf("generate: %d %v", code, g)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, st := getJSON(t, p.URL+"/api/v1/images/status/"+g["image_id"].(string), token)
+		fs := readFakeStats(t, api)
+		if st["status"] == "completed" && fs.WebhooksSent >= 1 {
+			if fs.WebhooksFailed != 0 {
+				t.Fatalf("the server refused %d webhook deliveries:\n%s", fs.WebhooksFailed, p.logs.String())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no accepted webhook: status %v, fake %+v\n%s", st["status"], fs, p.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

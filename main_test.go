@@ -89,7 +89,12 @@ type proc struct {
 // startServe starts `nanobanana serve` in dir and waits until /healthz answers.
 func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServeAt(t, dir, freeAddr(t), env, args...)
+}
+
+// startServeAt is startServe on a chosen address.
+func startServeAt(t *testing.T, dir, addr string, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
