@@ -57,6 +57,9 @@ func TestBrowser(t *testing.T) {
 		waitText("#demo-banner", "Demo mode"),
 		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`),
 	)
+	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
+		screenshots(t, ctx, true)
+	}
 
 	step("sign up",
 		chromedp.Click(chromedp.CSS("#tab-signup")),
@@ -173,10 +176,17 @@ func TestBrowser(t *testing.T) {
 	)
 
 	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
-		screenshots(t, ctx, base)
+		// Fill the gallery and leave one running so the screens show what a user sees.
+		for _, p := range []string{"A lemon-yellow tram in a rainy Lisbon street", "Isometric tiny island with a banana tree", "Portrait of a cat astronaut, oil painting", "[[slow]] A paper-cut forest at night"} {
+			step("queue "+p, chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)), clearField("#prompt"), chromedp.SendKeys(chromedp.CSS("#prompt"), p), chromedp.Click(chromedp.CSS("#gen-submit")))
+		}
+		step("wait for the gallery", waitJS(`document.querySelectorAll('#gallery-grid .tile.st-completed img').length >= 4`))
+		screenshots(t, ctx, false)
 	}
 
 	step("switch language to Russian; it survives a reload, and so does the session",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitVisible("#view-gallery"),
 		chromedp.SetValue(chromedp.CSS("#lang"), "ru"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#lang').dispatchEvent(new Event('change'))`),
 		waitText(`#nav a[data-nav=gallery]`, "Галерея"),
@@ -366,7 +376,7 @@ func startBrowser(t *testing.T) context.Context {
 }
 
 // screenshots saves the main screens at desktop and phone width, light and dark.
-func screenshots(t *testing.T, ctx context.Context, base string) {
+func screenshots(t *testing.T, ctx context.Context, signedOut bool) {
 	t.Helper()
 	out := filepath.Join("..", "docs", "screenshots")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -383,7 +393,8 @@ func screenshots(t *testing.T, ctx context.Context, base string) {
 				t.Helper()
 				sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 				defer cancel()
-				err := chromedp.Do(sctx, append(prepare, chromedp.Sleep(300*time.Millisecond))...)
+				// Toasts from the steps before would cover the screen; they are transient.
+				err := chromedp.Do(sctx, append(prepare, chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren()`), chromedp.Sleep(300*time.Millisecond))...)
 				var png []byte
 				if err == nil {
 					png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
@@ -400,6 +411,10 @@ func screenshots(t *testing.T, ctx context.Context, base string) {
 				send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
 				scheme(colors),
 			)
+			if signedOut {
+				shot("signin", setup, waitVisible("#view-auth"))
+				continue
+			}
 			shot("create", setup,
 				chromedp.Evaluate[chromedp.Void](`document.querySelector('#viewer').open && document.querySelector('#viewer').close()`),
 				chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)), waitVisible("#view-create"),
@@ -416,7 +431,6 @@ func screenshots(t *testing.T, ctx context.Context, base string) {
 	if err := chromedp.Do(ctx,
 		send(emulation.ClearDeviceMetricsOverride, cdp.Empty{}),
 		scheme("light"),
-		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
 	); err != nil {
 		t.Fatal(err)
 	}

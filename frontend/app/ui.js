@@ -28,7 +28,10 @@ export function announce(message, kind = 'info') {
   status.textContent = '';
   requestAnimationFrame(() => { status.textContent = message; });
   const toast = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : undefined }, message);
-  $('#toasts').append(toast);
+  const box = $('#toasts');
+  box.append(toast);
+  // A burst of actions must not bury the page: keep only the newest few.
+  while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => toast.remove(), kind === 'error' ? 7000 : 3500);
 }
 
