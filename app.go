@@ -91,7 +91,15 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, e
 		}
 		a.Storage = m
 	default:
-		fs, err := storage.NewFS(filepath.Join(cfg.DataDir, "images"))
+		// With X-Accel-Redirect nginx reads the images: they are made group-readable
+		// (the database and secret stay 0600), and DATA_DIR lets the group pass through.
+		xaccel := cfg.XAccelRedirect != ""
+		if xaccel {
+			if err := os.Chmod(cfg.DataDir, 0o710); err != nil {
+				return nil, err
+			}
+		}
+		fs, err := storage.NewFSWith(filepath.Join(cfg.DataDir, "images"), storage.FSOptions{GroupReadable: xaccel})
 		if err != nil {
 			return nil, err
 		}

@@ -22,26 +22,49 @@ import (
 // per object would double the writes and fsyncs for information the key
 // already carries, since callers name keys after the sniffed format.
 type FS struct {
-	root *os.Root
-	dir  string // absolute path of the root, for LocalPath
+	root     *os.Root
+	dir      string      // absolute path of the root, for LocalPath
+	dirMode  os.FileMode // 0700, or 0750 when group-readable
+	fileMode os.FileMode // 0600, or 0640 when group-readable
+}
+
+// FSOptions tune an FS.
+type FSOptions struct {
+	// GroupReadable makes new directories 0750 and files 0640 (the root too), so a
+	// front proxy in the service's group (nginx serving X-Accel-Redirect) can read
+	// them. Off, everything is private to the service user.
+	GroupReadable bool
 }
 
 var _ Storage = (*FS)(nil)
 
 // NewFS opens (creating it 0700 if needed) the directory root.
-func NewFS(root string) (*FS, error) {
+func NewFS(root string) (*FS, error) { return NewFSWith(root, FSOptions{}) }
+
+// NewFSWith opens the directory root with options.
+func NewFSWith(root string, o FSOptions) (*FS, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	dirMode, fileMode := os.FileMode(0o700), os.FileMode(0o600)
+	if o.GroupReadable {
+		dirMode, fileMode = 0o750, 0o640
+	}
+	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("storage: create root: %w", err)
+	}
+	if o.GroupReadable {
+		// An existing root made private earlier must open up for the proxy too.
+		if err := os.Chmod(abs, dirMode); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
 	}
 	r, err := os.OpenRoot(abs)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open root: %w", err)
 	}
-	return &FS{root: r, dir: abs}, nil
+	return &FS{root: r, dir: abs, dirMode: dirMode, fileMode: fileMode}, nil
 }
 
 // Close releases the root directory handle.
@@ -77,9 +100,17 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 	}
 
 	tmp := path.Join(dir, ".tmp-"+randomHex())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	if err != nil {
 		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+	}
+	if s.fileMode != 0o600 {
+		// As for directories: the umask must not hide the file from the proxy.
+		if err := f.Chmod(s.fileMode); err != nil {
+			f.Close()
+			s.root.Remove(tmp)
+			return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		}
 	}
 	committed := false
 	defer func() {
@@ -140,8 +171,20 @@ func (s *FS) mkdirs(dir string) (string, error) {
 	if top == "" {
 		return dir, nil
 	}
-	if err := s.root.MkdirAll(dir, 0o700); err != nil {
+	if err := s.root.MkdirAll(dir, s.dirMode); err != nil {
 		return "", err
+	}
+	if s.dirMode != 0o700 {
+		// The process umask (the unit's UMask=0077) may have narrowed the new
+		// directories; chmod is not subject to it.
+		for d := dir; ; d = path.Dir(d) {
+			if err := s.root.Chmod(d, s.dirMode); err != nil {
+				return "", err
+			}
+			if d == top {
+				break
+			}
+		}
 	}
 	return path.Dir(top), nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"nanobanana/storage"
@@ -169,6 +170,35 @@ func TestFSContentTypeFromExtension(t *testing.T) {
 		}
 		if st.ContentType != want {
 			t.Errorf("%s: Stat type = %q, want %q", key, st.ContentType, want)
+		}
+	}
+}
+
+// For X-Accel-Redirect a proxy in the service's group reads the files; by default nobody
+// but the service user can.
+func TestFSModes(t *testing.T) {
+	ctx := context.Background()
+	// The service runs with UMask=0077: group-readable modes must survive it.
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	for _, tc := range []struct {
+		group          bool
+		wantDir, wantF os.FileMode
+	}{{false, 0o700, 0o600}, {true, 0o750, 0o640}} {
+		root := filepath.Join(t.TempDir(), "images")
+		s, err := storage.NewFSWith(root, storage.FSOptions{GroupReadable: tc.group})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, "u/1/a.png", strings.NewReader("x"), "image/png"); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		for path, want := range map[string]os.FileMode{root: tc.wantDir, filepath.Join(root, "u", "1"): tc.wantDir, filepath.Join(root, "u", "1", "a.png"): tc.wantF} {
+			st, err := os.Stat(path)
+			if err != nil || st.Mode().Perm() != want {
+				t.Errorf("group=%v %s: mode %v err %v; want %v", tc.group, path, st.Mode().Perm(), err, want)
+			}
 		}
 	}
 }
