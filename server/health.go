@@ -42,6 +42,7 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request) error {
 		"safety_filter_levels": safetyLevels,
 		"generation_modes":     generationModes,
 		"max_reference_images": maxReferenceImages,
+		"max_prompt_length":    maxPromptChars,
 		"max_upload_bytes":     s.cfg.MaxUploadBytes,
 	})
 	return nil
