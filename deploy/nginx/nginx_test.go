@@ -105,13 +105,18 @@ func renderSite(shipped string, p siteParams) (string, error) {
 // mainConf wraps a site in the nginx.conf a private instance needs: every
 // file it writes (pid, logs, temp bodies) under prefix, nothing from the
 // system's /etc/nginx except mime.types.
-func mainConf(prefix, sitePath string) string {
+//
+// workerUser is nginx's "user" directive ("www-data group"); empty means
+// root's workers when the test runs as root, as below.
+func mainConf(prefix, sitePath, workerUser string) string {
 	mime := "types { text/html html; application/javascript js; text/css css; image/png png; image/jpeg jpg jpeg; image/webp webp; image/svg+xml svg; application/json json; }"
 	if _, err := os.Stat("/etc/nginx/mime.types"); err == nil {
 		mime = "include /etc/nginx/mime.types;"
 	}
 	user := ""
-	if os.Geteuid() == 0 {
+	if workerUser != "" {
+		user = "user " + workerUser + ";\n"
+	} else if os.Geteuid() == 0 {
 		// As root, nginx would switch its workers to "nobody", who cannot
 		// enter the test's 0700 temp directories. Production workers run as
 		// www-data; docs/DEPLOY.md says what they must be able to read.
@@ -148,7 +153,17 @@ type nginxInstance struct {
 // nginx.conf.
 func writeConf(t testing.TB, prefix string, site string) string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o700); err != nil {
+	return writeConfAs(t, prefix, site, "")
+}
+
+// writeConfAs is writeConf with nginx's workers running as workerUser.
+func writeConfAs(t testing.TB, prefix, site, workerUser string) string {
+	t.Helper()
+	mode := os.FileMode(0o700)
+	if workerUser != "" {
+		mode = 0o755 // the workers write request bodies and proxy buffers there
+	}
+	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), mode); err != nil {
 		t.Fatal(err)
 	}
 	sitePath := filepath.Join(prefix, "site.conf")
@@ -156,7 +171,7 @@ func writeConf(t testing.TB, prefix string, site string) string {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(mainConf(prefix, sitePath)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(mainConf(prefix, sitePath, workerUser)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return conf
@@ -195,6 +210,14 @@ func freeLoopbackPort(t testing.TB) string {
 // accepts connections.
 func startNginx(t testing.TB, p siteParams) *nginxInstance {
 	t.Helper()
+	return startNginxAs(t, p, "")
+}
+
+// startNginxAs is startNginx with the workers running as workerUser (for
+// example "www-data root"), as production's workers do; their prefix is
+// opened up so they can reach their temp directories.
+func startNginxAs(t testing.TB, p siteParams, workerUser string) *nginxInstance {
+	t.Helper()
 	bin := nginxBinary(t)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -204,7 +227,12 @@ func startNginx(t testing.TB, p siteParams) *nginxInstance {
 			t.Fatal(err)
 		}
 		prefix := t.TempDir()
-		conf := writeConf(t, prefix, site)
+		if workerUser != "" {
+			if err := os.Chmod(prefix, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conf := writeConfAs(t, prefix, site, workerUser)
 		checkConf(t, prefix, conf)
 
 		n := &nginxInstance{URL: "http://" + p.Listen, Prefix: prefix, done: make(chan struct{}), stderr: &bytes.Buffer{}}
