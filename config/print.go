@@ -18,6 +18,9 @@ func redact(v string) string {
 // Print writes the effective settings, one VARIABLE=value a line, secrets redacted.
 func (c Config) Print(w io.Writer) error {
 	secret := redact(c.SecretKey)
+	if c.SecretKey == "" {
+		secret = "(unset: generated once into DATA_DIR/secret.key at start)"
+	}
 	if c.SecretKeyGenerated {
 		secret = "(generated, kept in DATA_DIR/secret.key, redacted)"
 	}
