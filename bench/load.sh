@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Load test of the real binary: status (read one), list of 20 and durable create, with
+# wrk on loopback, plus the server's memory idle and under each load. Prints a table.
+#
+#   bench/load.sh                 # 8 s per endpoint, wrk -t2 -c64 reads, -c16 creates
+#   DURATION=4s bench/load.sh     # shorter
+#
+# Needs go, wrk (apt-get install -y wrk), curl, jq. The loader runs on the same machine as
+# the server: every figure it prints is "server and wrk sharing the cores".
+set -euo pipefail
+
+DURATION=${DURATION:-8s}
+READ_CONNS=${READ_CONNS:-64}
+CREATE_CONNS=${CREATE_CONNS:-16}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18471}
+LOG_LEVEL=${LOG_LEVEL:-info}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+WORK=$(mktemp -d /tmp/nb-load.XXXXXX)
+BASE=http://127.0.0.1:$PORT
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in go wrk curl jq; do
+	command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 1; }
+done
+
+echo "building..." >&2
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/nb" . && CGO_ENABLED=0 go build -o "$WORK/fake" ./replicate/replicatetest/cmd/fakereplicate)
+
+# The fake Replicate prints its API base on its first line.
+"$WORK/fake" -addr 127.0.0.1:0 >"$WORK/fake.out" 2>"$WORK/fake.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/fake.out" ] && break; sleep 0.05; done
+FAKE=$(head -n1 "$WORK/fake.out")
+FAKE_ROOT=${FAKE%/v1}
+
+DATA_DIR=$WORK/data LISTEN_ADDR=127.0.0.1:$PORT REPLICATE_API_BASE=$FAKE REPLICATE_API_TOKEN=r8_loadtest \
+	LOG_LEVEL=$LOG_LEVEL BCRYPT_COST=10 MAX_WORKERS=3 \
+	"$WORK/nb" serve >"$WORK/server.log" 2>&1 &
+SERVER=$!
+PIDS+=($SERVER)
+for _ in $(seq 200); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "$BASE/healthz" >/dev/null || { echo "server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+
+TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
+	-d '{"username":"loadtest","email":"loadtest@example.com","password":"load-test-password"}' | jq -r .access_token)
+auth=(-H "Authorization: Bearer $TOKEN")
+
+# Twenty-five finished generations, so the list has 20 real rows and status reads a
+# completed one (the common case: a gallery being looked at).
+for i in $(seq 25); do
+	ID=$(curl -fsS -X POST "$BASE/api/v1/images/generate" "${auth[@]}" -H 'Content-Type: application/json' \
+		-d "{\"prompt\":\"load test seed $i\",\"resolution\":\"1K\",\"aspect_ratio\":\"1:1\",\"generation_mode\":\"text-to-image\"}" | jq -r .image_id)
+done
+for _ in $(seq 600); do
+	n=$(curl -fsS "$BASE/api/v1/images/list?limit=100&status=completed" "${auth[@]}" | jq '.items | length')
+	[ "$n" -ge 25 ] && break
+	sleep 0.1
+done
+[ "$(curl -fsS "$BASE/api/v1/images/status/$ID" "${auth[@]}" | jq -r .status)" = completed ] ||
+	{ echo "seed generations did not complete" >&2; exit 1; }
+
+# From here on creates must not make the workers busy (that would measure image work,
+# not the enqueue): predictions now wait an hour in "starting", so only MAX_WORKERS jobs
+# are in flight, each blocked in one long Prefer: wait call.
+curl -fsS -X POST "$FAKE_ROOT/_fake/config" -H 'Content-Type: application/json' \
+	-d '{"queue_time": 3600000000000}' >/dev/null
+
+rss() { awk '/^VmRSS/ {print int($2/1024)}' "/proc/$SERVER/status"; }
+hwm() { awk '/^VmHWM/ {print int($2/1024)}' "/proc/$SERVER/status"; }
+
+# peak_rss FILE: sample VmRSS every 100 ms until killed, keeping the largest in FILE.
+peak_rss() {
+	local max=0 v
+	while :; do
+		v=$(rss) || break
+		[ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$1"; }
+		sleep 0.1
+	done
+}
+
+sleep 2
+IDLE=$(rss)
+
+export NB_TOKEN=$TOKEN NB_ID=$ID
+declare -A RPS P50 P99 PEAK ERRS
+run() { # name script conns
+	local name=$1 script=$2 conns=$3 out=$WORK/wrk-$1.txt
+	echo 0 >"$WORK/peak-$name"
+	peak_rss "$WORK/peak-$name" &
+	local sampler=$!
+	wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$BENCH/$script" "$BASE" >"$out"
+	kill "$sampler"; wait "$sampler" 2>/dev/null || true
+	RPS[$name]=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$out")
+	P50[$name]=$(awk '$1 == "50%" {print $2}' "$out")
+	P99[$name]=$(awk '$1 == "99%" {print $2}' "$out")
+	ERRS[$name]=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "socket:" $0}' "$out" | tr '\n' ' ')
+	PEAK[$name]=$(cat "$WORK/peak-$name")
+	sleep 1
+}
+run status status.lua "$READ_CONNS"
+run list list.lua "$READ_CONNS"
+run generate generate.lua "$CREATE_CONNS"
+
+echo
+echo "nanobanana load test: $(nproc) cores, wrk -t$THREADS on the same machine, $DURATION per run, LOG_LEVEL=$LOG_LEVEL"
+printf '%-42s %10s %9s %9s %10s %s\n' endpoint req/s p50 p99 "peak RSS" errors
+printf '%-42s %10s %9s %9s %9sM %s\n' "GET /api/v1/images/status/{id} (-c$READ_CONNS)" "${RPS[status]}" "${P50[status]}" "${P99[status]}" "${PEAK[status]}" "${ERRS[status]:-none}"
+printf '%-42s %10s %9s %9s %9sM %s\n' "GET /api/v1/images/list?limit=20 (-c$READ_CONNS)" "${RPS[list]}" "${P50[list]}" "${P99[list]}" "${PEAK[list]}" "${ERRS[list]:-none}"
+printf '%-42s %10s %9s %9s %9sM %s\n' "POST /api/v1/images/generate (-c$CREATE_CONNS)" "${RPS[generate]}" "${P50[generate]}" "${P99[generate]}" "${PEAK[generate]}" "${ERRS[generate]:-none}"
+echo "memory: VmRSS idle ${IDLE}M (after setup, before load); VmHWM over the whole run $(hwm)M"
