@@ -512,6 +512,14 @@ func endToEnd(t *testing.T, app *appProcess, n *nginxInstance) {
 		if ct := resp.Header.Get("Content-Type"); ct != "image/jpeg" {
 			t.Errorf("image (%s) Content-Type %q, want the app's image/jpeg", u.name, ct)
 		}
+		// nginx keeps the app's say on caching and naming: a shared cache
+		// must not keep someone's private image.
+		if cc := resp.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+			t.Errorf("image (%s) Cache-Control %q; want the app's private", u.name, cc)
+		}
+		if cd := resp.Header.Get("Content-Disposition"); cd != `inline; filename="nanobanana-`+id+`.jpg"` {
+			t.Errorf("image (%s) Content-Disposition %q; want the app's", u.name, cd)
+		}
 		if h := resp.Header.Get("X-Accel-Redirect"); h != "" {
 			t.Errorf("image (%s): X-Accel-Redirect %q leaked to the client", u.name, h)
 		}
