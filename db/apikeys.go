@@ -79,7 +79,7 @@ func (d *DB) SetAPIKey(ctx context.Context, s *Sealer, userID int64, key string,
 	if len(last4) > 4 {
 		last4 = last4[len(last4)-4:]
 	}
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET api_key_sealed = ?, api_key_last4 = ?, api_key_verified = ?, updated_at = ? WHERE id = ?`,
 			sealed, last4, verified, ms(d.now()), userID)
 		if err != nil {
@@ -102,7 +102,7 @@ func (d *DB) ClearAPIKey(ctx context.Context, userID int64) error {
 // APIKey returns the user's Replicate key in plaintext, or "" when none is set.
 func (d *DB) APIKey(ctx context.Context, s *Sealer, userID int64) (string, error) {
 	var sealed []byte
-	err := d.R.QueryRowContext(ctx, `SELECT api_key_sealed FROM users WHERE id = ?`, userID).Scan(&sealed)
+	err := d.queryRow(ctx, `SELECT api_key_sealed FROM users WHERE id = ?`, userID).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}

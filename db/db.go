@@ -42,6 +42,9 @@ type DB struct {
 	R    *sql.DB // read-only pool
 	Path string
 	now  func() time.Time
+
+	rcache, wcache stmtCache // prepared statements of R and W (stmts.go)
+	events         broker    // in-process fan-out of new events (events.go)
 }
 
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
@@ -113,6 +116,8 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.rcache.close()
+	d.wcache.close()
 	var errR error
 	if d.R != nil {
 		errR = d.R.Close()

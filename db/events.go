@@ -62,7 +62,7 @@ func eventData(g *Generation) EventData {
 
 // insertEvent appends an event for g's current state. The caller notifies subscribers
 // after its transaction commits.
-func insertEvent(ctx context.Context, tx *sql.Tx, g *Generation, typ string, now time.Time) error {
+func insertEvent(ctx context.Context, tx *wtx, g *Generation, typ string, now time.Time) error {
 	data, err := json.Marshal(eventData(g))
 	if err != nil {
 		return err
@@ -75,7 +75,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, g *Generation, typ string, now
 }
 
 // insertEventByID appends an event for the generation as it now is in tx.
-func insertEventByID(ctx context.Context, tx *sql.Tx, genID string, now time.Time) (userID int64, err error) {
+func insertEventByID(ctx context.Context, tx *wtx, genID string, now time.Time) (userID int64, err error) {
 	g, err := scanGeneration(tx.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
 	if err != nil {
 		return 0, err
@@ -90,7 +90,7 @@ func (d *DB) EventsSince(ctx context.Context, userID int64, afterID int64, limit
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := d.R.QueryContext(ctx, `SELECT id, user_id, generation_id, type, data, created_at
+	rows, err := d.query(ctx, `SELECT id, user_id, generation_id, type, data, created_at
 		FROM events WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?`, userID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events since: %w", err)
@@ -115,7 +115,7 @@ func (d *DB) EventsSince(ctx context.Context, userID int64, afterID int64, limit
 // stream without Last-Event-ID can start from now.
 func (d *DB) LastEventID(ctx context.Context, userID int64) (int64, error) {
 	var id sql.NullInt64
-	err := d.R.QueryRowContext(ctx, `SELECT max(id) FROM events WHERE user_id = ?`, userID).Scan(&id)
+	err := d.queryRow(ctx, `SELECT max(id) FROM events WHERE user_id = ?`, userID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("last event id: %w", err)
 	}
@@ -126,7 +126,7 @@ func (d *DB) LastEventID(ctx context.Context, userID int64) (int64, error) {
 // reconnecting with an older Last-Event-ID simply misses them and re-reads the list.
 func (d *DB) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
 	var n int64
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, ms(olderThan))
 		if err != nil {
 			return err
@@ -148,16 +148,14 @@ type broker struct {
 	subs map[int64]map[chan struct{}]struct{}
 }
 
-// brokers holds each open DB's broker. It lives beside DB rather than in it because DB's
-// fields belong to db.go; keyed by pointer, so every DB value has its own.
-var brokers sync.Map // *DB -> *broker
-
 func (d *DB) broker() *broker {
-	if b, ok := brokers.Load(d); ok {
-		return b.(*broker)
+	b := &d.events
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = map[int64]map[chan struct{}]struct{}{}
 	}
-	b, _ := brokers.LoadOrStore(d, &broker{subs: map[int64]map[chan struct{}]struct{}{}})
-	return b.(*broker)
+	b.mu.Unlock()
+	return b
 }
 
 // Subscribe returns a channel that receives a signal after each commit that wrote an

@@ -133,7 +133,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	now := d.now()
 	g := &Generation{ID: NewID(), UserID: userID, Status: StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
-	err = d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = d.writeTx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 			reference_ids, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -160,7 +160,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	return g, nil
 }
 
-func insertJob(ctx context.Context, tx *sql.Tx, genID string, userID int64, maxAttempts int, now time.Time) error {
+func insertJob(ctx context.Context, tx *wtx, genID string, userID int64, maxAttempts int, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (generation_id, user_id, state, max_attempts,
 		run_after, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
 		genID, userID, maxAttempts, ms(now), ms(now), ms(now)); err != nil {
@@ -172,7 +172,7 @@ func insertJob(ctx context.Context, tx *sql.Tx, genID string, userID int64, maxA
 // GetGeneration returns the user's generation. Another user's id is ErrNotFound, exactly
 // like a missing one, so ids reveal nothing.
 func (d *DB) GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error) {
-	g, err := scanGeneration(d.R.QueryRowContext(ctx,
+	g, err := scanGeneration(d.queryRow(ctx,
 		`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -192,7 +192,7 @@ func (d *DB) GetGeneration(ctx context.Context, userID int64, id string) (*Gener
 // r among its user's queued jobs, every user's first r jobs go first (ties among users
 // are counted as ahead, so it errs on the long side by at most the number of users).
 func (d *DB) queuePosition(ctx context.Context, g *Generation) error {
-	err := d.R.QueryRowContext(ctx, `WITH r AS (
+	err := d.queryRow(ctx, `WITH r AS (
 			SELECT count(*) AS rank FROM jobs
 			WHERE user_id = ?1 AND state = 'queued'
 			  AND id <= (SELECT id FROM jobs WHERE generation_id = ?2))
@@ -241,7 +241,7 @@ func (d *DB) ListGenerations(ctx context.Context, userID int64, f ListFilter) ([
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit+1)
-	rows, err := d.R.QueryContext(ctx, q, args...)
+	rows, err := d.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list generations: %w", err)
 	}
@@ -299,7 +299,7 @@ func decodeCursor(c string) (int64, string, error) {
 // nothing to update, and a worker that stored files after this cleans them up itself.
 func (d *DB) DeleteGeneration(ctx context.Context, userID int64, id string) (*Generation, error) {
 	var g *Generation
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		var err error
 		g, err = scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))

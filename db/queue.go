@@ -82,7 +82,7 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	now := d.now()
 	var jobs []Job
 	var users []int64
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		jobs, users = jobs[:0], users[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', lease_until = ?1,
 				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
@@ -156,7 +156,7 @@ func (d *DB) ReclaimLeasesNotOwnedBy(ctx context.Context, ownerPrefix string) (i
 func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, error) {
 	var n int64
 	now := ms(d.now())
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', lease_until = NULL,
 			lease_owner = NULL, run_after = ?1, updated_at = ?1
 			WHERE state = 'running' AND `+cond, append([]any{now}, extra...)...)
@@ -174,7 +174,7 @@ func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, erro
 
 // leased runs one conditional update of a job the caller holds; no row means the lease
 // is lost.
-func leased(ctx context.Context, tx *sql.Tx, jobID int64, owner, set string, args ...any) error {
+func leased(ctx context.Context, tx *wtx, jobID int64, owner, set string, args ...any) error {
 	res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+set+` WHERE id = ? AND lease_owner = ? AND state = 'running'`,
 		append(args, jobID, owner)...)
 	if err != nil {
@@ -189,7 +189,7 @@ func leased(ctx context.Context, tx *sql.Tx, jobID int64, owner, set string, arg
 // ExtendLease moves the lease's end to until; ErrLeaseLost when the job is no longer
 // the caller's.
 func (d *DB) ExtendLease(ctx context.Context, jobID int64, owner string, until time.Time) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, `lease_until = ?, updated_at = ?`, ms(until), ms(d.now()))
 	})
 }
@@ -198,7 +198,7 @@ func (d *DB) ExtendLease(ctx context.Context, jobID int64, owner string, until t
 // used on graceful shutdown, which is not the job's fault. Phase and prediction stay.
 func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
 	now := ms(d.now())
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, `state = 'queued', lease_until = NULL, lease_owner = NULL,
 			attempts = max(attempts - 1, 0), run_after = ?, updated_at = ?`, now, now)
 	})
@@ -206,30 +206,30 @@ func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
 
 // GetJob reads a job by id.
 func (d *DB) GetJob(ctx context.Context, jobID int64) (*Job, error) {
-	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
 }
 
 // JobForGeneration reads the job of a generation.
 func (d *DB) JobForGeneration(ctx context.Context, genID string) (*Job, error) {
-	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE generation_id = ?`, genID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE generation_id = ?`, genID))
 }
 
 // JobForPrediction reads the job that owns a Replicate prediction id.
 func (d *DB) JobForPrediction(ctx context.Context, predictionID string) (*Job, error) {
-	return scanJob(d.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE prediction_id = ?`, predictionID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE prediction_id = ?`, predictionID))
 }
 
 // GenerationForJob reads a generation without an owner check (for the worker, which
 // already holds the job).
 func (d *DB) GenerationForJob(ctx context.Context, genID string) (*Generation, error) {
-	return scanGeneration(d.R.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+	return scanGeneration(d.queryRow(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
 }
 
 // PredictionKnown reports whether some job already owns predictionID, so reconciliation
 // never adopts another job's prediction.
 func (d *DB) PredictionKnown(ctx context.Context, predictionID string) (bool, error) {
 	var n int
-	err := d.R.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE prediction_id = ?`, predictionID).Scan(&n)
+	err := d.queryRow(ctx, `SELECT count(*) FROM jobs WHERE prediction_id = ?`, predictionID).Scan(&n)
 	return n > 0, err
 }
 
@@ -237,7 +237,7 @@ func (d *DB) PredictionKnown(ctx context.Context, predictionID string) (bool, er
 // restart that finds this phase without a prediction id looks for the prediction
 // instead of blindly creating a second, paid one.
 func (d *DB) MarkSubmitting(ctx context.Context, jobID int64, owner string, at time.Time) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, `phase = 'submitting', submit_started_at = ?, updated_at = ?`,
 			ms(at), ms(d.now()))
 	})
@@ -247,7 +247,7 @@ func (d *DB) MarkSubmitting(ctx context.Context, jobID int64, owner string, at t
 // moment it is known. A prediction already owned by another job is ErrConflict.
 func (d *DB) SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error {
 	now := ms(d.now())
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		if err := leased(ctx, tx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
 			predictionID, now); err != nil {
 			return err
@@ -268,7 +268,7 @@ func (d *DB) SetPhase(ctx context.Context, jobID int64, owner, phase string) err
 	if phase != "" {
 		p = phase
 	}
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, `phase = ?, updated_at = ?`, p, ms(d.now()))
 	})
 }
@@ -283,7 +283,7 @@ func (d *DB) RetryLater(ctx context.Context, jobID int64, owner string, runAfter
 	if newPrediction {
 		set += `, phase = NULL, prediction_id = NULL, submit_started_at = NULL`
 	}
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, set, ms(runAfter), lastError, now)
 	})
 }
@@ -297,7 +297,7 @@ func (d *DB) FailJob(ctx context.Context, jobID int64, owner, genID, message, la
 
 // FinishCanceled ends a held job whose generation the user canceled.
 func (d *DB) FinishCanceled(ctx context.Context, jobID int64, owner string) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return leased(ctx, tx, jobID, owner, `state = 'canceled', lease_until = NULL, updated_at = ?`, ms(d.now()))
 	})
 }
@@ -323,7 +323,7 @@ func (d *DB) CompleteJob(ctx context.Context, jobID int64, owner, genID string, 
 func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, lastError, genSet string, genArgs ...any) error {
 	now := d.now()
 	var userID int64
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		set := `state = ?, lease_until = NULL, updated_at = ?`
 		args := []any{state, ms(now)}
 		if lastError != "" {
@@ -373,7 +373,7 @@ type CancelOutcome struct {
 func (d *DB) CancelGeneration(ctx context.Context, userID int64, genID string) (*CancelOutcome, error) {
 	now := d.now()
 	var out CancelOutcome
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		g, err := scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
 		if err != nil {
@@ -430,7 +430,7 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 	}
 	now := d.now()
 	var g *Generation
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		var err error
 		g, err = scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
@@ -482,7 +482,7 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 // QueueCounts returns the number of queued and running jobs for every user with any, as
 // the triggers keep them (for metrics and tests).
 func (d *DB) QueueCounts(ctx context.Context) (map[int64][2]int, error) {
-	rows, err := d.R.QueryContext(ctx, `SELECT user_id, queued, running FROM queue_users`)
+	rows, err := d.query(ctx, `SELECT user_id, queued, running FROM queue_users`)
 	if err != nil {
 		return nil, err
 	}

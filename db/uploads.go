@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -30,7 +29,7 @@ func (d *DB) CreateUpload(ctx context.Context, u Upload) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = fromMS(ms(d.now()))
 	}
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, user_id, storage_key, content_type,
 			width, height, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.UserID, u.Key, u.ContentType, u.Width, u.Height, u.Bytes, u.SHA256, ms(u.CreatedAt))
@@ -53,7 +52,7 @@ func (d *DB) GetUploads(ctx context.Context, userID int64, ids []string) ([]Uplo
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := d.R.QueryContext(ctx, `SELECT id, user_id, storage_key, content_type, width, height,
+	rows, err := d.query(ctx, `SELECT id, user_id, storage_key, content_type, width, height,
 		bytes, sha256, created_at FROM uploads WHERE user_id = ? AND id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {

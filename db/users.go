@@ -48,7 +48,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 // A taken username or email (case-insensitively) is ErrConflict, with which one in the text.
 func (d *DB) CreateUser(ctx context.Context, username, email, passwordHash string, forceAdmin bool) (*User, error) {
 	var u *User
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := d.writeTx(ctx, func(tx *wtx) error {
 		var taken string
 		err := tx.QueryRowContext(ctx, `SELECT CASE WHEN lower(username) = lower(?) THEN 'username' ELSE 'email' END
 			FROM users WHERE lower(username) = lower(?) OR lower(email) = lower(?) LIMIT 1`,
@@ -71,7 +71,7 @@ func (d *DB) CreateUser(ctx context.Context, username, email, passwordHash strin
 
 // UserByID returns the account with that id.
 func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
-	return scanUser(d.R.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	return scanUser(d.queryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
 }
 
 // UserByLogin finds an account by username or email, case-insensitively.
@@ -80,12 +80,12 @@ func (d *DB) UserByLogin(ctx context.Context, login string) (*User, error) {
 	if strings.Contains(login, "@") {
 		q = "SELECT " + userCols + " FROM users WHERE lower(email) = lower(?)"
 	}
-	return scanUser(d.R.QueryRowContext(ctx, q, login))
+	return scanUser(d.queryRow(ctx, q, login))
 }
 
 // ListUsers returns every account, oldest first.
 func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := d.R.QueryContext(ctx, "SELECT "+userCols+" FROM users ORDER BY id")
+	rows, err := d.query(ctx, "SELECT "+userCols+" FROM users ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
 // once) and revokes every refresh family except keepFamily (the caller's own session,
 // or "" for none).
 func (d *DB) SetPassword(ctx context.Context, userID int64, hash, keepFamily string) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		now := ms(d.now())
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, token_version = token_version + 1, updated_at = ? WHERE id = ?`,
 			hash, now, userID)
@@ -123,7 +123,7 @@ func (d *DB) SetPassword(ctx context.Context, userID int64, hash, keepFamily str
 
 // SetDisabled enables or disables an account; disabling also ends all its sessions.
 func (d *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		now := ms(d.now())
 		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ?, token_version = token_version + 1, updated_at = ? WHERE id = ?`,
 			disabled, now, userID)
@@ -140,7 +140,7 @@ func (d *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) error
 
 // SignOutEverywhere bumps the token version and revokes every refresh family of the user.
 func (d *DB) SignOutEverywhere(ctx context.Context, userID int64) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		now := ms(d.now())
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET token_version = token_version + 1, updated_at = ? WHERE id = ?`, now, userID); err != nil {
 			return err
@@ -159,12 +159,12 @@ func hashToken(token string) []byte {
 
 // AddRefreshToken records a new refresh token in a family.
 func (d *DB) AddRefreshToken(ctx context.Context, userID int64, family, token string, ttl time.Duration) error {
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
+	return d.writeTx(ctx, func(tx *wtx) error {
 		return addRefresh(ctx, tx, userID, family, token, d.now(), ttl)
 	})
 }
 
-func addRefresh(ctx context.Context, tx *sql.Tx, userID int64, family, token string, now time.Time, ttl time.Duration) error {
+func addRefresh(ctx context.Context, tx *wtx, userID int64, family, token string, now time.Time, ttl time.Duration) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		userID, family, hashToken(token), ms(now), ms(now.Add(ttl)))
 	return err
@@ -179,7 +179,7 @@ var ErrTokenReused = errors.New("refresh token already used")
 // transaction, because either it was stolen or a thief already rotated it.
 func (d *DB) RotateRefreshToken(ctx context.Context, oldToken, newToken string, ttl time.Duration) (userID int64, family string, err error) {
 	var reused bool
-	err = d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = d.writeTx(ctx, func(tx *wtx) error {
 		now := d.now()
 		var id, expires int64
 		var used, revoked sql.NullInt64
@@ -220,7 +220,7 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldToken, newToken string, 
 // RevokeRefreshFamily ends the session that token belongs to. It answers the family's
 // user so the caller can check ownership; an unknown token is ErrNotFound.
 func (d *DB) RevokeRefreshFamily(ctx context.Context, token string) (userID int64, err error) {
-	err = d.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = d.writeTx(ctx, func(tx *wtx) error {
 		var family string
 		err := tx.QueryRowContext(ctx, `SELECT user_id, family FROM refresh_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&userID, &family)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -237,7 +237,7 @@ func (d *DB) RevokeRefreshFamily(ctx context.Context, token string) (userID int6
 
 // RefreshFamily returns the family and user of a live (unspent, unrevoked, unexpired) token.
 func (d *DB) RefreshFamily(ctx context.Context, token string) (userID int64, family string, err error) {
-	err = d.R.QueryRowContext(ctx, `SELECT user_id, family FROM refresh_tokens
+	err = d.queryRow(ctx, `SELECT user_id, family FROM refresh_tokens
 		WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`,
 		hashToken(token), ms(d.now())).Scan(&userID, &family)
 	if errors.Is(err, sql.ErrNoRows) {

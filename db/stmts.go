@@ -1,0 +1,143 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// Every statement SQLite runs must first be parsed and planned, and with the pure-Go
+// engine that costs about as much as running a short query. The statements this package
+// runs are a small fixed set, so each is prepared once per connection and kept.
+
+// maxCachedStmts bounds the caches in case some query text is ever built from varying
+// input; past it, statements simply run unprepared.
+const maxCachedStmts = 256
+
+// stmtCache maps query text to a statement prepared on one *sql.DB. database/sql
+// prepares a *sql.Stmt again on each pooled connection it runs on and keeps those too.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	s := c.m[q]
+	c.mu.Unlock()
+	return s
+}
+
+// prepare adds q unless it is there already or the cache is full. Failures are ignored:
+// the caller runs the query unprepared, which reports the same error, if any.
+func (c *stmtCache) prepare(ctx context.Context, pool *sql.DB, q string) *sql.Stmt {
+	c.mu.Lock()
+	if s, ok := c.m[q]; ok || len(c.m) >= maxCachedStmts {
+		c.mu.Unlock()
+		return s
+	}
+	c.mu.Unlock()
+	s, err := pool.PrepareContext(context.WithoutCancel(ctx), q)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[q]; ok {
+		s.Close()
+		return old
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = s
+	return s
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	c.m = nil
+}
+
+// rstmt returns q prepared on the reader pool, or nil to run it unprepared.
+func (d *DB) rstmt(ctx context.Context, q string) *sql.Stmt {
+	if s := d.rcache.get(q); s != nil {
+		return s
+	}
+	return d.rcache.prepare(ctx, d.R, q)
+}
+
+// queryRow is d.R.QueryRowContext through the statement cache.
+func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := d.rstmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return d.R.QueryRowContext(ctx, q, args...)
+}
+
+// query is d.R.QueryContext through the statement cache.
+func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := d.rstmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return d.R.QueryContext(ctx, q, args...)
+}
+
+// wtx is a write transaction whose statements go through the writer's statement cache.
+// Its methods shadow *sql.Tx's, so code written for a *sql.Tx reads the same.
+type wtx struct {
+	*sql.Tx
+	d *DB
+	// missed are queries not yet prepared: the writer's only connection is held by this
+	// transaction, so they are prepared after it ends (see writeTx).
+	missed []string
+}
+
+func (tx *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if s := tx.d.wcache.get(q); s != nil {
+		return tx.Tx.StmtContext(ctx, s)
+	}
+	tx.missed = append(tx.missed, q)
+	return nil
+}
+
+func (tx *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s := tx.stmt(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, q, args...)
+}
+
+func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := tx.stmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return tx.Tx.QueryContext(ctx, q, args...)
+}
+
+func (tx *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := tx.stmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// writeTx is WriteTx with cached statements; every write of this package but the
+// migrations goes through it.
+func (d *DB) writeTx(ctx context.Context, fn func(tx *wtx) error) error {
+	var missed []string
+	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
+		w := &wtx{Tx: tx, d: d}
+		err := fn(w)
+		missed = w.missed
+		return err
+	})
+	for _, q := range missed {
+		d.wcache.prepare(ctx, d.W, q)
+	}
+	return err
+}
