@@ -38,13 +38,15 @@ type App struct {
 }
 
 // NewApp opens the database and storage and builds the server. Close releases them.
-func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
-	a = &App{Config: cfg, Log: log}
+func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	built := false
 	defer func() {
-		if err != nil {
+		if !built {
 			a.Close()
 		}
 	}()
+	var err error
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
 	}
@@ -52,6 +54,13 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, e
 		return nil, err
 	}
 	cfg = a.Config
+	// One serve per database: the workers take back, at start, every job a previous
+	// process left running, which is only right when that process is gone.
+	unlock, err := lockFile(cfg.DatabasePath + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, unlock)
 
 	if cfg.Demo {
 		// The fake runs in this process and the server talks to it over loopback HTTP,
@@ -135,6 +144,7 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, e
 	if err != nil {
 		return nil, err
 	}
+	built = true
 	return a, nil
 }
 

@@ -220,6 +220,11 @@ func TestServeOnAFreshDirectory(t *testing.T) {
 		t.Fatalf("readyz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// A second serve on the same data directory refuses to start.
+	_, stderr, code := runCLI(t, dir, "", "serve", "--listen", freeAddr(t))
+	if code != 1 || !strings.Contains(stderr, "already using") {
+		t.Errorf("second serve on the same database: exit %d %q; want a refusal", code, stderr)
+	}
 	p.stop(t)
 	// Tokens survive a restart: the kept secret signs them.
 	p = startServe(t, dir, nil)
