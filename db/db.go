@@ -44,7 +44,8 @@ type DB struct {
 	now  func() time.Time
 
 	rcache, wcache stmtCache // prepared statements of R and W (stmts.go)
-	events         broker    // in-process fan-out of new events (events.go)
+	ckpt           *checkpointer
+	events         broker // in-process fan-out of new events (events.go)
 }
 
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
@@ -63,6 +64,10 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The writer never checkpoints: copying the WAL back into the database (and its
+		// fsyncs) ran inside whichever commit crossed 1000 pages, stalling every write
+		// queued behind it. The checkpointer does it beside the writer instead.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -111,18 +116,28 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	d.R = r
+	c, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d.ckpt = startCheckpointer(c)
 	return d, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	var errC error
+	if d.ckpt != nil {
+		errC = d.ckpt.close()
+	}
 	d.rcache.close()
 	d.wcache.close()
 	var errR error
 	if d.R != nil {
 		errR = d.R.Close()
 	}
-	return errors.Join(d.W.Close(), errR)
+	return errors.Join(d.W.Close(), errR, errC)
 }
 
 // Now is the database's clock.
@@ -148,6 +163,9 @@ func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if d.ckpt != nil {
+		d.ckpt.committed()
 	}
 	return nil
 }
