@@ -171,5 +171,9 @@ func cmdService(args []string, stdout, stderr io.Writer) error {
 		}
 		o.BinaryPath = exe
 	}
-	return systemd.Run(context.Background(), action, o, stdout)
+	err := systemd.Run(context.Background(), action, o, stdout)
+	if errors.Is(err, systemd.ErrUnknownAction) {
+		return usageError{err.Error()}
+	}
+	return err
 }

@@ -169,7 +169,7 @@ func postJSON(t *testing.T, url, token string, body any) (int, map[string]any) {
 
 func TestUsageMistakesExitTwo(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"bogus"}, {"serve", "--bogus"}, {"serve", "extra"}, {"config"}, {"user"}, {"user", "frobnicate"}, {"service"}} {
+	for _, args := range [][]string{{"bogus"}, {"serve", "--bogus"}, {"serve", "extra"}, {"config"}, {"user"}, {"user", "frobnicate"}, {"service"}, {"service", "frob"}} {
 		_, stderr, code := runCLI(t, dir, "", args...)
 		if code != 2 || !strings.Contains(stderr, "Usage") && !strings.Contains(stderr, "nanobanana:") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and usage", args, code, stderr)
