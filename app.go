@@ -79,6 +79,11 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		log.Warn("DEMO MODE: generations go to a built-in fake Replicate, not the real one; images are synthetic", "fake_url", fake.URL())
 	}
 
+	if cfg.PostgresHost != "" {
+		// The original's .env names a PostgreSQL server; carried over as it is, it must
+		// not look as if that server were used.
+		log.Warn("POSTGRES_* settings are read but not used: this build keeps its data in SQLite", "database", cfg.DatabasePath)
+	}
 	a.DB, err = db.Open(ctx, cfg.DatabasePath, db.Options{})
 	if err != nil {
 		return nil, err
