@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -78,11 +79,29 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // proc is a running nanobanana serve.
 type proc struct {
 	cmd  *exec.Cmd
 	URL  string
-	logs *bytes.Buffer
+	logs *lockedBuffer
 	done chan error
 }
 
@@ -98,12 +117,12 @@ func startServeAt(t *testing.T, dir, addr string, env []string, args ...string) 
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, URL: "http://" + addr, logs: &logs, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, URL: "http://" + addr, logs: logs, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(20 * time.Second)
