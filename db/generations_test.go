@@ -371,3 +371,40 @@ func TestUploads(t *testing.T) {
 		t.Fatalf("one missing: %v", err)
 	}
 }
+
+// A fresh claim records 'submitting' in its own commit, so the worker can create at once;
+// a job left 'submitting' by a dead holder keeps the old submit time reconciliation needs.
+func TestClaimRecordsSubmitting(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	u := addUser(t, d, "alice")
+	if _, err := d.CreateGeneration(ctx, u, params("x")); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := d.ClaimJobs(ctx, "w1", now.Add(time.Minute), 3, 3)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	j := jobs[0]
+	if !j.SubmitClaimed || j.Phase != PhaseNone || !j.SubmitStartedAt.Equal(now) {
+		t.Fatalf("fresh claim %+v", j)
+	}
+	stored, _ := d.GetJob(ctx, j.ID)
+	if stored.Phase != PhaseSubmitting || !stored.SubmitStartedAt.Equal(now) {
+		t.Fatalf("stored after claim: phase %q at %v", stored.Phase, stored.SubmitStartedAt)
+	}
+	first := now
+	now = now.Add(2 * time.Minute)
+	if n, err := d.ReclaimExpiredLeases(ctx); err != nil || n != 1 {
+		t.Fatalf("reclaim: %d %v", n, err)
+	}
+	jobs, _ = d.ClaimJobs(ctx, "w2", now.Add(time.Minute), 3, 3)
+	if len(jobs) != 1 || jobs[0].SubmitClaimed || jobs[0].Phase != PhaseSubmitting || !jobs[0].SubmitStartedAt.Equal(first) {
+		t.Fatalf("reclaimed job %+v, want the old submitting phase and time", jobs)
+	}
+}

@@ -45,6 +45,12 @@ type Job struct {
 	SubmitStartedAt time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+
+	// SubmitClaimed is set by ClaimJobs when the claim's own commit recorded phase
+	// 'submitting' (and SubmitStartedAt) for this attempt: the job had no prediction and
+	// no phase, so the holder may send its create without a MarkSubmitting commit of
+	// its own. Phase still tells what the previous attempt left behind.
+	SubmitClaimed bool
 }
 
 const jobCols = `id, generation_id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
@@ -74,7 +80,8 @@ func scanJob(row scanner) (*Job, error) {
 // running jobs first, then by their oldest runnable job, so a user with 200 queued jobs
 // takes turns with a user who has one; a user already running maxPerUser is skipped.
 // Callers wanting more slots than users call again. Claimed pending generations become
-// running, with an event, in the same transaction.
+// running, with an event, in the same transaction. A claimed job with neither prediction
+// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed).
 func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -114,6 +121,21 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		}
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		for i := range jobs {
+			j := &jobs[i]
+			if j.PredictionID != "" || j.Phase != PhaseNone {
+				continue
+			}
+			// A fresh attempt will create a prediction next: 'submitting' goes in this
+			// commit rather than one of its own, and is durable before the create is
+			// sent. A job that was already 'submitting' keeps its old submit time, which
+			// reconciliation needs, and marks the new one itself.
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET phase = 'submitting', submit_started_at = ?
+				WHERE id = ?`, ms(now), j.ID); err != nil {
+				return err
+			}
+			j.SubmitClaimed, j.SubmitStartedAt = true, fromMS(ms(now))
 		}
 		for _, j := range jobs {
 			res, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'running',

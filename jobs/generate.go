@@ -144,9 +144,14 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		if err != nil {
 			return err
 		}
-		submitAt = s.o.Now()
-		if err := s.o.DB.MarkSubmitting(ctx, j.ID, r.owner, submitAt); err != nil {
-			return err
+		if j.SubmitClaimed {
+			// The claim committed 'submitting' already (one commit fewer per job).
+			submitAt = j.SubmitStartedAt
+		} else {
+			submitAt = s.o.Now()
+			if err := s.o.DB.MarkSubmitting(ctx, j.ID, r.owner, submitAt); err != nil {
+				return err
+			}
 		}
 		co := replicate.CreateOptions{Wait: s.o.Wait, CancelAfter: s.o.CancelAfter}
 		if s.o.WebhookURL != "" {
@@ -386,10 +391,12 @@ func (s *Service) referenceURI(ctx context.Context, token string, u db.Upload) (
 // store downloads the output at once (Replicate deletes it after an hour), checks it is
 // an image from its bytes, stores it and its thumbnail, and only then marks the
 // generation completed.
+//
+// No 'downloading' phase is committed first: nothing reads it. A job with a prediction
+// id always resumes by getting that prediction, so a restart mid-download downloads
+// again (or fails with the expired-output message once Replicate has removed it), and
+// a lost lease is caught by keepLease and by CompleteJob's lease check.
 func (s *Service) store(ctx context.Context, r *run, g *db.Generation, token string, p *replicate.Prediction) error {
-	if err := s.o.DB.SetPhase(ctx, r.job.ID, r.owner, db.PhaseDownloading); err != nil {
-		return err
-	}
 	url := p.OutputURL()
 	if url == "" {
 		if p.DataRemoved {
