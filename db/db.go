@@ -45,7 +45,8 @@ type DB struct {
 
 	rcache, wcache stmtCache // prepared statements of R and W (stmts.go)
 	ckpt           *checkpointer
-	events         broker // in-process fan-out of new events (events.go)
+	commit         *committer // group commit of writeTx (groupcommit.go)
+	events         broker     // in-process fan-out of new events (events.go)
 }
 
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
@@ -122,11 +123,15 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	d.ckpt = startCheckpointer(c)
+	d.commit = startCommitter(d)
 	return d, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	if d.commit != nil {
+		d.commit.close()
+	}
 	var errC error
 	if d.ckpt != nil {
 		errC = d.ckpt.close()
@@ -149,9 +154,9 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.R.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// WriteTx runs fn in one write transaction on the writer connection, committing when fn
-// returns nil. It is the only way the package writes, so each store method owns its
-// transaction and unexported helpers take (ctx, tx) and compose.
+// WriteTx runs fn in one write transaction of its own on the writer connection,
+// committing when fn returns nil. The package's store methods write through writeTx
+// (group commit) instead; this direct form is for the migrations and the committer.
 func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {

@@ -97,6 +97,11 @@ type wtx struct {
 	missed []string
 }
 
+// The statements of a write run to the end even if their caller's context is canceled
+// meanwhile: interrupting SQLite mid-statement rolls back the whole transaction, which
+// in a group commit holds other callers' writes too. A caller that gives up before its
+// function starts is withdrawn instead (committer.do).
+
 func (tx *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if s := tx.d.wcache.get(q); s != nil {
 		return tx.Tx.StmtContext(ctx, s)
@@ -106,6 +111,7 @@ func (tx *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (tx *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -113,6 +119,7 @@ func (tx *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resu
 }
 
 func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -120,24 +127,22 @@ func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 }
 
 func (tx *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, q, args...)
 }
 
-// writeTx is WriteTx with cached statements; every write of this package but the
+// exec runs a fixed statement (the savepoints) through the cache.
+func (tx *wtx) exec(q string) error {
+	_, err := tx.ExecContext(context.Background(), q)
+	return err
+}
+
+// writeTx runs fn as one write, committed (possibly together with other callers' writes,
+// see groupcommit.go) before it returns nil. Every write of this package but the
 // migrations goes through it.
 func (d *DB) writeTx(ctx context.Context, fn func(tx *wtx) error) error {
-	var missed []string
-	err := d.WriteTx(ctx, func(tx *sql.Tx) error {
-		w := &wtx{Tx: tx, d: d}
-		err := fn(w)
-		missed = w.missed
-		return err
-	})
-	for _, q := range missed {
-		d.wcache.prepare(ctx, d.W, q)
-	}
-	return err
+	return d.commit.do(ctx, fn)
 }

@@ -1,0 +1,189 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit. Every write of the package runs on the one writer connection, and a
+// commit costs about the same whether it holds one caller's few rows or thirty callers'
+// rows: most of it is writing the touched pages to the WAL, and callers share pages
+// (queue_users, the tail of each index, the events table). So callers queue their write
+// functions here and one goroutine runs whatever has queued up as a single transaction,
+// each function inside a SAVEPOINT of its own: a function that fails is rolled back to
+// its savepoint alone and its caller gets its error, while the others commit. A caller
+// is acknowledged only after the COMMIT, so "writeTx returned nil" still means "durable"
+// (what the queue's crash safety relies on). Nothing waits for a batch to fill: an idle
+// writer takes a lone request at once; under load, requests that arrive while a batch
+// is committing form the next one.
+
+// maxBatch bounds one transaction, so one commit never holds a long queue's latency.
+const maxBatch = 64
+
+// Request states: the writer takes a queued request, or its caller abandons it first.
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+type writeReq struct {
+	ctx   context.Context
+	fn    func(tx *wtx) error
+	state atomic.Int32
+	err   error
+	done  chan struct{}
+}
+
+type committer struct {
+	d    *DB
+	reqs chan *writeReq
+	stop chan struct{}
+	wg   sync.WaitGroup
+	// closed is read by callers that arrive after close.
+	closed atomic.Bool
+}
+
+func startCommitter(d *DB) *committer {
+	c := &committer{d: d, reqs: make(chan *writeReq, 1024), stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+var errClosed = errors.New("database closed")
+
+// do queues fn and waits for its outcome. While fn has not started, the caller's context
+// can withdraw it; once started, the caller waits for the commit, so the answer is true.
+func (c *committer) do(ctx context.Context, fn func(tx *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return errClosed
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errClosed
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err()
+		}
+		<-r.done
+		return r.err
+	case <-c.stop:
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return errClosed
+		}
+		<-r.done
+		return r.err
+	}
+}
+
+func (c *committer) run() {
+	defer c.wg.Done()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		var first *writeReq
+		select {
+		case <-c.stop:
+			return
+		case first = <-c.reqs:
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		c.runBatch(batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs the batch's live requests in one transaction and answers each.
+func (c *committer) runBatch(batch []*writeReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	var missed []string
+	err := c.d.WriteTx(context.Background(), func(tx *sql.Tx) error {
+		w := &wtx{Tx: tx, d: c.d}
+		defer func() { missed = w.missed }()
+		if len(live) == 1 {
+			// Alone: no savepoint needed, the transaction is the caller's.
+			live[0].err = live[0].call(w)
+			return live[0].err
+		}
+		for _, r := range live {
+			if err := w.exec("SAVEPOINT w"); err != nil {
+				return err
+			}
+			r.err = r.call(w)
+			if r.err != nil {
+				if err := w.exec("ROLLBACK TO w"); err != nil {
+					return err
+				}
+			}
+			if err := w.exec("RELEASE w"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, r := range live {
+		// When the transaction failed (begin, a savepoint step or the commit) nothing of
+		// the batch is stored: a function that had succeeded gets that error.
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+	for _, q := range missed {
+		c.d.wcache.prepare(context.Background(), c.d.W, q)
+	}
+}
+
+// call runs the request's function; a panic is turned into its error so one bad
+// caller cannot stop every writer of the process.
+func (r *writeReq) call(w *wtx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	return r.fn(w)
+}
+
+func (c *committer) close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	close(c.stop)
+	c.wg.Wait()
+}
