@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -32,7 +33,28 @@ type tokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+
+	// verified remembers tokens that passed every check, until they expire: a client
+	// sends the same token with every request, and the JWT parse (base64, JSON into the
+	// claims, HMAC) was the largest cost of a cached read. Only the exact string that
+	// verified is a key, and a hit still ends at the token's own expiry, so the cache
+	// accepts nothing parse would refuse. Revocation is unaffected: the caller compares
+	// the token version with the user's row on every request.
+	mu       sync.RWMutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	userID, version int64
+	session         string
+	until           time.Time // expiry plus the parser's leeway
+}
+
+// maxVerified bounds the cache (about 400 bytes an entry); when full it starts over.
+const maxVerified = 4096
+
+// tokenLeeway is the clock skew the parser tolerates on exp, iat and nbf.
+const tokenLeeway = 5 * time.Second
 
 func newTokens(secret, alg string, ttl time.Duration, now func() time.Time) *tokens {
 	return &tokens{
@@ -49,7 +71,7 @@ func newTokens(secret, alg string, ttl time.Duration, now func() time.Time) *tok
 			jwt.WithIssuer(tokenIssuer),
 			jwt.WithAudience(tokenAudience),
 			jwt.WithTimeFunc(now),
-			jwt.WithLeeway(5*time.Second),
+			jwt.WithLeeway(tokenLeeway),
 		),
 	}
 }
@@ -86,6 +108,13 @@ func (t *tokens) parse(raw string) (userID, version int64, session string, err e
 	if len(raw) > 4096 {
 		return 0, 0, "", errBadToken
 	}
+	now := t.now()
+	t.mu.RLock()
+	v, ok := t.verified[raw]
+	t.mu.RUnlock()
+	if ok && now.Before(v.until) {
+		return v.userID, v.version, v.session, nil
+	}
 	var c accessClaims
 	_, err = t.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return t.key, nil })
 	if err != nil {
@@ -98,6 +127,14 @@ func (t *tokens) parse(raw string) (userID, version int64, session string, err e
 	if err != nil || userID <= 0 || c.Ver <= 0 {
 		return 0, 0, "", errBadToken
 	}
+	// iat and nbf were already in the past (within leeway) and stay so; only exp ends it.
+	v = verifiedToken{userID: userID, version: c.Ver, session: c.Sid, until: c.ExpiresAt.Add(tokenLeeway)}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified || t.verified == nil {
+		t.verified = make(map[string]verifiedToken)
+	}
+	t.verified[raw] = v
+	t.mu.Unlock()
 	return userID, c.Ver, c.Sid, nil
 }
 
