@@ -31,3 +31,26 @@ func TestVerifiedTokenCacheEndsAtExpiry(t *testing.T) {
 		t.Fatal("an expired token was accepted from the cache")
 	}
 }
+
+// A remembered signed URL is only handed out for the expiry bucket it was made in.
+func TestSignedURLCacheKeepsOneBucket(t *testing.T) {
+	var c signedURLs
+	k := signedKey{kind: kindImage, id: "g1", user: 7}
+	c.put(k, 900, "/a?exp=900")
+	if u, ok := c.get(k, 900); !ok || u != "/a?exp=900" {
+		t.Fatalf("same bucket: %q %v", u, ok)
+	}
+	if _, ok := c.get(signedKey{kind: kindThumb, id: "g1", user: 7}, 900); ok {
+		t.Fatal("a thumbnail got the image's URL")
+	}
+	if _, ok := c.get(signedKey{kind: kindImage, id: "g1", user: 8}, 900); ok {
+		t.Fatal("another user got the URL")
+	}
+	if _, ok := c.get(k, 1800); ok {
+		t.Fatal("a URL of the previous bucket was handed out for the next")
+	}
+	c.put(k, 1800, "/a?exp=1800")
+	if _, ok := c.get(k, 900); ok {
+		t.Fatal("the old bucket survived the move")
+	}
+}

@@ -61,6 +61,7 @@ type Server struct {
 	queue    Queue
 	store    storage.Storage
 	signKey  []byte // HMAC key of signed image URLs, derived from the secret
+	signed   signedURLs
 	webhooks *webhookState
 
 	closing   chan struct{} // closed when shutdown starts: long-lived streams end
