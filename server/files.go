@@ -81,7 +81,9 @@ func (s *Server) signedURL(kind fileKind, id string, userID int64) string {
 	if u, ok := s.signed.get(k, exp); ok {
 		return u
 	}
-	u := filePath(kind, id) + "?u=" + strconv.FormatInt(userID, 10) + "&exp=" + strconv.FormatInt(exp, 10) +
+	// With PUBLIC_URL the link is absolute, so a script can fetch it as it is (the
+	// original answered absolute storage URLs); without, it is relative to this server.
+	u := s.cfg.PublicURL + filePath(kind, id) + "?u=" + strconv.FormatInt(userID, 10) + "&exp=" + strconv.FormatInt(exp, 10) +
 		"&sig=" + base64.RawURLEncoding.EncodeToString(s.fileSig(kind, id, userID, exp))
 	s.signed.put(k, exp, u)
 	return u

@@ -710,3 +710,23 @@ func BenchmarkGenerateHTTP(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// With PUBLIC_URL set, image links are absolute, so a script can fetch them as they are.
+func TestImageURLsAbsoluteWithPublicURL(t *testing.T) {
+	t.Parallel()
+	p := newPipeline(t, func(o *Options) { o.Config.PublicURL = "https://images.example.org" })
+	u := p.register(t, "public")
+	g := p.generate(t, u.Access, map[string]any{"prompt": "absolute links", "resolution": "1K"})
+	done := p.waitStatus(t, u.Access, g["id"].(string), "completed")
+	for _, k := range []string{"image_url", "thumbnail_url"} {
+		link, _ := done[k].(string)
+		if !strings.HasPrefix(link, "https://images.example.org/api/v1/images/") {
+			t.Fatalf("%s = %q; want an absolute link under PUBLIC_URL", k, link)
+		}
+		// The path and query work on this server.
+		path := strings.TrimPrefix(link, "https://images.example.org")
+		if r := p.get(t, path, "", nil); r.Status != 200 {
+			t.Fatalf("%s: %d", k, r.Status)
+		}
+	}
+}
