@@ -325,6 +325,9 @@ func (c *Client) Download(ctx context.Context, token, rawURL string, maxBytes in
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, "", errors.New("replicate: download: output is not an http(s) URL")
 	}
+	if !c.tokenHost(u) {
+		token = ""
+	}
 	req, err := c.newRequest(ctx, token, http.MethodGet, u.String(), nil, nil)
 	if err != nil {
 		return nil, "", err
@@ -351,6 +354,14 @@ func (c *Client) Download(ctx context.Context, token, rawURL string, maxBytes in
 		body = &cappedBody{rc: resp.Body, left: maxBytes, limit: maxBytes}
 	}
 	return body, resp.Header.Get("Content-Type"), nil
+}
+
+// tokenHost tells whether a download URL is Replicate's own (the API's host or its file
+// delivery domain). Outputs need no auth in practice; the token is sent there because
+// it is harmless, and never to any other host an output URL might name.
+func (c *Client) tokenHost(u *url.URL) bool {
+	h := u.Hostname()
+	return (c.base != nil && h == c.base.Hostname()) || h == "replicate.delivery" || strings.HasSuffix(h, ".replicate.delivery")
 }
 
 // cappedBody fails instead of silently truncating, so a too-large image is

@@ -728,3 +728,32 @@ func TestOutputWhileProcessing(t *testing.T) {
 		t.Fatal(p.Status)
 	}
 }
+
+// The user's token goes with a download only to Replicate's own hosts (here: the API's
+// host), never to another host an output URL names.
+func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
+	_, c := newFake(t, replicatetest.Options{})
+	var mu sync.Mutex
+	var got []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "image/png")
+		w.Write([]byte("\x89PNG\r\n\x1a\n"))
+	}))
+	defer other.Close()
+	port := other.URL[strings.LastIndex(other.URL, ":")+1:]
+	for _, u := range []string{"http://localhost:" + port + "/out.png", other.URL + "/out.png"} {
+		rc, _, err := c.Download(context.Background(), "r8_secret_token", u, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "" || got[1] != "Bearer r8_secret_token" {
+		t.Fatalf("Authorization sent: %q; want none to another host, the token to the API's host", got)
+	}
+}
