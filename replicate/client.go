@@ -325,16 +325,9 @@ func (c *Client) Download(ctx context.Context, token, rawURL string, maxBytes in
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, "", errors.New("replicate: download: output is not an http(s) URL")
 	}
-	if !c.tokenHost(u) {
-		token = ""
-	}
-	req, err := c.newRequest(ctx, token, http.MethodGet, u.String(), nil, nil)
+	resp, err := c.get(ctx, token, u)
 	if err != nil {
 		return nil, "", err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, "", &NetworkError{Op: "download output", Err: stripURL(err)}
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		drainClose(resp.Body)
@@ -354,6 +347,33 @@ func (c *Client) Download(ctx context.Context, token, rawURL string, maxBytes in
 		body = &cappedBody{rc: resp.Body, left: maxBytes, limit: maxBytes}
 	}
 	return body, resp.Header.Get("Content-Type"), nil
+}
+
+// get fetches an output URL. On another host than Replicate's own it first asks without
+// the token; only if that host demands auth (401/403) is it asked again with it, since
+// the API named it as this prediction's output (REPLICATE.md leaves open whether
+// downloads need auth: both ways work).
+func (c *Client) get(ctx context.Context, token string, u *url.URL) (*http.Response, error) {
+	first := token
+	if !c.tokenHost(u) {
+		first = ""
+	}
+	for {
+		req, err := c.newRequest(ctx, first, http.MethodGet, u.String(), nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, &NetworkError{Op: "download output", Err: stripURL(err)}
+		}
+		if first == "" && token != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			drainClose(resp.Body)
+			first = token
+			continue
+		}
+		return resp, nil
+	}
 }
 
 // tokenHost tells whether a download URL is Replicate's own (the API's host or its file

@@ -729,8 +729,8 @@ func TestOutputWhileProcessing(t *testing.T) {
 	}
 }
 
-// The user's token goes with a download only to Replicate's own hosts (here: the API's
-// host), never to another host an output URL names.
+// The user's token goes with a download to Replicate's own hosts (here: the API's host);
+// another host an output URL names gets it only if it asks for auth.
 func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
 	_, c := newFake(t, replicatetest.Options{})
 	var mu sync.Mutex
@@ -739,12 +739,16 @@ func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
 		mu.Lock()
 		got = append(got, r.Header.Get("Authorization"))
 		mu.Unlock()
+		if r.URL.Path == "/private.png" && r.Header.Get("Authorization") == "" {
+			http.Error(w, "auth required", http.StatusUnauthorized)
+			return
+		}
 		w.Header().Set("Content-Type", "image/png")
 		w.Write([]byte("\x89PNG\r\n\x1a\n"))
 	}))
 	defer other.Close()
 	port := other.URL[strings.LastIndex(other.URL, ":")+1:]
-	for _, u := range []string{"http://localhost:" + port + "/out.png", other.URL + "/out.png"} {
+	for _, u := range []string{"http://localhost:" + port + "/out.png", other.URL + "/out.png", "http://localhost:" + port + "/private.png"} {
 		rc, _, err := c.Download(context.Background(), "r8_secret_token", u, 1<<20)
 		if err != nil {
 			t.Fatal(err)
@@ -753,7 +757,8 @@ func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 2 || got[0] != "" || got[1] != "Bearer r8_secret_token" {
-		t.Fatalf("Authorization sent: %q; want none to another host, the token to the API's host", got)
+	want := []string{"", "Bearer r8_secret_token", "", "Bearer r8_secret_token"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Authorization sent: %q; want %q (none to another host unless it asks, the token to the API's host)", got, want)
 	}
 }
