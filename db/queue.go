@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -86,6 +87,11 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	if limit <= 0 {
 		return nil, nil
 	}
+	// The limit goes into the text, not a parameter: SQLite plans a LIMIT from its bound
+	// value and re-prepares the statement whenever that value changes, which with the
+	// number of free workers varying from claim to claim was half of each claim's cost.
+	// One cached statement per limit, at most maxClaimLimit of them.
+	limit = min(limit, maxClaimLimit)
 	now := d.now()
 	var jobs []Job
 	var users []int64
@@ -103,8 +109,8 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 					WHERE u.queued > 0 AND u.running < ?4)
 				WHERE jid IS NOT NULL
 				ORDER BY running, jid
-				LIMIT ?5)
-			RETURNING `+jobCols, ms(leaseUntil), owner, ms(now), maxPerUser, limit)
+				LIMIT `+strconv.Itoa(limit)+`)
+			RETURNING `+jobCols, ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
@@ -159,6 +165,10 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	d.notify(users...)
 	return jobs, nil
 }
+
+// maxClaimLimit bounds one claim (and so the claim statements cached, one per limit);
+// a caller with more free slots claims again.
+const maxClaimLimit = 32
 
 // ReclaimExpiredLeases puts running jobs whose lease has expired back in the queue (their
 // holder died or hung), keeping prediction_id and phase so the next holder resumes
