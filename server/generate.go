@@ -97,7 +97,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		return err
 	}
 	created = true
-	writeJSON(w, http.StatusAccepted, s.view(g))
+	s.writeGeneration(w, http.StatusAccepted, g)
 	return nil
 }
 

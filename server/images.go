@@ -182,10 +182,17 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps
 	if err != nil {
 		return genError(id, err)
 	}
-	writeJSON(w, http.StatusOK, s.view(g))
+	s.writeGeneration(w, http.StatusOK, g)
 	return nil
 }
 
+// writeGeneration answers g as the API shows it (generationJSON, encoded by hand).
+func (s *Server) writeGeneration(w http.ResponseWriter, status int, g *db.Generation) {
+	v := s.view(g)
+	writeJSONBytes(w, status, func(b []byte) []byte { return appendGeneration(b, &v) })
+}
+
+// listJSON is the list's shape; writeList encodes it by hand.
 type listJSON struct {
 	Items      []generationJSON `json:"items"`
 	NextCursor *string          `json:"next_cursor"`
@@ -215,14 +222,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 	case err != nil:
 		return err
 	}
-	out := listJSON{Items: make([]generationJSON, len(items))}
-	for i := range items {
-		out.Items[i] = s.view(&items[i])
-	}
-	if next != "" {
-		out.NextCursor = &next
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte {
+		return appendList(b, len(items), func(i int) generationJSON { return s.view(&items[i]) }, next)
+	})
 	return nil
 }
 
@@ -247,7 +249,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, p *principal, ps
 	if err != nil {
 		return genError(id, err)
 	}
-	writeJSON(w, http.StatusOK, s.view(g))
+	s.writeGeneration(w, http.StatusOK, g)
 	return nil
 }
 
@@ -263,6 +265,6 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, p *principal, ps 
 	if err != nil {
 		return genError(id, err)
 	}
-	writeJSON(w, http.StatusAccepted, s.view(g))
+	s.writeGeneration(w, http.StatusAccepted, g)
 	return nil
 }
