@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -74,13 +75,31 @@ func insertEvent(ctx context.Context, tx *wtx, g *Generation, typ string, now ti
 	return nil
 }
 
-// insertEventByID appends an event for the generation as it now is in tx.
-func insertEventByID(ctx context.Context, tx *wtx, genID string, now time.Time) (userID int64, err error) {
-	g, err := scanGeneration(tx.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
-	if err != nil {
-		return 0, err
+// eventReturning is what an UPDATE of a generation returns for its event: the fields
+// EventData shows, so the event needs no second read of the row.
+const eventReturning = ` RETURNING id, user_id, status, prompt, resolution, aspect_ratio, output_format,
+	safety_filter_level, generation_mode, error, coalesce(width, 0), coalesce(height, 0),
+	coalesce(bytes, 0), created_at, started_at, completed_at`
+
+// updateWithEvent runs an UPDATE of one generation (q, without RETURNING) and appends an
+// event for the row as that UPDATE left it. updated is false, with no event, when no row
+// matched.
+func updateWithEvent(ctx context.Context, tx *wtx, now time.Time, q string, args ...any) (userID int64, updated bool, err error) {
+	var g Generation
+	var created int64
+	var started, completed sql.NullInt64
+	err = tx.QueryRowContext(ctx, q+eventReturning, args...).Scan(&g.ID, &g.UserID, &g.Status,
+		&g.Prompt, &g.Resolution, &g.AspectRatio, &g.OutputFormat, &g.SafetyFilterLevel, &g.Mode,
+		&g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	return g.UserID, insertEvent(ctx, tx, g, g.Status, now)
+	if err != nil {
+		return 0, false, err
+	}
+	g.CreatedAt = fromMS(created)
+	g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
+	return g.UserID, true, insertEvent(ctx, tx, &g, g.Status, now)
 }
 
 // EventsSince returns the user's events with id > afterID, oldest first, at most limit

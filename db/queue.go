@@ -144,16 +144,13 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 			j.SubmitClaimed, j.SubmitStartedAt = true, fromMS(ms(now))
 		}
 		for _, j := range jobs {
-			res, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'running',
+			_, updated, err := updateWithEvent(ctx, tx, now, `UPDATE generations SET status = 'running',
 				started_at = coalesce(started_at, ?1), updated_at = ?1
 				WHERE id = ?2 AND status = 'pending'`, ms(now), j.GenerationID)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				if _, err := insertEventByID(ctx, tx, j.GenerationID, now); err != nil {
-					return err
-				}
+			if updated {
 				users = append(users, j.UserID)
 			}
 		}
@@ -365,17 +362,18 @@ func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, la
 		if err := leased(ctx, tx, jobID, owner, set, args...); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE generations SET `+genSet+
+		var updated bool
+		var err error
+		userID, updated, err = updateWithEvent(ctx, tx, now, `UPDATE generations SET `+genSet+
 			` WHERE id = ?9 AND status IN ('pending', 'running')`,
 			append(append([]any{ms(now)}, padArgs(genArgs, 7)...), genID)...)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !updated {
 			return ErrLeaseLost // canceled or deleted meanwhile: roll the job back too
 		}
-		userID, err = insertEventByID(ctx, tx, genID, now)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
