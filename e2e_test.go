@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,69 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"nanobanana/internal/proctest"
 	"nanobanana/storage/imaging"
 )
-
-var (
-	fakeOnce sync.Once
-	fakeBin  string
-	fakeErr  error
-)
-
-// fakeReplicate starts the fake Replicate as its own process, so it outlives a kill -9 of
-// the server and keeps counting predictions across restarts.
-func fakeReplicate(t *testing.T, args ...string) string {
-	t.Helper()
-	fakeOnce.Do(func() {
-		fakeBin = filepath.Join(filepath.Dir(binary), "fakereplicate")
-		out, err := exec.Command("go", "build", "-o", fakeBin, "./replicate/replicatetest/cmd/fakereplicate").CombinedOutput()
-		if err != nil {
-			fakeErr = fmt.Errorf("build fakereplicate: %v\n%s", err, out)
-		}
-	})
-	if fakeErr != nil {
-		t.Fatal(fakeErr)
-	}
-	cmd := exec.Command(fakeBin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("fakereplicate printed no URL: %v", err)
-	}
-	return strings.TrimSpace(line)
-}
-
-type fakeStats struct {
-	WebhooksSent   int `json:"webhooks_sent"`
-	WebhooksFailed int `json:"webhooks_failed"`
-	Created        int `json:"created"`
-	Charged        int `json:"charged"`
-	Succeeded      int `json:"succeeded"`
-	MaxActive      int `json:"max_active"`
-}
-
-func readFakeStats(t *testing.T, api string) fakeStats {
-	t.Helper()
-	resp, err := http.Get(strings.TrimSuffix(api, "/v1") + "/_fake/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s fakeStats
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func getJSON(t *testing.T, url, token string) (int, map[string]any) {
 	t.Helper()
@@ -107,7 +49,7 @@ func pythonWithRequests(t *testing.T) string {
 // at the fake Replicate: the generation it queues reaches completed with a real image.
 func TestSeedPythonExample(t *testing.T) {
 	py := pythonWithRequests(t)
-	api := fakeReplicate(t)
+	api := proctest.StartFakeReplicate(t)
 	dir := t.TempDir()
 	p := startServe(t, dir, []string{"REPLICATE_API_BASE=" + api})
 	seed, err := filepath.Glob("../shared/seed/*.md")
@@ -125,7 +67,7 @@ func TestSeedPythonExample(t *testing.T) {
 	script := strings.Replace(string(block[1]), "http://localhost:8000", p.URL, 1)
 	out, err := exec.Command(py, "-c", script).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the seed example failed: %v\n%s\nserver log:\n%s", err, out, p.logs.String())
+		t.Fatalf("the seed example failed: %v\n%s\nserver log:\n%s", err, out, p.Logs.String())
 	}
 	// It prints the status dict (Python repr) of its generation.
 	m := regexp.MustCompile(`'image_id': '([0-9a-f]+)'.*'status': '(\w+)'`).FindStringSubmatch(string(out))
@@ -148,7 +90,7 @@ func TestSeedPythonExample(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if g["status"] != "completed" {
-		t.Fatalf("generation did not complete: %v\n%s", g, p.logs.String())
+		t.Fatalf("generation did not complete: %v\n%s", g, p.Logs.String())
 	}
 	req, _ := http.NewRequest("GET", p.URL+"/api/v1/images/file/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -173,7 +115,7 @@ func TestCrashRecoveryKillNineNoJobLostNonePaidTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
-	api := fakeReplicate(t, "-queue-time", "300ms", "-run-time", "1500ms")
+	api := proctest.StartFakeReplicate(t, "-queue-time", "300ms", "-run-time", "1500ms")
 	dir := t.TempDir()
 	env := []string{"REPLICATE_API_BASE=" + api, "REPLICATE_API_TOKEN=r8_global_test_token", "MAX_WORKERS=12", "MAX_CONCURRENT_GENERATIONS=6", "LOG_LEVEL=warn"}
 	p := startServe(t, dir, env)
@@ -199,11 +141,10 @@ func TestCrashRecoveryKillNineNoJobLostNonePaidTwice(t *testing.T) {
 	// Kills land at different phases: mid-create, mid-poll, right after a restart.
 	for round, after := range []time.Duration{2500 * time.Millisecond, 1200 * time.Millisecond, 3 * time.Second} {
 		time.Sleep(after)
-		if err := p.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown code runs
+		if err := p.Kill(); err != nil { // SIGKILL: no shutdown code runs
 			t.Fatal(err)
 		}
-		<-p.done
-		t.Logf("kill -9 #%d; fake so far: %+v", round+1, readFakeStats(t, api))
+		t.Logf("kill -9 #%d; fake so far: %+v", round+1, proctest.FakeStats(t, api))
 		p = startServe(t, dir, env)
 	}
 	deadline := time.Now().Add(3 * time.Minute)
@@ -226,11 +167,11 @@ func TestCrashRecoveryKillNineNoJobLostNonePaidTwice(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d jobs completed\n%s", done, len(ids), p.logs.String())
+			t.Fatalf("only %d of %d jobs completed\n%s", done, len(ids), p.Logs.String())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	st := readFakeStats(t, api)
+	st := proctest.FakeStats(t, api)
 	if st.Created != len(ids) {
 		t.Fatalf("Replicate saw %d predictions for %d jobs: a job was paid twice or lost (%+v)", st.Created, len(ids), st)
 	}
@@ -250,9 +191,9 @@ func TestCrashRecoveryKillNineNoJobLostNonePaidTwice(t *testing.T) {
 // With PUBLIC_URL set, creates ask for a webhook; the fake delivers it signed with its
 // secret, which the server fetched from the API, and the server accepts it.
 func TestWebhooksFromReplicateAreVerifiedAndAccepted(t *testing.T) {
-	api := fakeReplicate(t, "-run-time", "1500ms")
+	api := proctest.StartFakeReplicate(t, "-run-time", "1500ms")
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	p := startServeAt(t, dir, addr, []string{"REPLICATE_API_BASE=" + api, "REPLICATE_API_TOKEN=r8_hook", "PUBLIC_URL=http://" + addr})
 	_, reg := postJSON(t, p.URL+"/api/v1/auth/register", "", map[string]string{"username": "hook", "email": "hook@example.com", "password": "hook-password"})
 	token := reg["access_token"].(string)
@@ -263,15 +204,15 @@ func TestWebhooksFromReplicateAreVerifiedAndAccepted(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, st := getJSON(t, p.URL+"/api/v1/images/status/"+g["image_id"].(string), token)
-		fs := readFakeStats(t, api)
+		fs := proctest.FakeStats(t, api)
 		if st["status"] == "completed" && fs.WebhooksSent >= 1 {
 			if fs.WebhooksFailed != 0 {
-				t.Fatalf("the server refused %d webhook deliveries:\n%s", fs.WebhooksFailed, p.logs.String())
+				t.Fatalf("the server refused %d webhook deliveries:\n%s", fs.WebhooksFailed, p.Logs.String())
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no accepted webhook: status %v, fake %+v\n%s", st["status"], fs, p.logs.String())
+			t.Fatalf("no accepted webhook: status %v, fake %+v\n%s", st["status"], fs, p.Logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

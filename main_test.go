@@ -3,38 +3,25 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"nanobanana/internal/proctest"
 )
 
-// binary is the real nanobanana, built once for the tests of this package.
-var binary string
+func TestMain(m *testing.M) { proctest.Main(m) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nanobanana-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "nanobanana")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+// nanobanana is the real binary, built once for the tests of this package.
+func nanobanana(t *testing.T) string {
+	t.Helper()
+	return proctest.Build(t, ".")
 }
 
 // cleanEnv is the environment without any nanobanana setting of the developer's shell.
@@ -53,7 +40,7 @@ func cleanEnv(extra ...string) []string {
 // runCLI runs the binary to completion in dir.
 func runCLI(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(nanobanana(t), args...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv("BCRYPT_COST=10")
 	cmd.Stdin = strings.NewReader(stdin)
@@ -69,101 +56,42 @@ func runCLI(t *testing.T, dir, stdin string, args ...string) (string, string, in
 	return out.String(), errb.String(), code
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running nanobanana serve.
 type proc struct {
-	cmd  *exec.Cmd
-	URL  string
-	logs *lockedBuffer
-	done chan error
+	*proctest.Proc
+	URL string
 }
 
 // startServe starts `nanobanana serve` in dir and waits until /healthz answers.
 func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	return startServeAt(t, dir, freeAddr(t), env, args...)
+	return startServeAt(t, dir, proctest.FreeAddr(t), env, args...)
 }
 
 // startServeAt is startServe on a chosen address.
 func startServeAt(t *testing.T, dir, addr string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
+	cmd := exec.Command(nanobanana(t), append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, URL: "http://" + addr, logs: logs, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+	p := &proc{Proc: proctest.Start(t, cmd), URL: "http://" + addr}
+	if err := p.WaitHTTP(nil, p.URL+"/healthz", 20*time.Second); err != nil {
+		if p.Exited() {
+			t.Fatalf("serve exited early: %v\n%s", p.Err(), p.Logs.String())
 		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not answer /healthz:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("serve did not answer /healthz:\n%s", p.Logs.String())
 	}
-}
-
-func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	return p
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM:\n%s", err, p.logs.String())
-		}
-	case <-time.After(25 * time.Second):
+	switch err := p.Stop(25 * time.Second); {
+	case errors.Is(err, proctest.ErrStillRunning):
 		t.Fatalf("serve did not stop within 25s of SIGTERM")
+	case err != nil:
+		t.Fatalf("serve exited with %v after SIGTERM:\n%s", err, p.Logs.String())
 	}
 }
 
@@ -240,7 +168,7 @@ func TestServeOnAFreshDirectory(t *testing.T) {
 	}
 	resp.Body.Close()
 	// A second serve on the same data directory refuses to start.
-	_, stderr, code := runCLI(t, dir, "", "serve", "--listen", freeAddr(t))
+	_, stderr, code := runCLI(t, dir, "", "serve", "--listen", proctest.FreeAddr(t))
 	if code != 1 || !strings.Contains(stderr, "already using") {
 		t.Errorf("second serve on the same database: exit %d %q; want a refusal", code, stderr)
 	}
@@ -260,7 +188,7 @@ func TestServeOnAFreshDirectory(t *testing.T) {
 		t.Fatalf("token did not survive a restart: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
-	if strings.Contains(p.logs.String(), "password-1") || strings.Contains(p.logs.String(), reg["access_token"].(string)) {
+	if strings.Contains(p.Logs.String(), "password-1") || strings.Contains(p.Logs.String(), reg["access_token"].(string)) {
 		t.Error("a secret reached the log")
 	}
 }

@@ -3,12 +3,11 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"nanobanana/internal/proctest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -275,60 +276,30 @@ func writePNG(t *testing.T, path string, c color.RGBA) {
 	}
 }
 
+func TestMain(m *testing.M) { proctest.Main(m) }
+
 // startServer builds (or takes) the binary and runs it in demo mode on a loopback port.
 func startServer(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("NANOBANANA_E2E_BIN")
 	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "nanobanana")
-		build := exec.Command("go", "build", "-o", bin, ".")
-		build.Dir = ".."
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building the binary: %v\n%s", err, out)
-		}
+		bin = proctest.Build(t, ".")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", t.TempDir(), "--listen", addr)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	addr := proctest.FreeAddr(t)
+	p := proctest.Start(t, exec.Command(bin, "serve", "--demo", "--data-dir", t.TempDir(), "--listen", addr))
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		if errors.Is(p.Stop(10*time.Second), proctest.ErrStillRunning) {
+			_ = p.Kill()
 		}
 		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
+			t.Logf("server log:\n%s", p.Logs.String())
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := http.Get(base + "/api/v1/meta")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not answer on %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := p.WaitHTTP(nil, base+"/api/v1/meta", 20*time.Second); err != nil {
+		t.Fatalf("the server did not answer on %s: %v\n%s", addr, err, p.Logs.String())
 	}
+	return base
 }
 
 func startBrowser(t *testing.T) context.Context {

@@ -1,25 +1,22 @@
 package storage_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"nanobanana/internal/proctest"
 	"nanobanana/storage"
 	"nanobanana/storage/storagetest"
 )
@@ -55,34 +52,6 @@ func minioBinary() string {
 	return ""
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// lockedBuffer collects the server's output for the failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startMinIO runs a real MinIO server on loopback for the duration of t and
 // returns its address.
 func startMinIO(t *testing.T) string {
@@ -103,8 +72,7 @@ func startMinIO(t *testing.T) string {
 }
 
 func tryStartMinIO(t *testing.T, bin string) (string, bool) {
-	addr, console := freePort(t), freePort(t)
-	out := &lockedBuffer{}
+	addr, console := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	cmd := exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", console, "--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+minioUser,
@@ -114,19 +82,11 @@ func tryStartMinIO(t *testing.T, bin string) (string, bool) {
 		"MINIO_BROWSER=off",
 		"MINIO_CALLHOME_ENABLE=off",
 	)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	p := proctest.Start(t, cmd)
+	out := p.Logs
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
+		if errors.Is(p.Stop(10*time.Second), proctest.ErrStillRunning) {
+			_ = p.Kill()
 		}
 	}
 
@@ -135,13 +95,11 @@ func tryStartMinIO(t *testing.T, bin string) (string, bool) {
 	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		select {
-		case <-exited:
-			// Most likely the port was taken between freePort and the
+		if p.Exited() {
+			// Most likely the port was taken between FreeAddr and the
 			// server binding it; the caller retries.
 			t.Logf("minio exited early:\n%s", out.String())
 			return "", false
-		default:
 		}
 		// "live" (and even "ready") only say the process answers; S3 calls
 		// can fail with "Server not initialized" a little longer, so wait

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,10 +18,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"nanobanana/internal/proctest"
 	"nanobanana/storage/imaging"
 )
 
@@ -34,97 +33,14 @@ const (
 	otherClientIP = "127.0.0.3"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// binaries builds nanobanana and the fake Replicate once per test run.
-func binaries(t *testing.T) (app, fake string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "nanobanana-nginx-e2e"); buildErr != nil {
-			return
-		}
-		for _, b := range [][]string{
-			{"-o", filepath.Join(buildDir, "nanobanana"), "."},
-			{"-o", filepath.Join(buildDir, "fakereplicate"), "./replicate/replicatetest/cmd/fakereplicate"},
-		} {
-			cmd := exec.Command("go", append([]string{"build"}, b...)...)
-			cmd.Dir = filepath.Join("..", "..") // the module root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", b[len(b)-1], err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "nanobanana"), filepath.Join(buildDir, "fakereplicate")
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startProcess runs a child until the test ends; it is killed, not stopped
-// gracefully, since nothing it would do on the way out is under test here.
-func startProcess(t *testing.T, cmd *exec.Cmd) <-chan struct{} {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	return done
-}
+func TestMain(m *testing.M) { proctest.Main(m) }
 
 // startFakeReplicate runs the fake Replicate and returns its API base URL.
-func startFakeReplicate(t *testing.T, bin string) string {
+func startFakeReplicate(t *testing.T) string {
 	t.Helper()
 	// Long enough that the generation is seen pending and running, short
 	// enough for a quick test.
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-queue-time", "150ms", "-run-time", "300ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	startProcess(t, cmd)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("fakereplicate printed no URL: %v", err)
-	}
-	return strings.TrimSpace(line)
+	return proctest.StartFakeReplicate(t, "-queue-time", "150ms", "-run-time", "300ms")
 }
 
 // appProcess is a running `nanobanana serve`.
@@ -133,7 +49,7 @@ type appProcess struct {
 	Addr    string       // "127.0.0.1:PORT" or "unix:/path"
 	Direct  *http.Client // talks to the app itself, bypassing nginx, from clientIP
 	BaseURL string       // for Direct
-	logs    *lockedBuffer
+	logs    *proctest.LockedBuffer
 }
 
 // startApp runs the real binary against the fake Replicate, listening on
@@ -143,7 +59,7 @@ type appProcess struct {
 // umask, when set, is the process's umask, as a unit's UMask= would set it.
 func startApp(t *testing.T, bin, replicateURL, listen, umask string) *appProcess {
 	t.Helper()
-	a := &appProcess{DataDir: t.TempDir(), Addr: listen, logs: &lockedBuffer{}}
+	a := &appProcess{DataDir: t.TempDir(), Addr: listen}
 	env := []string{
 		"REPLICATE_API_BASE=" + replicateURL,
 		"REPLICATE_API_TOKEN=r8_test",
@@ -172,8 +88,10 @@ func startApp(t *testing.T, bin, replicateURL, listen, umask string) *appProcess
 	// The app reads ./.env when present; the data directory has none.
 	cmd.Dir = a.DataDir
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = a.logs, a.logs
-	done := startProcess(t, cmd)
+	// Killed, not stopped gracefully, when the test ends: nothing it would do
+	// on the way out is under test here.
+	proc := proctest.Start(t, cmd)
+	a.logs = proc.Logs
 
 	if isUnix {
 		d := &net.Dialer{}
@@ -187,24 +105,13 @@ func startApp(t *testing.T, bin, replicateURL, listen, umask string) *appProcess
 	}
 	t.Cleanup(a.Direct.CloseIdleConnections)
 	// The bound only turns a start that hangs into a failure with the log.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := a.Direct.Get(a.BaseURL + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a
-			}
-		}
-		select {
-		case <-done:
+	if err := proc.WaitHTTP(a.Direct, a.BaseURL+"/healthz", 20*time.Second); err != nil {
+		if proc.Exited() {
 			t.Fatalf("nanobanana serve exited:\n%s", a.logs)
-		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nanobanana serve did not answer /healthz:\n%s", a.logs)
-		}
-		time.Sleep(30 * time.Millisecond)
+		t.Fatalf("nanobanana serve did not answer /healthz:\n%s", a.logs)
 	}
+	return a
 }
 
 // accessLog is the app's access log line for the request with this
@@ -328,7 +235,7 @@ func nextSSEEvent(r *bufio.Reader) (sseEvent, error) {
 
 func TestEndToEndThroughNginx(t *testing.T) {
 	nginxBinary(t)
-	appBin, fakeBin := binaries(t)
+	appBin := proctest.Build(t, ".")
 	for _, tc := range []struct {
 		name   string
 		listen func(t *testing.T) string
@@ -346,7 +253,7 @@ func TestEndToEndThroughNginx(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := startApp(t, appBin, startFakeReplicate(t, fakeBin), tc.listen(t), "")
+			app := startApp(t, appBin, startFakeReplicate(t), tc.listen(t), "")
 			n := startNginx(t, siteParams{Upstream: app.Addr, ImagesDir: filepath.Join(app.DataDir, "images")})
 			endToEnd(t, app, n)
 		})
@@ -625,8 +532,8 @@ func TestXAccelRedirectWithWwwDataWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appBin, fakeBin := binaries(t)
-	app := startApp(t, appBin, startFakeReplicate(t, fakeBin), freeLoopbackPort(t), "0077")
+	appBin := proctest.Build(t, ".")
+	app := startApp(t, appBin, startFakeReplicate(t), freeLoopbackPort(t), "0077")
 	// The data directory's parent is passable, as /var/lib is.
 	if err := os.Chmod(filepath.Dir(app.DataDir), 0o755); err != nil {
 		t.Fatal(err)
