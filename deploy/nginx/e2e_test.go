@@ -240,7 +240,7 @@ func TestEndToEndThroughNginx(t *testing.T) {
 		name   string
 		listen func(t *testing.T) string
 	}{
-		{"tcp", func(t *testing.T) string { return freeLoopbackPort(t) }},
+		{"tcp", func(t *testing.T) string { return proctest.FreeAddr(t) }},
 		{"unix socket", func(t *testing.T) string {
 			// A short directory: socket paths are limited to 108 bytes.
 			dir, err := os.MkdirTemp("", "nb")
@@ -533,7 +533,7 @@ func TestXAccelRedirectWithWwwDataWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	appBin := proctest.Build(t, ".")
-	app := startApp(t, appBin, startFakeReplicate(t), freeLoopbackPort(t), "0077")
+	app := startApp(t, appBin, startFakeReplicate(t), proctest.FreeAddr(t), "0077")
 	// The data directory's parent is passable, as /var/lib is.
 	if err := os.Chmod(filepath.Dir(app.DataDir), 0o755); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ package nginx
 // with the app's address as upstream and its images directory as alias.
 
 import (
+	"nanobanana/internal/proctest"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -195,16 +197,6 @@ func checkConf(t testing.TB, prefix, conf string) {
 
 // freeLoopbackPort asks the kernel for a free port on 127.0.0.1. Another
 // process may take it before nginx binds; startNginx retries for that.
-func freeLoopbackPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startNginx renders the shipped site for p (p.Listen is chosen here) and
 // runs nginx in the foreground until the test ends. It returns once nginx
 // accepts connections.
@@ -221,7 +213,7 @@ func startNginxAs(t testing.TB, p siteParams, workerUser string) *nginxInstance 
 	bin := nginxBinary(t)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		p.Listen = freeLoopbackPort(t)
+		p.Listen = proctest.FreeAddr(t)
 		site, err := renderSite(shippedSite(t), p)
 		if err != nil {
 			t.Fatal(err)
