@@ -5,8 +5,6 @@ package nginx
 // with the app's address as upstream and its images directory as alias.
 
 import (
-	"nanobanana/internal/proctest"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -18,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"nanobanana/internal/proctest"
 )
 
 // shippedSite reads nanobanana.conf from disk: the file administrators copy.
