@@ -11,6 +11,7 @@ set -euo pipefail
 
 COUNT=${COUNT:-30}
 FORMAT=${FORMAT:-png}
+ASPECT=${ASPECT:-1:1}   # 1:1 at 4K is the largest image: 4096x4096
 WORKERS=${WORKERS:-3}
 TIMEOUT=${TIMEOUT:-300}
 PORT=${PORT:-18472}
@@ -55,7 +56,7 @@ auth=(-H "Authorization: Bearer $TOKEN")
 start=$(date +%s.%N)
 for i in $(seq "$COUNT"); do
 	curl -fsS -X POST "$BASE/api/v1/images/generate" "${auth[@]}" -H 'Content-Type: application/json' \
-		-d "{\"prompt\":\"memory test $i\",\"resolution\":\"4K\",\"aspect_ratio\":\"16:9\",\"output_format\":\"$FORMAT\",\"generation_mode\":\"text-to-image\"}" >/dev/null
+		-d "{\"prompt\":\"memory test $i\",\"resolution\":\"4K\",\"aspect_ratio\":\"$ASPECT\",\"output_format\":\"$FORMAT\",\"generation_mode\":\"text-to-image\"}" >/dev/null
 done
 
 peak=0 done=0 failed=0

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"runtime/debug"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
@@ -84,18 +85,25 @@ func Thumbnail(ctx context.Context, w io.Writer, r io.Reader, o ThumbOptions) (I
 }
 
 func decodeAndScale(ctx context.Context, r io.Reader, src Info, maxSide int) (*image.RGBA, error) {
+	var img image.Image
 	if int64(src.Width)*int64(src.Height) > bigDecodePixels {
 		if waitingForDecode != nil {
 			waitingForDecode()
 		}
 		select {
 		case bigDecode <- struct{}{}:
-			defer func() { <-bigDecode }()
+			defer func() {
+				// Hand the decoded image (up to 64 MB) back to the system before the next
+				// large decode may start: left to the collector's pace, the next decode
+				// would be allocated while this one still counts, and the peak doubles.
+				img = nil
+				debug.FreeOSMemory()
+				<-bigDecode
+			}()
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	var img image.Image
 	var err error
 	switch src.Format {
 	case JPEG:
