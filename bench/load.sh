@@ -15,44 +15,16 @@ CREATE_CONNS=${CREATE_CONNS:-16}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18471}
 LOG_LEVEL=${LOG_LEVEL:-info}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-WORK=$(mktemp -d /tmp/nb-load.XXXXXX)
-BASE=http://127.0.0.1:$PORT
-PIDS=()
+BENCH=$(cd "$(dirname "$0")" && pwd)
+NAME=load.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for tool in go wrk curl jq; do
-	command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 1; }
-done
-
-echo "building..." >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/nb" . && CGO_ENABLED=0 go build -o "$WORK/fake" ./replicate/replicatetest/cmd/fakereplicate)
-
-# The fake Replicate prints its API base on its first line.
-"$WORK/fake" -addr 127.0.0.1:0 >"$WORK/fake.out" 2>"$WORK/fake.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$WORK/fake.out" ] && break; sleep 0.05; done
-FAKE=$(head -n1 "$WORK/fake.out")
-FAKE_ROOT=${FAKE%/v1}
-
-DATA_DIR=$WORK/data LISTEN_ADDR=127.0.0.1:$PORT REPLICATE_API_BASE=$FAKE REPLICATE_API_TOKEN=r8_loadtest \
-	LOG_LEVEL=$LOG_LEVEL BCRYPT_COST=10 MAX_WORKERS=3 \
-	"$WORK/nb" serve >"$WORK/server.log" 2>&1 &
-SERVER=$!
-PIDS+=($SERVER)
-for _ in $(seq 200); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-curl -fsS "$BASE/healthz" >/dev/null || { echo "server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-
-TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
-	-d '{"username":"loadtest","email":"loadtest@example.com","password":"load-test-password"}' | jq -r .access_token)
-auth=(-H "Authorization: Bearer $TOKEN")
+need go wrk curl jq
+build
+start_fake
+start_server LOG_LEVEL="$LOG_LEVEL" MAX_WORKERS=3
+register loadtest
 
 # Twenty-five finished generations, so the list has 20 real rows and status reads a
 # completed one (the common case: a gallery being looked at).
@@ -74,8 +46,8 @@ done
 curl -fsS -X POST "$FAKE_ROOT/_fake/config" -H 'Content-Type: application/json' \
 	-d '{"queue_time": 3600000000000}' >/dev/null
 
-rss() { awk '/^VmRSS/ {print int($2/1024)}' "/proc/$SERVER/status"; }
-hwm() { awk '/^VmHWM/ {print int($2/1024)}' "/proc/$SERVER/status"; }
+rss() { mb VmRSS; }
+hwm() { mb VmHWM; }
 
 # peak_rss FILE: sample VmRSS every 100 ms until killed, keeping the largest in FILE.
 peak_rss() {
