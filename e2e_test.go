@@ -41,7 +41,7 @@ func pythonWithRequests(t *testing.T) string {
 			return py
 		}
 	}
-	t.Skip("no python3 with the requests module (scripts/test-deps.sh installs python3-requests)")
+	proctest.Missing(t, "no python3 with the requests module (scripts/test-deps.sh installs python3-requests)")
 	return ""
 }
 
@@ -54,7 +54,7 @@ func TestSeedPythonExample(t *testing.T) {
 	p := startServe(t, dir, []string{"REPLICATE_API_BASE=" + api})
 	seed, err := filepath.Glob("../shared/seed/*.md")
 	if err != nil || len(seed) == 0 {
-		t.Skip("the seed README (../shared/seed) is not beside this checkout")
+		proctest.Missing(t, "the seed README (../shared/seed) is not beside this checkout")
 	}
 	readme, err := os.ReadFile(seed[0])
 	if err != nil {

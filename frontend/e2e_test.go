@@ -31,7 +31,7 @@ const chromiumPath = "/usr/bin/chromium"
 // UPDATE_SCREENSHOTS=1 also writes docs/screenshots/.
 func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skip("end-to-end browser test skipped: " + chromiumPath + " is absent (run .ci/install-chromium.sh)")
+		proctest.Missing(t, "end-to-end browser test skipped: "+chromiumPath+" is absent (run .ci/install-chromium.sh)")
 	}
 	if testing.Short() {
 		t.Skip("end-to-end browser test skipped in -short mode")

@@ -58,7 +58,7 @@ func startMinIO(t *testing.T) string {
 	t.Helper()
 	bin := minioBinary()
 	if bin == "" {
-		t.Skip("no minio binary: set MINIO_BIN, run .ci/install-minio.sh (builds .cache/bin/minio), or put minio on PATH")
+		proctest.Missing(t, "no minio binary: set MINIO_BIN, run .ci/install-minio.sh (builds .cache/bin/minio), or put minio on PATH")
 	}
 	for attempt := 0; ; attempt++ {
 		addr, ok := tryStartMinIO(t, bin)

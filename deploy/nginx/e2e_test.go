@@ -526,7 +526,7 @@ func TestXAccelRedirectWithWwwDataWorkers(t *testing.T) {
 		t.Skip("needs root to run nginx's workers as www-data")
 	}
 	if _, err := user.Lookup("www-data"); err != nil {
-		t.Skip("no www-data user (Debian's nginx package creates it)")
+		proctest.Missing(t, "no www-data user (Debian's nginx package creates it)")
 	}
 	grp, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
 	if err != nil {

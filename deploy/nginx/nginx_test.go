@@ -38,7 +38,7 @@ func nginxBinary(t testing.TB) string {
 			return path
 		}
 	}
-	t.Skip("nginx not installed (Debian: apt-get install -y nginx); the nginx site is not exercised")
+	proctest.Missing(t, "nginx not installed (Debian: apt-get install -y nginx); the nginx site is not exercised")
 	return ""
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"nanobanana/internal/proctest"
 )
 
 // shippedUnit reads the unit from disk, not from the embed, so the tests
@@ -169,7 +171,7 @@ func systemdAnalyze(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze not installed (Debian: apt-get install systemd); the unit is not verified")
+		proctest.Missing(t, "systemd-analyze not installed (Debian: apt-get install systemd); the unit is not verified")
 	}
 	return p
 }

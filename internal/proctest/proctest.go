@@ -295,3 +295,15 @@ func FakeStats(t testing.TB, api string) replicatetest.Stats {
 	}
 	return s
 }
+
+// Missing reports a part a test needs that is not on this machine (a browser, a server
+// binary, a tool). On a developer's machine the test skips with msg; under CI (CI=true)
+// it fails, because .ci/run installs every such part and a skip there would hide that a
+// test never ran.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI installs it: see scripts/test-deps.sh)")
+	}
+	t.Skip(msg)
+}
