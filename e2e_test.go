@@ -45,6 +45,31 @@ func pythonWithRequests(t *testing.T) string {
 	return ""
 }
 
+// seedExample is the Python example of the original's README (shared/seed). The
+// project keeps a verbatim copy in testdata so the test runs wherever the checkout is;
+// where the seed is beside the checkout, the copy is held to it.
+func seedExample(t *testing.T) string {
+	t.Helper()
+	kept, err := os.ReadFile("testdata/seed_example.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(kept), `API_URL = "http://localhost:8000/api/v1"`) {
+		t.Fatal("testdata/seed_example.py is not the seed's example")
+	}
+	if seed, _ := filepath.Glob("../shared/seed/*.md"); len(seed) > 0 {
+		readme, err := os.ReadFile(seed[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		block := regexp.MustCompile("(?s)```python\n(.*?)```").FindSubmatch(readme)
+		if block == nil || string(block[1]) != string(kept) {
+			t.Fatal("testdata/seed_example.py differs from the seed README's Python example")
+		}
+	}
+	return string(kept)
+}
+
 // The seed's Python example, unchanged but for its URL, against the real binary pointed
 // at the fake Replicate: the generation it queues reaches completed with a real image.
 func TestSeedPythonExample(t *testing.T) {
@@ -52,19 +77,8 @@ func TestSeedPythonExample(t *testing.T) {
 	api := proctest.StartFakeReplicate(t)
 	dir := t.TempDir()
 	p := startServe(t, dir, []string{"REPLICATE_API_BASE=" + api})
-	seed, err := filepath.Glob("../shared/seed/*.md")
-	if err != nil || len(seed) == 0 {
-		proctest.Missing(t, "the seed README (../shared/seed) is not beside this checkout")
-	}
-	readme, err := os.ReadFile(seed[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := regexp.MustCompile("(?s)```python\n(.*?)```").FindSubmatch(readme)
-	if block == nil || !strings.Contains(string(block[1]), `API_URL = "http://localhost:8000/api/v1"`) {
-		t.Fatal("the seed's Python example was not found in its README")
-	}
-	script := strings.Replace(string(block[1]), "http://localhost:8000", p.URL, 1)
+	example := seedExample(t)
+	script := strings.Replace(example, "http://localhost:8000", p.URL, 1)
 	out, err := exec.Command(py, "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the seed example failed: %v\n%s\nserver log:\n%s", err, out, p.Logs.String())
