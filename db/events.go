@@ -141,12 +141,19 @@ func (d *DB) LastEventID(ctx context.Context, userID int64) (int64, error) {
 	return id.Int64, nil
 }
 
-// PruneEvents deletes events created before olderThan and returns how many. A client
-// reconnecting with an older Last-Event-ID simply misses them and re-reads the list.
+// PruneEvents deletes events created before olderThan, except the newest event, and
+// returns how many. A client reconnecting with an older Last-Event-ID simply misses them
+// and re-reads the list. The newest stays because a new event's id is one past the
+// largest present (migration 0003): an emptied table would hand out old ids again.
+// There is no index on created_at (one more b-tree written with every event): ids grow
+// with time, so everything below the oldest event young enough to keep goes, and
+// walking up from the lowest id to find it reads only what is deleted.
 func (d *DB) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
 	var n int64
 	err := d.writeTx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, ms(olderThan))
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < coalesce(
+			(SELECT id FROM events WHERE created_at >= ? ORDER BY id LIMIT 1),
+			(SELECT max(id) FROM events))`, ms(olderThan))
 		if err != nil {
 			return err
 		}
