@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -103,6 +104,11 @@ func (c *committer) run() {
 		case first = <-c.reqs:
 		}
 		batch = append(batch[:0], first)
+		// Let the goroutines the last commit woke run first: a worker told its claim is
+		// durable, or a handler told its enqueue is, often has its next write ready within
+		// microseconds. Taking it into this batch saves a commit (pages shared, one WAL
+		// write), where not yielding made batches of ~2 writes instead of ~3.
+		runtime.Gosched()
 	drain:
 		for len(batch) < maxBatch {
 			select {
