@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -414,5 +415,55 @@ func TestClaimRecordsSubmitting(t *testing.T) {
 	jobs, _ = d.ClaimJobs(ctx, "w2", now.Add(time.Minute), 3, 3)
 	if len(jobs) != 1 || jobs[0].SubmitClaimed || jobs[0].Phase != PhaseSubmitting || !jobs[0].SubmitStartedAt.Equal(first) {
 		t.Fatalf("reclaimed job %+v, want the old submitting phase and time", jobs)
+	}
+}
+
+// TestEventIDsSurviveMigration0003 holds the events rebuild to the SSE rule that ids
+// never go back: a database whose events were all pruned under AUTOINCREMENT must hand
+// out ids above the last one any client could have seen.
+func TestEventIDsSurviveMigration0003(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"0001_accounts", "0002_generations"} {
+		body, err := migrationFS.ReadFile("migrations/" + v + ".sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(body)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if _, err := raw.Exec(`INSERT INTO events (user_id, generation_id, type, data, created_at) VALUES (1, 'g', 'pending', '{}', 0)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw.Exec(`DELETE FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u := addUser(t, d, "alice")
+	if _, err := d.CreateGeneration(ctx, u, params("after the rebuild")); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.EventsSince(ctx, u, 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].ID <= 5 {
+		t.Fatalf("first event after the migration: %+v %v (want an id above 5)", evs, err)
 	}
 }
