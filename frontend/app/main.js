@@ -45,6 +45,9 @@ function keyChanged(k) {
 
 function signedIn(u) {
   user = u;
+  // The request that found the last session ended left its sentence in its form (after
+  // the sign-out ran); it must not greet this sign-in.
+  for (const f of document.querySelectorAll('form')) if (f.querySelector('[data-error]')) showError(f, null);
   $('#whoami').textContent = u.username;
   settings.setKey(u);
   if (!started) {
