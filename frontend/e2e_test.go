@@ -36,21 +36,11 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end browser test skipped in -short mode")
 	}
-	base := startServer(t)
+	base := startServer(t).base
 	ctx := startBrowser(t)
 
 	user := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e6)
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		for i, a := range actions {
-			if err := chromedp.Do(sctx, a); err != nil {
-				shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
-				t.Fatalf("%s, action %d: %v\npage text:\n%s", name, i+1, err, shown)
-			}
-		}
-	}
+	step := stepper(t, ctx)
 
 	step("open the app",
 		chromedp.Navigate(base+"/"),
@@ -220,6 +210,126 @@ func TestBrowser(t *testing.T) {
 	)
 }
 
+// TestBrowserSessions: a password change keeps this tab signed in (it renews through
+// its refresh cookie) and ends the other sessions; "sign out everywhere" ends another
+// browser's session at its next action.
+func TestBrowserSessions(t *testing.T) {
+	skipWithoutBrowser(t)
+	base := startServer(t).base
+	a := startBrowser(t)
+	b := secondSession(t, a)
+	stepA, stepB := stepper(t, a), stepper(t, b)
+	user := fmt.Sprintf("pw%d", time.Now().UnixNano()%1e6)
+	const oldPW, newPW = "first password here", "second password here"
+
+	stepA("sign up in the first browser", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/settings")}, signUp(user, oldPW)...)...)
+	stepB("sign in as the same user in a second browser", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/")}, signIn(user, oldPW)...)...)
+
+	stepA("a wrong current password is refused with a sentence",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)),
+		waitVisible("#view-settings"),
+		chromedp.SendKeys(chromedp.CSS(`#pw-form [name=current_password]`), "not my password"),
+		chromedp.SendKeys(chromedp.CSS(`#pw-form [name=new_password]`), newPW),
+		chromedp.Click(chromedp.CSS(`#pw-form button[type=submit]`)),
+		waitText(`#pw-form [data-error]`, "current password is not correct"),
+		waitJS(`document.querySelector('#pw-form [name=current_password]').getAttribute('aria-invalid') === 'true'`),
+	)
+	stepA("change the password; this tab keeps working",
+		clearField(`#pw-form [name=current_password]`),
+		clearField(`#pw-form [name=new_password]`),
+		chromedp.SendKeys(chromedp.CSS(`#pw-form [name=current_password]`), oldPW),
+		chromedp.SendKeys(chromedp.CSS(`#pw-form [name=new_password]`), newPW),
+		chromedp.Click(chromedp.CSS(`#pw-form button[type=submit]`)),
+		waitText("#toasts", "Password changed."),
+		waitJS(`document.querySelector('#pw-form [data-error]').hidden && document.querySelector('#pw-form [name=new_password]').value === ''`),
+		// An authenticated call after the change: the token it carries is the renewed one.
+		chromedp.SendKeys(chromedp.CSS(`#key-form [name=api_key]`), "r8_afterchange9876"),
+		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)),
+		waitText("#key-state", "…9876"),
+		waitVisible("#view-settings"),
+		// And the session survives a reload, through the rotated cookie.
+		chromedp.Reload(),
+		waitVisible("#view-settings"),
+		waitText("#whoami", user),
+		waitText("#key-state", "…9876"),
+	)
+	stepB("the other browser was signed out by the change; its old password is refused, the new one works",
+		chromedp.Reload(),
+		waitVisible("#view-auth"),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), oldPW),
+		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
+		waitText(`#form-signin [data-error]`, "Incorrect username or password."),
+		clearField(`#form-signin [name=password]`),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), newPW),
+		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
+		waitText("#whoami", user),
+		waitVisible("#view-create"),
+	)
+
+	stepA("sign out everywhere, after a confirmation",
+		chromedp.Click(chromedp.CSS("#signout-all")),
+		waitJS(`document.querySelector('#confirm').open`),
+		waitText("#confirm-text", "every device"),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		waitVisible("#view-auth"),
+		waitText("#toasts", "Signed out."),
+		chromedp.Reload(),
+		waitVisible("#view-auth"),
+	)
+	prompt := "queued by a session that has ended"
+	stepB("the other browser's next action finds its session ended",
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitVisible("#view-auth"),
+		waitText("#toasts", "Your session ended; sign in again."),
+		waitJS(`document.querySelector('#whoami').hidden && document.querySelector('#view-create').hidden`),
+	)
+	stepB("signing in again in the same page shows the form without the old error, and nothing was queued",
+		chromedp.Steps(signIn(user, newPW)...),
+		waitVisible("#view-create"),
+		waitJS(`document.querySelector('#gen-error').hidden`),
+		waitJS(fmt.Sprintf(`document.querySelector('#prompt').value === %q`, prompt)),
+		waitText("#queue-empty", "Nothing queued"),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitText("#gallery-empty", "No images yet."),
+	)
+}
+
+func skipWithoutBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		proctest.Missing(t, "end-to-end browser test skipped: "+chromiumPath+" is absent (run .ci/install-chromium.sh)")
+	}
+	if testing.Short() {
+		t.Skip("end-to-end browser test skipped in -short mode")
+	}
+}
+
+// signUp creates an account through the form on a page that shows the sign-in view.
+func signUp(user, password string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		waitVisible("#view-auth"),
+		chromedp.Click(chromedp.CSS("#tab-signup")),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=username]`), user),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=email]`), user+"@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#form-signup [name=password]`), password),
+		chromedp.Click(chromedp.CSS(`#form-signup button[type=submit]`)),
+		waitText("#whoami", user),
+	}
+}
+
+// signIn signs in through the form on a page that shows the sign-in view.
+func signIn(user, password string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		waitVisible("#view-auth"),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
+		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), password),
+		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
+		waitText("#whoami", user),
+	}
+}
+
 // waitJS polls a boolean expression until it holds.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))
@@ -278,28 +388,68 @@ func writePNG(t *testing.T, path string, c color.RGBA) {
 
 func TestMain(m *testing.M) { proctest.Main(m) }
 
+// server is the binary in demo mode on a loopback port, with a data dir that outlives a
+// restart.
+type server struct {
+	t    *testing.T
+	bin  string
+	addr string
+	dir  string
+	base string
+	proc *proctest.Proc
+}
+
 // startServer builds (or takes) the binary and runs it in demo mode on a loopback port.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T) *server {
 	t.Helper()
 	bin := os.Getenv("NANOBANANA_E2E_BIN")
 	if bin == "" {
 		bin = proctest.Build(t, ".")
 	}
 	addr := proctest.FreeAddr(t)
-	p := proctest.Start(t, exec.Command(bin, "serve", "--demo", "--data-dir", t.TempDir(), "--listen", addr))
+	s := &server{t: t, bin: bin, addr: addr, dir: t.TempDir(), base: "http://" + addr}
+	s.start()
 	t.Cleanup(func() {
-		if errors.Is(p.Stop(10*time.Second), proctest.ErrStillRunning) {
-			_ = p.Kill()
-		}
+		s.stop()
 		if t.Failed() {
-			t.Logf("server log:\n%s", p.Logs.String())
+			t.Logf("server log:\n%s", s.proc.Logs.String())
 		}
 	})
-	base := "http://" + addr
-	if err := p.WaitHTTP(nil, base+"/api/v1/meta", 20*time.Second); err != nil {
-		t.Fatalf("the server did not answer on %s: %v\n%s", addr, err, p.Logs.String())
+	return s
+}
+
+// start runs the binary on the same address and data dir as before.
+func (s *server) start() {
+	s.t.Helper()
+	s.proc = proctest.Start(s.t, exec.Command(s.bin, "serve", "--demo", "--data-dir", s.dir, "--listen", s.addr))
+	if err := s.proc.WaitHTTP(nil, s.base+"/api/v1/meta", 20*time.Second); err != nil {
+		s.t.Fatalf("the server did not answer on %s: %v\n%s", s.addr, err, s.proc.Logs.String())
 	}
-	return base
+}
+
+// stop ends the server the way a service manager would, and kills it if it lingers.
+func (s *server) stop() {
+	if s.proc.Exited() {
+		return
+	}
+	if errors.Is(s.proc.Stop(10*time.Second), proctest.ErrStillRunning) {
+		_ = s.proc.Kill()
+	}
+}
+
+// stepper runs named groups of actions in ctx; a failure shows what the page said.
+func stepper(t *testing.T, ctx context.Context) func(name string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		for i, a := range actions {
+			if err := chromedp.Do(sctx, a); err != nil {
+				shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
+				t.Fatalf("%s, action %d: %v\npage text:\n%s", name, i+1, err, shown)
+			}
+		}
+	}
 }
 
 func startBrowser(t *testing.T) context.Context {
@@ -323,12 +473,36 @@ func startBrowser(t *testing.T) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	// Script errors and CSP violations surface in the console; any of them fails the test.
-	// (Failed requests are logged too, and some are expected: a 401 from the silent
-	// session resume, a wrong password.)
+	t.Cleanup(cancelAlloc)
+	t.Cleanup(cancel)
+	watchConsole(t, ctx)
+	if err := chromedp.Do(ctx, send(emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en-US"})); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// secondSession opens a tab in a browser context of its own (its own cookie jar), as
+// another browser or device of the same person would be.
+func secondSession(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	watchConsole(t, ctx)
+	if err := chromedp.Do(ctx, send(emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en-US"})); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// watchConsole fails the test on a script error or a CSP violation in ctx's tab. (Failed
+// requests are logged too, and some are expected: a 401 from the silent session resume,
+// a wrong password, a stopped server.)
+func watchConsole(t *testing.T, ctx context.Context) {
 	msgs := chromedp.Console(ctx)
 	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); cancelAlloc(); <-done })
+	// Registered after the context's cancel, so it runs before it: cancel first, then wait.
+	t.Cleanup(func() { chromedp.Cancel(ctx); <-done })
 	go func() {
 		defer close(done)
 		for m, err := range msgs {
@@ -340,10 +514,6 @@ func startBrowser(t *testing.T) context.Context {
 			}
 		}
 	}()
-	if err := chromedp.Do(ctx, send(emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en-US"})); err != nil {
-		t.Fatal(err)
-	}
-	return ctx
 }
 
 // screenshots saves the main screens at desktop and phone width, light and dark.
