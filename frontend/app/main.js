@@ -53,7 +53,13 @@ function signedIn(u) {
   if (!started) {
     started = true;
     events.start((g) => (g.status === 'deleted' ? store.drop(store.idOf(g)) : store.upsert(g)), {
-      state: (up) => { $('#stream-state').hidden = up; $('#stream-state').textContent = i18n.t('streamLost'); },
+      state: (up) => {
+        $('#stream-state').hidden = up;
+        $('#stream-state').textContent = i18n.t('streamLost');
+        // A dropped stream is often the first sign of a stopped server; one cheap request
+        // tells, so the banner shows without waiting for the user's next action.
+        if (!up && api.isOnline()) api.request('/meta', { auth: false }).catch(() => {});
+      },
       opened: () => queue.catchUp(store.upsert),
     });
     gallery.reload();
