@@ -296,6 +296,44 @@ func TestBrowserSessions(t *testing.T) {
 	)
 }
 
+// TestBrowserOffline stops the server mid-session: the page says the server cannot be
+// reached, and once it runs again on the same address and data the page recovers on its
+// own, still signed in.
+func TestBrowserOffline(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t)
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("off%d", time.Now().UnixNano()%1e6)
+
+	step("sign up", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.base + "/")}, signUp(user, "offline password 1")...)...)
+	step("the page is live", waitVisible("#view-create"), waitJS(`document.querySelector('#offline-banner').hidden && document.querySelector('#stream-state').hidden`))
+
+	srv.stop()
+	step("with the server gone the banner appears by itself",
+		waitVisible("#offline-banner"),
+		waitText("#offline-banner", "The server cannot be reached"),
+	)
+	prompt := "queued while the server is away"
+	step("an action meanwhile reads as a sentence",
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#gen-error", "The server cannot be reached; check your connection."),
+	)
+
+	srv.start()
+	step("with the server back the banner goes away by itself, and the session is still there",
+		waitJS(`document.querySelector('#offline-banner').hidden`),
+		waitJS(`document.querySelector('#stream-state').hidden`),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitJS(`document.querySelector('#gen-error').hidden`),
+		waitText("#queue-list", prompt),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile.st-completed img')].some(i => i.alt === %q && i.naturalWidth > 0)`, prompt)),
+		waitText("#whoami", user),
+	)
+}
+
 func skipWithoutBrowser(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
