@@ -3,11 +3,14 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -332,6 +336,213 @@ func TestBrowserOffline(t *testing.T) {
 		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile.st-completed img')].some(i => i.alt === %q && i.naturalWidth > 0)`, prompt)),
 		waitText("#whoami", user),
 	)
+}
+
+// TestBrowserGallery: more generations than one page load as the gallery scrolls, and
+// the viewer's "use these settings", "run again" (a new generation, or a retry of a
+// failed one) and "copy prompt" do what they say.
+func TestBrowserGallery(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t)
+	user, password := fmt.Sprintf("gal%d", time.Now().UnixNano()%1e6), "gallery password 1"
+	api := &apiClient{t: t, base: srv.base + "/api/v1"}
+	api.token = api.call("POST", "/auth/register", map[string]any{"username": user, "email": user + "@example.com", "password": password})["access_token"].(string)
+
+	// Oldest first: a failed one, a page and a half of plain ones, and the newest with
+	// settings that are nobody's default.
+	const total, pageSize = 50, 24
+	failedPrompt, specialPrompt := "[[E005]] a prompt the filter refuses", "A banana zeppelin over Lisbon, linocut"
+	// Creation times have millisecond precision; the pauses keep the first and the last
+	// apart from the rest, so newest-first has one answer.
+	api.call("POST", "/images/generate", map[string]any{"prompt": failedPrompt})
+	time.Sleep(3 * time.Millisecond)
+	for i := 2; i < total; i++ {
+		api.call("POST", "/images/generate", map[string]any{"prompt": fmt.Sprintf("plain banana number %d", i)})
+	}
+	time.Sleep(3 * time.Millisecond)
+	api.call("POST", "/images/generate", map[string]any{"prompt": specialPrompt, "resolution": "4K", "aspect_ratio": "16:9", "output_format": "png", "safety_filter_level": "block_low_and_above"})
+	api.waitSettled(total)
+
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	// Phone width: two columns, so a page of tiles is taller than the screen and the next
+	// page waits for the scroll.
+	step("sign in on a phone-sized screen",
+		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}),
+		chromedp.Navigate(srv.base+"/gallery"),
+		chromedp.Steps(signIn(user, password)...),
+		waitVisible("#view-gallery"),
+	)
+	tiles := `document.querySelectorAll('#gallery-grid .tile').length`
+	distinct := `new Set([...document.querySelectorAll('#gallery-grid .tile')].map(li => li.dataset.id)).size`
+	bottom := chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`)
+	var first, second, all int
+	step("the first page only, until the end of the grid is reached",
+		waitJS(fmt.Sprintf(`%s === %d && document.querySelector('#gallery-loading').hidden`, tiles, pageSize)),
+		waitJS(`document.querySelector('#gallery-sentinel').getBoundingClientRect().top > window.innerHeight + 400`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			first, err = chromedp.Evaluate[int](tiles)(ctx, tg)
+			return err
+		}),
+		bottom,
+		waitJS(fmt.Sprintf(`%s === %d`, tiles, 2*pageSize)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			second, err = chromedp.Evaluate[int](tiles)(ctx, tg)
+			return err
+		}),
+		bottom,
+		waitJS(fmt.Sprintf(`%s === %d`, tiles, total)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			all, err = chromedp.Evaluate[int](distinct)(ctx, tg)
+			return err
+		}),
+		// Newest first: the failed one, made first, is last.
+		waitJS(fmt.Sprintf(`document.querySelector('#gallery-grid .tile:last-child').classList.contains('st-failed') && document.querySelector('#gallery-grid .tile:first-child img')?.alt === %q`, specialPrompt)),
+	)
+	if first != pageSize || second != 2*pageSize || all != total {
+		t.Errorf("tiles: %d, after one scroll %d, after two %d distinct; want %d, %d, %d", first, second, all, pageSize, 2*pageSize, total)
+	}
+
+	step("use these settings fills the form",
+		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile:first-child .tile-btn`)),
+		waitJS(`document.querySelector('#viewer').open`),
+		waitText("#viewer-prompt", specialPrompt),
+		chromedp.Click(chromedp.CSS("#viewer-use")),
+		waitJS(`!document.querySelector('#viewer').open`),
+		waitVisible("#view-create"),
+		waitText("#toasts", "The form has these settings now."),
+		waitJS(fmt.Sprintf(`(() => { const f = document.querySelector('#gen-form').elements;
+			return f.prompt.value === %q && f.resolution.value === '4K' && f.aspect_ratio.value === '16:9' &&
+				f.output_format.value === 'png' && f.safety_filter_level.value === 'block_low_and_above' &&
+				f.generation_mode.value === 'text-to-image'; })()`, specialPrompt)),
+		waitText("#price", "(4K)"),
+		waitText("#prompt-count", fmt.Sprint(len(specialPrompt))),
+	)
+
+	specialTiles := fmt.Sprintf(`[...document.querySelectorAll('#gallery-grid .tile.st-completed img')].filter(i => i.alt === %q).length`, specialPrompt)
+	step("run again queues a new generation with the same settings, and it lands in the gallery",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile:first-child .tile-btn`)),
+		waitText("#viewer-prompt", specialPrompt),
+		chromedp.Click(chromedp.CSS("#viewer-again")),
+		waitJS(`!document.querySelector('#viewer').open`),
+		waitVisible("#view-create"),
+		waitText("#toasts", "Queued."),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitJS(specialTiles+` === 2`),
+		waitJS(fmt.Sprintf(`%s === %d`, tiles, total+1)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile:first-child .tile-btn`)),
+		waitText("#viewer-prompt", specialPrompt),
+		waitText("#viewer-meta", "4K"),
+		waitText("#viewer-meta", "16:9"),
+		waitText("#viewer-meta", "Strict"),
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector('#viewer').open`),
+	)
+
+	grant := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: srv.base})
+			return err
+		})
+	}
+	var copied string
+	step("copy prompt puts it on the clipboard",
+		grant("clipboard-read"),
+		grant("clipboard-write"),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile:first-child .tile-btn`)),
+		waitText("#viewer-prompt", specialPrompt),
+		chromedp.Click(chromedp.CSS("#viewer-copy")),
+		waitText("#toasts", "Prompt copied."),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			copied, err = chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)(ctx, tg)
+			return err
+		}),
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector('#viewer').open`),
+	)
+	if copied != specialPrompt {
+		t.Errorf("the clipboard holds %q after copy prompt; want %q", copied, specialPrompt)
+	}
+
+	step("run again on a failed one retries it: it is queued again and fails again with its sentence",
+		// The tile is at the very foot of a phone screen, likely still under the toast
+		// "Prompt copied.": a tap must go through it.
+		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile.st-failed .tile-btn`)),
+		waitText("#viewer-prompt", failedPrompt),
+		waitJS(`!document.querySelector('#viewer-error').hidden`),
+		chromedp.Click(chromedp.CSS("#viewer-again")),
+		waitText("#toasts", "Queued again."),
+		waitVisible("#view-create"),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem.st-failed')].some(li => li.querySelector('.qprompt').textContent === %q && li.querySelector('.qerror'))`, failedPrompt)),
+	)
+}
+
+// apiClient is a script's view of the JSON API, for setting up what a test needs faster
+// than a person could click it.
+type apiClient struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c *apiClient) call(method, path string, body any) map[string]any {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil && !errors.Is(err, io.EOF) {
+		c.t.Fatalf("%s %s: %d, %v", method, path, resp.StatusCode, err)
+	}
+	if resp.StatusCode >= 300 {
+		c.t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// waitSettled waits until n generations exist and none is pending or running.
+func (c *apiClient) waitSettled(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		items, _ := c.call("GET", "/images/list?limit=100", nil)["items"].([]any)
+		settled := 0
+		for _, it := range items {
+			if st := it.(map[string]any)["status"]; st != "pending" && st != "running" {
+				settled++
+			}
+		}
+		if settled == n && len(items) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%d of %d generations settled after a minute", settled, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func skipWithoutBrowser(t *testing.T) {
