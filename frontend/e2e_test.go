@@ -646,6 +646,7 @@ type server struct {
 	dir  string
 	base string
 	proc *proctest.Proc
+	past string // the logs of the runs before a restart
 }
 
 // startServer builds (or takes) the binary and runs it in demo mode on a loopback port.
@@ -661,7 +662,7 @@ func startServer(t *testing.T) *server {
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("server log:\n%s", s.proc.Logs.String())
+			t.Logf("server log:\n%s%s", s.past, s.proc.Logs.String())
 		}
 	})
 	return s
@@ -670,6 +671,9 @@ func startServer(t *testing.T) *server {
 // start runs the binary on the same address and data dir as before.
 func (s *server) start() {
 	s.t.Helper()
+	if s.proc != nil {
+		s.past += s.proc.Logs.String() + "(restarted)\n"
+	}
 	s.proc = proctest.Start(s.t, exec.Command(s.bin, "serve", "--demo", "--data-dir", s.dir, "--listen", s.addr))
 	if err := s.proc.WaitHTTP(nil, s.base+"/api/v1/meta", 20*time.Second); err != nil {
 		s.t.Fatalf("the server did not answer on %s: %v\n%s", s.addr, err, s.proc.Logs.String())
