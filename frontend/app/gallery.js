@@ -208,17 +208,21 @@ async function remove() {
 
 async function copyPrompt() {
   const text = gens.get(viewing)?.prompt || '';
+  let ok = true;
   try {
     await navigator.clipboard.writeText(text);
   } catch {
     // Clipboard API needs a secure context; plain http on a LAN falls back to a selection.
+    // The box goes inside the open viewer: a modal dialog makes the rest of the page inert,
+    // and nothing there can be selected.
     const ta = h('textarea', { class: 'visually-hidden' }, text);
-    document.body.append(ta);
+    (document.querySelector('dialog[open]') || document.body).append(ta);
     ta.select();
-    document.execCommand('copy');
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
     ta.remove();
   }
-  announce(t('copied'));
+  if (ok) announce(t('copied'));
+  else announce(t('copyFailed'), 'error');
 }
 
 export function init(nav) {
