@@ -235,6 +235,14 @@ func expiredToken(t *testing.T, ts *testServer, userID int64) string {
 	return raw
 }
 
+// multipartHeader gives a raw multipart body its Content-Type (do sends []byte bodies as JSON).
+func multipartHeader(body any, ct string) http.Header {
+	if _, raw := body.([]byte); raw {
+		return http.Header{"Content-Type": {ct}}
+	}
+	return nil
+}
+
 func TestImageEndpointsRefuseStrangers(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
@@ -249,6 +257,12 @@ func TestImageEndpointsRefuseStrangers(t *testing.T) {
 		tampered = alice.Access[:len(alice.Access)-3] + "xyz"
 	}
 	expired := expiredToken(t, p.testServer, alice.ID)
+	up := p.postMultipart(t, "/api/v1/images/uploads", alice.Access, nil, []formFile{{Field: "images", Name: "ref.png", Type: "image/png", Data: testPNG(t, 32, 32)}})
+	if up.Status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", up.Status, up.Body)
+	}
+	uploadID := up.JSON(t)["uploads"].([]any)[0].(map[string]any)["id"].(string)
+	ct, uploadBody := multipartBody(t, nil, []formFile{{Field: "images", Name: "x.png", Type: "image/png", Data: testPNG(t, 8, 8)}})
 
 	endpoints := []struct {
 		method, path string
@@ -264,18 +278,20 @@ func TestImageEndpointsRefuseStrangers(t *testing.T) {
 		{"GET", "/api/v1/images/list", nil, false},
 		{"POST", "/api/v1/images/generate", map[string]any{"prompt": "x"}, false},
 		{"GET", "/api/v1/events", nil, false},
+		{"GET", "/api/v1/images/uploads/file/" + uploadID, nil, true},
+		{"POST", "/api/v1/images/uploads", uploadBody, false},
 	}
 	for _, e := range endpoints {
 		for _, c := range []struct {
 			name, token string
 		}{{"no token", ""}, {"tampered", tampered}, {"expired", expired}} {
-			r := p.do(t, call{Method: e.method, Path: e.path, Token: c.token, Body: e.body})
+			r := p.do(t, call{Method: e.method, Path: e.path, Token: c.token, Body: e.body, Header: multipartHeader(e.body, ct)})
 			if r.Status != http.StatusUnauthorized {
 				t.Errorf("%s %s with %s: %d %s, want 401", e.method, e.path, c.name, r.Status, r.Body)
 			}
 		}
 		if e.ownerOnly {
-			r := p.do(t, call{Method: e.method, Path: e.path, Token: bob.Access, Body: e.body})
+			r := p.do(t, call{Method: e.method, Path: e.path, Token: bob.Access, Body: e.body, Header: multipartHeader(e.body, ct)})
 			if r.Status != http.StatusNotFound {
 				t.Errorf("%s %s with another user's token: %d %s, want 404", e.method, e.path, r.Status, r.Body)
 			}
