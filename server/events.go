@@ -151,7 +151,7 @@ func (s *Server) writeEvent(bw *bufio.Writer, e *db.Event) {
 	data["image_id"] = e.GenerationID
 	data["price_usd"] = 0.0
 	if res, ok := data["resolution"].(string); ok {
-		data["price_usd"] = s.price(res)
+		data["price_usd"] = s.cfg.Prices.Price(res)
 	}
 	if data["status"] == db.StatusCompleted {
 		data["image_url"] = s.signedURL(kindImage, e.GenerationID, e.UserID)

@@ -99,7 +99,7 @@ func (s *Server) view(g *db.Generation) generationJSON {
 		AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
 		CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt), CompletedAt: optTime(g.CompletedAt),
-		PriceUSD: s.price(g.Resolution),
+		PriceUSD: s.cfg.Prices.Price(g.Resolution),
 	}
 	if g.Error != "" {
 		e := g.Error
@@ -120,18 +120,6 @@ func (s *Server) view(g *db.Generation) generationJSON {
 		v.Width, v.Height, v.Bytes = &w, &h, &b
 	}
 	return v
-}
-
-// price is the configured estimate for one image at a resolution.
-func (s *Server) price(res string) float64 {
-	switch res {
-	case "1K":
-		return s.cfg.Prices.P1K
-	case "4K":
-		return s.cfg.Prices.P4K
-	default:
-		return s.cfg.Prices.P2K
-	}
 }
 
 // genID reads and checks the route's id. A malformed id is answered like a missing one:
