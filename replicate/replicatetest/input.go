@@ -8,7 +8,9 @@ import (
 	"strings"
 )
 
-// The model's schema, as documented for google/nano-banana-pro.
+// The model's schema, as documented for google/nano-banana-pro. Written out here rather
+// than taken from the replicate package on purpose: the fake stands for Replicate, so a
+// mistake in the client's lists must meet the documented schema, not a copy of itself.
 var (
 	aspectRatios  = []string{"match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
 	resolutions   = []string{"1K", "2K", "4K"}
