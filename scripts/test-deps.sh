@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Go: Debian's nginx (deploy test), chromium
-# (frontend end-to-end test), python3-requests (the seed's Python example) and a real
-# MinIO server built from the Go module proxy into .cache/bin (storage adapter test).
+# (frontend end-to-end test), python3-requests (the seed's Python example), postgresql
+# (the tests start their own server with internal/pgtest; the package's own cluster
+# service is not used) and a real MinIO server built from the Go module proxy into
+# .cache/bin (storage adapter test).
 # Idempotent: installs only what is missing. Without root it only says what is missing;
 # the tests that need a missing part skip with a message naming it.
 set -euo pipefail
@@ -12,6 +14,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 /usr/bin/python3 -c 'import requests' >/dev/null 2>&1 || missing+=(python3-requests)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# Debian keeps initdb off PATH, under /usr/lib/postgresql/VERSION/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
