@@ -94,7 +94,7 @@ func (d *DB) SetAPIKey(ctx context.Context, s *Sealer, userID int64, key string,
 
 // ClearAPIKey removes the user's key.
 func (d *DB) ClearAPIKey(ctx context.Context, userID int64) error {
-	_, err := d.W.ExecContext(ctx, `UPDATE users SET api_key_sealed = NULL, api_key_last4 = NULL, api_key_verified = 0, updated_at = ? WHERE id = ?`,
+	_, err := d.exec(ctx, `UPDATE users SET api_key_sealed = NULL, api_key_last4 = NULL, api_key_verified = 0, updated_at = ? WHERE id = ?`,
 		ms(d.now()), userID)
 	return err
 }

@@ -1,5 +1,6 @@
-// Package db owns the SQLite database: opening it with the right pragmas, applying the
-// embedded migrations, and every query the product runs. Domain types (User, Generation,
+// Package db owns the database: SQLite by default (opened with the right pragmas, one
+// writer and a pool of readers) or PostgreSQL for several processes sharing one queue
+// (postgres.go), the embedded migrations of each, and every query the product runs. Domain types (User, Generation,
 // ...) live here, next to the rows they are read from. It knows nothing of HTTP.
 package db
 
@@ -47,6 +48,11 @@ type DB struct {
 	ckpt           *checkpointer
 	commit         *committer // group commit of writeTx (groupcommit.go)
 	events         broker     // in-process fan-out of new events (events.go)
+
+	// pg is set for PostgreSQL: W and R are then one pool, writes run as transactions
+	// of their own (no group commit), and queries are rewritten by sqlFor.
+	pg     bool
+	listen *pgListener // LISTEN for other processes' events and queued jobs
 }
 
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
@@ -129,6 +135,12 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	if d.listen != nil {
+		d.listen.close()
+	}
+	if d.pg {
+		return d.W.Close()
+	}
 	if d.commit != nil {
 		d.commit.close()
 	}
@@ -144,6 +156,10 @@ func (d *DB) Close() error {
 	}
 	return errors.Join(d.W.Close(), errR, errC)
 }
+
+// Postgres reports whether the database is PostgreSQL (shared by several processes)
+// rather than SQLite (owned by one).
+func (d *DB) Postgres() bool { return d.pg }
 
 // Now is the database's clock.
 func (d *DB) Now() time.Time { return d.now() }
@@ -178,6 +194,9 @@ func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // Backup writes a consistent copy of the live database to path with VACUUM INTO; it is
 // safe while the server runs. path must not exist yet.
 func (d *DB) Backup(ctx context.Context, path string) error {
+	if d.pg {
+		return errors.New("backup copies the SQLite database; with PostgreSQL use its own tools (pg_dump)")
+	}
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("backup target %s already exists: choose a new file name", path)
 	}

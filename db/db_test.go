@@ -6,18 +6,11 @@ import (
 	"testing"
 )
 
-// MustOpen opens a fresh database file in a temp dir and closes it when the test ends.
-func MustOpen(t testing.TB) *DB {
-	t.Helper()
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), Options{})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
+// MustOpen opens a fresh database (see openTestDB) and closes it when the test ends.
+func MustOpen(t testing.TB) *DB { return openTestDB(t) }
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	sqliteOnly(t) // TestPostgresMigratesOnce is its twin
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sub", "x.db")
 	d, err := Open(ctx, path, Options{})
@@ -44,6 +37,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 }
 
 func TestPragmasOnEveryConnection(t *testing.T) {
+	sqliteOnly(t)
 	d := MustOpen(t)
 	ctx := context.Background()
 	for _, pool := range []struct {
@@ -80,6 +74,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 }
 
 func TestBackupIsAReadableCopy(t *testing.T) {
+	sqliteOnly(t)
 	d := MustOpen(t)
 	ctx := context.Background()
 	out := filepath.Join(t.TempDir(), "backup.db")

@@ -64,6 +64,12 @@ func eventData(g *Generation) EventData {
 // insertEvent appends an event for g's current state. The caller notifies subscribers
 // after its transaction commits.
 func insertEvent(ctx context.Context, tx *wtx, g *Generation, typ string, now time.Time) error {
+	if tx.d.pg {
+		if !tx.eventsLocked {
+			return errors.New("insert event: PostgreSQL event writes must run in eventTx")
+		}
+		tx.notifyUsers = append(tx.notifyUsers, g.UserID)
+	}
 	data, err := json.Marshal(eventData(g))
 	if err != nil {
 		return err
@@ -217,6 +223,22 @@ func (d *DB) notify(userIDs ...int64) {
 	defer b.mu.Unlock()
 	for _, u := range userIDs {
 		for ch := range b.subs[u] {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// notifyAll signals every subscriber (after a gap in cross-process notifications, when
+// any user may have new events).
+func (d *DB) notifyAll() {
+	b := d.broker()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, subs := range b.subs {
+		for ch := range subs {
 			select {
 			case ch <- struct{}{}:
 			default:

@@ -169,7 +169,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	now := d.now()
 	g := &Generation{ID: NewID(), UserID: userID, Status: StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
-	err = d.writeTx(ctx, func(tx *wtx) error {
+	err = d.eventTx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 			reference_ids, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -182,8 +182,9 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
 		// queued count, and every user's first r jobs come before or with it.
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(min(queued,
-				(SELECT queued FROM queue_users WHERE user_id = ?))), 0) FROM queue_users`,
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN q.queued < me.queued
+				THEN q.queued ELSE me.queued END), 0)
+			FROM queue_users q, (SELECT queued FROM queue_users WHERE user_id = ?) me`,
 			userID).Scan(&g.QueuePosition); err != nil {
 			return fmt.Errorf("queue position: %w", err)
 		}
@@ -202,6 +203,7 @@ func insertJob(ctx context.Context, tx *wtx, genID string, userID int64, maxAtte
 		genID, userID, maxAttempts, ms(now), ms(now), ms(now)); err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
+	tx.queued = true
 	return nil
 }
 
@@ -232,7 +234,8 @@ func (d *DB) queuePosition(ctx context.Context, g *Generation) error {
 			SELECT count(*) AS rank FROM jobs
 			WHERE user_id = ?1 AND state = 'queued'
 			  AND id <= (SELECT id FROM jobs WHERE generation_id = ?2))
-		SELECT coalesce(sum(min(q.queued, r.rank)), 0) FROM queue_users q, r
+		SELECT coalesce(sum(CASE WHEN q.queued < r.rank THEN q.queued ELSE r.rank END), 0)
+		FROM queue_users q, r
 		WHERE r.rank > 0`, g.UserID, g.ID).Scan(&g.QueuePosition)
 	if err != nil {
 		return fmt.Errorf("queue position: %w", err)
@@ -336,7 +339,7 @@ func decodeCursor(c string) (int64, string, error) {
 // nothing to update, and a worker that stored files after this cleans them up itself.
 func (d *DB) DeleteGeneration(ctx context.Context, userID int64, id string) (*Generation, error) {
 	var g *Generation
-	err := d.writeTx(ctx, func(tx *wtx) error {
+	err := d.eventTx(ctx, func(tx *wtx) error {
 		var err error
 		g, err = scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))

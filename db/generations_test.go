@@ -6,14 +6,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"nanobanana/internal/pgtest"
 )
 
-func openTestDB(t testing.TB) *DB {
+// openTestDB opens a fresh database: SQLite in a temporary directory, or, with
+// NANOBANANA_TEST_DB=postgres, a new database on a real PostgreSQL server (pgtest).
+func openTestDB(t testing.TB) *DB { t.Helper(); return openTestDBWith(t, Options{}) }
+
+func openTestDBWith(t testing.TB, o Options) *DB {
 	t.Helper()
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), Options{})
+	var d *DB
+	var err error
+	if testPostgres() {
+		d, err = OpenPostgres(context.Background(), pgtest.DSN(t), o)
+	} else {
+		d, err = Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), o)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,15 +34,25 @@ func openTestDB(t testing.TB) *DB {
 	return d
 }
 
+func testPostgres() bool { return os.Getenv("NANOBANANA_TEST_DB") == "postgres" }
+
+// sqliteOnly skips a test of something only the SQLite backend has.
+func sqliteOnly(t testing.TB) {
+	t.Helper()
+	if testPostgres() {
+		t.Skip("SQLite only; this run tests the PostgreSQL backend")
+	}
+}
+
 // addUser inserts a bare account row; the accounts API is not under test here.
 func addUser(t testing.TB, d *DB, name string) int64 {
 	t.Helper()
-	res, err := d.W.Exec(`INSERT INTO users (username, email, password_hash, created_at, updated_at)
-		VALUES (?, ?, 'x', 0, 0)`, name, name+"@example.com")
+	var id int64
+	err := d.W.QueryRow(d.sqlFor(`INSERT INTO users (username, email, password_hash, created_at, updated_at)
+		VALUES (?, ?, 'x', 0, 0) RETURNING id`), name, name+"@example.com").Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := res.LastInsertId()
 	return id
 }
 
@@ -139,7 +162,9 @@ func TestClaimFairAndCapped(t *testing.T) {
 		t.Fatalf("counts %v", counts)
 	}
 	var running int
-	d.R.QueryRow(`SELECT count(*) FROM jobs WHERE state = 'running' AND user_id = ?`, a).Scan(&running)
+	if err := d.queryRow(context.Background(), `SELECT count(*) FROM jobs WHERE state = 'running' AND user_id = ?`, a).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
 	if running != 3 {
 		t.Fatalf("alice running %d, want 3", running)
 	}
@@ -147,11 +172,7 @@ func TestClaimFairAndCapped(t *testing.T) {
 
 func TestLeaseLifecycle(t *testing.T) {
 	now := time.Now()
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTestDBWith(t, Options{Now: func() time.Time { return now }})
 	ctx := context.Background()
 	u := addUser(t, d, "alice")
 	g, _ := d.CreateGeneration(ctx, u, params("x"))
@@ -385,11 +406,7 @@ func TestUploads(t *testing.T) {
 // a job left 'submitting' by a dead holder keeps the old submit time reconciliation needs.
 func TestClaimRecordsSubmitting(t *testing.T) {
 	now := time.UnixMilli(1_800_000_000_000)
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTestDBWith(t, Options{Now: func() time.Time { return now }})
 	ctx := context.Background()
 	u := addUser(t, d, "alice")
 	if _, err := d.CreateGeneration(ctx, u, params("x")); err != nil {
@@ -422,6 +439,7 @@ func TestClaimRecordsSubmitting(t *testing.T) {
 // never go back: a database whose events were all pruned under AUTOINCREMENT must hand
 // out ids above the last one any client could have seen.
 func TestEventIDsSurviveMigration0003(t *testing.T) {
+	sqliteOnly(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite", path)

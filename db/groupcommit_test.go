@@ -12,6 +12,7 @@ import (
 // Writes that share a group commit stay independent: one that fails after writing is
 // rolled back alone and its caller gets its error; the others are stored.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
+	sqliteOnly(t) // group commit is the SQLite writer's
 	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ var migrationFS embed.FS
 // transaction, in file-name order, and returns the names it applied. Migrations are
 // append-only: a file once released is never edited, a change is a new file.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	if d.pg {
+		return d.migratePG(ctx)
+	}
 	if _, err := d.W.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version TEXT PRIMARY KEY,
 		applied_at INTEGER NOT NULL

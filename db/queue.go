@@ -95,22 +95,14 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	now := d.now()
 	var jobs []Job
 	var users []int64
-	err := d.writeTx(ctx, func(tx *wtx) error {
+	err := d.eventTx(ctx, func(tx *wtx) error {
 		jobs, users = jobs[:0], users[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', lease_until = ?1,
-				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
-			WHERE id IN (
-				SELECT jid FROM (
-					SELECT u.running AS running,
-						(SELECT j.id FROM jobs j
-						 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
-						 ORDER BY j.id LIMIT 1) AS jid
-					FROM queue_users u
-					WHERE u.queued > 0 AND u.running < ?4)
-				WHERE jid IS NOT NULL
-				ORDER BY running, jid
-				LIMIT `+strconv.Itoa(limit)+`)
-			RETURNING `+jobCols, ms(leaseUntil), owner, ms(now), maxPerUser)
+		q := claimSQLite
+		if d.pg {
+			q = claimPostgres
+		}
+		rows, err := tx.QueryContext(ctx, strings.Replace(q, "LIMIT_N", strconv.Itoa(limit), 1)+jobCols,
+			ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
@@ -163,6 +155,41 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	return jobs, nil
 }
 
+// claimSQLite takes, for each user with queued jobs and fewer than ?4 running, the
+// oldest runnable job, fewest running first. SQLite has one writer: nothing else can
+// take the same rows meanwhile.
+const claimSQLite = `UPDATE jobs SET state = 'running', lease_until = ?1,
+		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+	WHERE id IN (
+		SELECT jid FROM (
+			SELECT u.running AS running,
+				(SELECT j.id FROM jobs j
+				 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
+				 ORDER BY j.id LIMIT 1) AS jid
+			FROM queue_users u
+			WHERE u.queued > 0 AND u.running < ?4)
+		WHERE jid IS NOT NULL
+		ORDER BY running, jid
+		LIMIT LIMIT_N)
+	RETURNING `
+
+// claimPostgres is the same claim for several processes: each user's candidate job is
+// locked FOR UPDATE SKIP LOCKED, so a claimer never waits for, nor takes, a row another
+// transaction holds, and the outer UPDATE re-checks the state it found.
+const claimPostgres = `UPDATE jobs SET state = 'running', lease_until = ?1,
+		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+	WHERE state = 'queued' AND id IN (
+		SELECT c.id FROM queue_users u
+		CROSS JOIN LATERAL (
+			SELECT j.id FROM jobs j
+			WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
+			ORDER BY j.id LIMIT 1
+			FOR UPDATE SKIP LOCKED) c
+		WHERE u.queued > 0 AND u.running < ?4
+		ORDER BY u.running, c.id
+		LIMIT LIMIT_N)
+	RETURNING `
+
 // maxClaimLimit bounds one claim (and so the claim statements cached, one per limit);
 // a caller with more free slots claims again.
 const maxClaimLimit = 32
@@ -179,7 +206,7 @@ func (d *DB) ReclaimExpiredLeases(ctx context.Context) (int64, error) {
 // this database (the SQLite deployment): it lets a restart after a crash resume at once
 // instead of waiting for the dead process's leases to expire.
 func (d *DB) ReclaimLeasesNotOwnedBy(ctx context.Context, ownerPrefix string) (int64, error) {
-	return d.reclaim(ctx, `substr(lease_owner, 1, length(?2)) <> ?2`, []any{ownerPrefix})
+	return d.reclaim(ctx, `substr(lease_owner, 1, length(CAST(?2 AS TEXT))) <> CAST(?2 AS TEXT)`, []any{ownerPrefix})
 }
 
 func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, error) {
@@ -193,6 +220,7 @@ func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, erro
 			return err
 		}
 		n, err = res.RowsAffected()
+		tx.queued = n > 0
 		return err
 	})
 	if err != nil {
@@ -228,8 +256,9 @@ func (d *DB) ExtendLease(ctx context.Context, jobID int64, owner string, until t
 func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
 	now := ms(d.now())
 	return d.writeTx(ctx, func(tx *wtx) error {
+		tx.queued = true
 		return leased(ctx, tx, jobID, owner, `state = 'queued', lease_until = NULL, lease_owner = NULL,
-			attempts = max(attempts - 1, 0), run_after = ?, updated_at = ?`, now, now)
+			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, run_after = ?, updated_at = ?`, now, now)
 	})
 }
 
@@ -285,7 +314,7 @@ func (d *DB) SetPrediction(ctx context.Context, jobID int64, owner, genID, predi
 			predictionID, now, genID)
 		return err
 	})
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: prediction %s belongs to another job", ErrConflict, predictionID)
 	}
 	return err
@@ -320,7 +349,7 @@ func (d *DB) RetryLater(ctx context.Context, jobID int64, owner string, runAfter
 // FailJob ends a held job as failed and its generation with message, a sentence for the
 // user; lastError keeps the technical cause for the operator.
 func (d *DB) FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error {
-	return d.finishJob(ctx, jobID, owner, genID, JobFailed, lastError, `status = 'failed', error = ?2,
+	return d.finishJob(ctx, jobID, owner, genID, JobFailed, lastError, `status = 'failed', error = ?3,
 		completed_at = ?1, updated_at = ?1`, message)
 }
 
@@ -344,15 +373,15 @@ type Result struct {
 // ErrLeaseLost and changes nothing; the caller then removes the files it stored.
 func (d *DB) CompleteJob(ctx context.Context, jobID int64, owner, genID string, r Result) error {
 	return d.finishJob(ctx, jobID, owner, genID, JobDone, "", `status = 'completed', error = '',
-		image_key = ?2, image_type = ?3, thumb_key = ?4, width = ?5, height = ?6, bytes = ?7,
-		sha256 = ?8, completed_at = ?1, updated_at = ?1`,
+		image_key = ?3, image_type = ?4, thumb_key = ?5, width = ?6, height = ?7, bytes = ?8,
+		sha256 = ?9, completed_at = ?1, updated_at = ?1`,
 		r.ImageKey, r.ImageType, r.ThumbKey, r.Width, r.Height, r.Bytes, r.SHA256)
 }
 
 func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, lastError, genSet string, genArgs ...any) error {
 	now := d.now()
 	var userID int64
-	err := d.writeTx(ctx, func(tx *wtx) error {
+	err := d.eventTx(ctx, func(tx *wtx) error {
 		set := `state = ?, lease_until = NULL, updated_at = ?`
 		args := []any{state, ms(now)}
 		if lastError != "" {
@@ -364,9 +393,11 @@ func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, la
 		}
 		var updated bool
 		var err error
+		// genSet numbers its own values from ?3: every parameter is used, which
+		// PostgreSQL requires (it cannot type one that no expression refers to).
 		userID, updated, err = updateWithEvent(ctx, tx, now, `UPDATE generations SET `+genSet+
-			` WHERE id = ?9 AND status IN ('pending', 'running')`,
-			append(append([]any{ms(now)}, padArgs(genArgs, 7)...), genID)...)
+			` WHERE id = ?2 AND status IN ('pending', 'running')`,
+			append([]any{ms(now), genID}, genArgs...)...)
 		if err != nil {
 			return err
 		}
@@ -380,13 +411,6 @@ func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, la
 	}
 	d.notify(userID)
 	return nil
-}
-
-// padArgs fills positional parameters ?2..?8 so finishJob's statements can use any of them.
-func padArgs(a []any, n int) []any {
-	out := make([]any, n)
-	copy(out, a)
-	return out
 }
 
 // CancelOutcome says what CancelGeneration found, so the caller knows whether a
@@ -403,7 +427,7 @@ type CancelOutcome struct {
 func (d *DB) CancelGeneration(ctx context.Context, userID int64, genID string) (*CancelOutcome, error) {
 	now := d.now()
 	var out CancelOutcome
-	err := d.writeTx(ctx, func(tx *wtx) error {
+	err := d.eventTx(ctx, func(tx *wtx) error {
 		g, err := scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
 		if err != nil {
@@ -460,7 +484,7 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 	}
 	now := d.now()
 	var g *Generation
-	err := d.writeTx(ctx, func(tx *wtx) error {
+	err := d.eventTx(ctx, func(tx *wtx) error {
 		var err error
 		g, err = scanGeneration(tx.QueryRowContext(ctx,
 			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))

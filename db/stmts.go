@@ -63,8 +63,12 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
-// rstmt returns q prepared on the reader pool, or nil to run it unprepared.
+// rstmt returns q prepared on the reader pool, or nil to run it unprepared. PostgreSQL
+// runs unprepared here: pgx prepares and caches each query text per connection itself.
 func (d *DB) rstmt(ctx context.Context, q string) *sql.Stmt {
+	if d.pg {
+		return nil
+	}
 	if s := d.rcache.get(q); s != nil {
 		return s
 	}
@@ -76,6 +80,9 @@ func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if s := d.rstmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
+	if d.pg {
+		return d.R.QueryRowContext(ctx, d.sqlFor(q), pgArgs(args)...)
+	}
 	return d.R.QueryRowContext(ctx, q, args...)
 }
 
@@ -84,7 +91,19 @@ func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	if s := d.rstmt(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
+	if d.pg {
+		return d.R.QueryContext(ctx, d.sqlFor(q), pgArgs(args)...)
+	}
 	return d.R.QueryContext(ctx, q, args...)
+}
+
+// exec runs one statement outside any transaction of the caller's (a single-statement
+// write that needs no group commit).
+func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if d.pg {
+		return d.W.ExecContext(ctx, d.sqlFor(q), pgArgs(args)...)
+	}
+	return d.W.ExecContext(ctx, q, args...)
 }
 
 // wtx is a write transaction whose statements go through the writer's statement cache.
@@ -95,6 +114,11 @@ type wtx struct {
 	// missed are queries not yet prepared: the writer's only connection is held by this
 	// transaction, so they are prepared after it ends (see writeTx).
 	missed []string
+	// PostgreSQL only: users with new events and whether jobs were queued, announced to
+	// other processes (NOTIFY) by the commit.
+	notifyUsers  []int64
+	queued       bool
+	eventsLocked bool // the event lock is held (eventTx)
 }
 
 // The statements of a write run to the end even if their caller's context is canceled
@@ -103,6 +127,9 @@ type wtx struct {
 // function starts is withdrawn instead (committer.do).
 
 func (tx *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if tx.d.pg {
+		return nil
+	}
 	if s := tx.d.wcache.get(q); s != nil {
 		return tx.Tx.StmtContext(ctx, s)
 	}
@@ -115,6 +142,9 @@ func (tx *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resu
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
+	if tx.d.pg {
+		return tx.Tx.ExecContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
+	}
 	return tx.Tx.ExecContext(ctx, q, args...)
 }
 
@@ -123,6 +153,9 @@ func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
+	if tx.d.pg {
+		return tx.Tx.QueryContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
+	}
 	return tx.Tx.QueryContext(ctx, q, args...)
 }
 
@@ -130,6 +163,9 @@ func (tx *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.
 	ctx = context.WithoutCancel(ctx)
 	if s := tx.stmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
+	}
+	if tx.d.pg {
+		return tx.Tx.QueryRowContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
 	}
 	return tx.Tx.QueryRowContext(ctx, q, args...)
 }
@@ -144,5 +180,20 @@ func (tx *wtx) exec(q string) error {
 // see groupcommit.go) before it returns nil. Every write of this package but the
 // migrations goes through it.
 func (d *DB) writeTx(ctx context.Context, fn func(tx *wtx) error) error {
+	if d.pg {
+		return d.pgWriteTx(ctx, false, fn)
+	}
+	return d.commit.do(ctx, fn)
+}
+
+// eventTx is writeTx for a write that appends events. SQLite has one writer, so event
+// ids follow commit order by themselves; PostgreSQL's writers run side by side and take
+// ids from a sequence, so a later id could commit first and a stream that had read past
+// it would never see the earlier one. There, event writes take one lock in turn
+// (postgres.go).
+func (d *DB) eventTx(ctx context.Context, fn func(tx *wtx) error) error {
+	if d.pg {
+		return d.pgWriteTx(ctx, true, fn)
+	}
 	return d.commit.do(ctx, fn)
 }

@@ -61,9 +61,14 @@ func (d *DB) CreateUser(ctx context.Context, username, email, passwordHash strin
 		}
 		now := ms(d.now())
 		row := tx.QueryRowContext(ctx, `INSERT INTO users (username, email, password_hash, is_admin, created_at, updated_at)
-			VALUES (?, ?, ?, CASE WHEN ? OR NOT EXISTS (SELECT 1 FROM users) THEN 1 ELSE 0 END, ?, ?)
-			RETURNING `+userCols, username, email, passwordHash, forceAdmin, now, now)
+			VALUES (?, ?, ?, CASE WHEN ? = 1 OR NOT EXISTS (SELECT 1 FROM users) THEN 1 ELSE 0 END, ?, ?)
+			RETURNING `+userCols, username, email, passwordHash, boolInt(forceAdmin), now, now)
 		u, err = scanUser(row)
+		if isUniqueViolation(err) {
+			// Registered by a concurrent request (another process, with PostgreSQL)
+			// between the check above and this insert.
+			return fmt.Errorf("%w: username or email already registered", ErrConflict)
+		}
 		return err
 	})
 	return u, err
@@ -249,7 +254,7 @@ func (d *DB) RefreshFamily(ctx context.Context, token string) (userID int64, fam
 // PruneRefreshTokens deletes tokens that expired long enough ago to be of no use, even
 // for reuse detection.
 func (d *DB) PruneRefreshTokens(ctx context.Context, olderThan time.Duration) (int64, error) {
-	res, err := d.W.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, ms(d.now().Add(-olderThan)))
+	res, err := d.exec(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, ms(d.now().Add(-olderThan)))
 	if err != nil {
 		return 0, err
 	}

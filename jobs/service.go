@@ -374,12 +374,14 @@ func (s *Service) dispatch(ctx context.Context) {
 	tick := time.NewTicker(s.o.PollInterval)
 	defer tick.Stop()
 	var lastPrune time.Time
+	queued := s.o.DB.QueueSignal() // another process queued jobs (PostgreSQL); nil with SQLite
 	for {
 		s.fill(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+		case <-queued:
 		case <-s.slotFree:
 		case <-tick.C:
 			if _, err := s.o.DB.ReclaimExpiredLeases(ctx); err != nil && ctx.Err() == nil {
