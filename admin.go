@@ -20,8 +20,13 @@ import (
 // stdin is where commands read passwords from; tests replace it.
 var stdin io.Reader = os.Stdin
 
-func openDB(cfg config.Config) (*db.DB, error) {
-	return db.Open(context.Background(), cfg.DatabasePath, db.Options{})
+// openDB opens the database the configuration names: SQLite (DATABASE_PATH) or
+// PostgreSQL (POSTGRES_*).
+func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	if cfg.Database == "postgres" {
+		return db.OpenPostgres(ctx, cfg.PostgresDSN(), db.Options{})
+	}
+	return db.Open(ctx, cfg.DatabasePath, db.Options{})
 }
 
 // loadForAdmin parses the common flags plus extra ones and opens the database.
@@ -35,7 +40,7 @@ func loadForAdmin(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Con
 	if err != nil {
 		return cfg, nil, err
 	}
-	d, err := openDB(cfg)
+	d, err := openDB(context.Background(), cfg)
 	return cfg, d, err
 }
 

@@ -54,13 +54,15 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		return nil, err
 	}
 	cfg = a.Config
-	// One serve per database: the workers take back, at start, every job a previous
-	// process left running, which is only right when that process is gone.
-	unlock, err := lockFile(cfg.DatabasePath + ".lock")
-	if err != nil {
-		return nil, err
+	if cfg.Database != "postgres" {
+		// One serve per SQLite file: the workers take back, at start, every job a
+		// previous process left running, which is only right when that process is gone.
+		unlock, err := lockFile(cfg.DatabasePath + ".lock")
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, unlock)
 	}
-	a.closers = append(a.closers, unlock)
 
 	if cfg.Demo {
 		// The fake runs in this process and the server talks to it over loopback HTTP,
@@ -79,14 +81,17 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		log.Warn("DEMO MODE: generations go to a built-in fake Replicate, not the real one; images are synthetic", "fake_url", fake.URL())
 	}
 
-	if cfg.PostgresHost != "" {
-		// The original's .env names a PostgreSQL server; carried over as it is, it must
-		// not look as if that server were used.
-		log.Warn("POSTGRES_* settings are read but not used: this build keeps its data in SQLite", "database", cfg.DatabasePath)
-	}
-	a.DB, err = db.Open(ctx, cfg.DatabasePath, db.Options{})
+	a.DB, err = openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if a.DB.Postgres() {
+		log.Info("database: PostgreSQL; other nanobanana processes may share it", "server", a.DB.Path)
+		if cfg.Storage != "minio" {
+			log.Info("images are stored under DATA_DIR on this host: processes on other hosts need STORAGE=minio to see them")
+		}
+	} else if cfg.PostgresHost != "" {
+		log.Warn("POSTGRES_* settings are not used: DATABASE=sqlite keeps the data in one file", "database", cfg.DatabasePath)
 	}
 	a.closers = append(a.closers, a.DB.Close)
 	sealer, err := db.NewSealer(cfg.SecretKey)
@@ -131,9 +136,10 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		DB: a.DB, Replicate: a.Replicate, Storage: a.Storage, Logger: log.With("component", "jobs"),
 		Token:      userToken(a.DB, sealer, cfg.ReplicateAPIToken),
 		MaxWorkers: cfg.MaxWorkers, MaxPerUser: cfg.MaxPerUser,
-		// One process owns this SQLite file: what a previous process left running is
-		// resumed at once instead of after its lease runs out.
-		ReclaimOnStart: true,
+		// One process owns a SQLite file: what a previous process left running is
+		// resumed at once instead of after its lease runs out. A PostgreSQL database
+		// is shared, and others' jobs are theirs until their leases expire.
+		ReclaimOnStart: !a.DB.Postgres(),
 		MaxOutputBytes: cfg.MaxOutputBytes, MaxPixels: cfg.MaxPixels,
 		WebhookURL: webhookURL,
 	})

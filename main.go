@@ -157,12 +157,12 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDB(cfg)
+	d, err := openDB(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.DatabasePath)
+	fmt.Fprintf(stdout, "database %s is up to date\n", d.Path)
 	return nil
 }
 

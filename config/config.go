@@ -32,6 +32,7 @@ type Config struct {
 	PostgresDB       string // POSTGRES_DB
 	PostgresUser     string // POSTGRES_USER
 	PostgresPassword string // POSTGRES_PASSWORD (secret)
+	PostgresSSLMode  string // POSTGRES_SSLMODE: disable | allow | prefer | require | verify-ca | verify-full
 
 	MinIOEndpoint  string // MINIO_ENDPOINT
 	MinIOAccessKey string // MINIO_ACCESS_KEY
@@ -82,7 +83,7 @@ type Prices struct{ P1K, P2K, P4K float64 }
 // Defaults returns the configuration with no .env, no environment and no flags.
 func Defaults() Config {
 	return Config{
-		PostgresHost: "", PostgresPort: 5432, PostgresDB: "nano_banana", PostgresUser: "nano_banana_user",
+		PostgresHost: "", PostgresPort: 5432, PostgresDB: "nano_banana", PostgresUser: "nano_banana_user", PostgresSSLMode: "prefer",
 		MinIOEndpoint: "localhost:9000", MinIOBucket: "nano-banana-images",
 		Algorithm: "HS256", AccessTokenTTL: 180 * time.Minute, RefreshTokenTTL: 7 * 24 * time.Hour,
 		PwdSchemes: "bcrypt", MaxWorkers: 3, MaxPerUser: 3,
@@ -176,6 +177,7 @@ func FromMap(m map[string]string) (Config, error) {
 	p.str("POSTGRES_DB", &c.PostgresDB)
 	p.str("POSTGRES_USER", &c.PostgresUser)
 	p.str("POSTGRES_PASSWORD", &c.PostgresPassword)
+	p.oneOf("POSTGRES_SSLMODE", &c.PostgresSSLMode, "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 	p.str("MINIO_ENDPOINT", &c.MinIOEndpoint)
 	p.str("MINIO_ACCESS_KEY", &c.MinIOAccessKey)
 	p.str("MINIO_SECRET_KEY", &c.MinIOSecretKey)
@@ -199,6 +201,11 @@ func FromMap(m map[string]string) (Config, error) {
 	p.str("DATA_DIR", &c.DataDir)
 	p.str("DATABASE_PATH", &c.DatabasePath)
 	p.oneOf("DATABASE", &c.Database, "sqlite", "postgres")
+	if _, set := m["DATABASE"]; !set && c.PostgresHost != "" {
+		// The original's .env names its PostgreSQL server this way: it meant "keep the
+		// data there", and so it does here unless DATABASE says otherwise.
+		c.Database = "postgres"
+	}
 	if v, ok := m["PORT"]; ok && v != "" {
 		var port int
 		if p.intRange("PORT", &port, 1, 65535) {
@@ -263,7 +270,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Database == "postgres" {
-		return &Error{"DATABASE", "postgres", "the PostgreSQL backend is not available in this build yet; use sqlite (the default)"}
+		for _, v := range []struct{ name, value string }{
+			{"POSTGRES_HOST", c.PostgresHost}, {"POSTGRES_DB", c.PostgresDB}, {"POSTGRES_USER", c.PostgresUser},
+		} {
+			if v.value == "" {
+				return &Error{v.name, "", "DATABASE=postgres needs POSTGRES_HOST, POSTGRES_DB and POSTGRES_USER (and usually POSTGRES_PASSWORD)"}
+			}
+		}
 	}
 	if c.Storage == "minio" {
 		if c.MinIOEndpoint == "" || c.MinIOAccessKey == "" || c.MinIOSecretKey == "" || c.MinIOBucket == "" {
@@ -373,4 +386,29 @@ func (p Prices) Price(resolution string) float64 {
 	default:
 		return p.P2K
 	}
+}
+
+// PostgresDSN is the connection string for DATABASE=postgres, in the key=value form
+// libpq and pgx read. POSTGRES_HOST may also be a directory holding the server's Unix
+// socket (/var/run/postgresql).
+func (c *Config) PostgresDSN() string {
+	kv := []struct{ k, v string }{
+		{"host", c.PostgresHost}, {"port", strconv.Itoa(c.PostgresPort)}, {"dbname", c.PostgresDB},
+		{"user", c.PostgresUser}, {"password", c.PostgresPassword}, {"sslmode", c.PostgresSSLMode},
+		{"application_name", "nanobanana"},
+	}
+	var b strings.Builder
+	for _, p := range kv {
+		if p.v == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(p.k)
+		b.WriteString("='")
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(p.v))
+		b.WriteByte('\'')
+	}
+	return b.String()
 }

@@ -46,7 +46,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"STORAGE": "minio", "MINIO_ACCESS_KEY": ""}, "STORAGE"},
 		{map[string]string{"X_ACCEL_REDIRECT": "protected"}, "X_ACCEL_REDIRECT"},
 		{map[string]string{"REPLICATE_MODEL": "nano-banana"}, "REPLICATE_MODEL"},
-		{map[string]string{"DATABASE": "postgres"}, "DATABASE"},
+		{map[string]string{"DATABASE": "postgres"}, "POSTGRES_HOST"},
+		{map[string]string{"DATABASE": "mysql"}, "DATABASE"},
+		{map[string]string{"POSTGRES_SSLMODE": "on"}, "POSTGRES_SSLMODE"},
 	} {
 		c, err := FromMap(tc.env)
 		if err == nil {
@@ -61,6 +63,36 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if tc.name == "SECRET_KEY" && strings.Contains(err.Error(), tc.env["SECRET_KEY"]) {
 			t.Errorf("the error repeats the secret: %v", err)
 		}
+	}
+}
+
+// The original's .env names its PostgreSQL server with POSTGRES_HOST and nothing else:
+// carried over, it keeps meaning "the data lives there".
+func TestSeedPostgresSettingsChooseThePostgresBackend(t *testing.T) {
+	seed := map[string]string{"POSTGRES_HOST": "localhost", "POSTGRES_PORT": "5432",
+		"POSTGRES_DB": "nano_banana", "POSTGRES_USER": "nano_banana_user", "POSTGRES_PASSWORD": "it's a \\ pass"}
+	c, err := FromMap(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database != "postgres" {
+		t.Fatalf("DATABASE = %q with the seed's POSTGRES_HOST; want postgres", c.Database)
+	}
+	c.DatabasePath = "x"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := `host='localhost' port='5432' dbname='nano_banana' user='nano_banana_user' password='it\'s a \\ pass' sslmode='prefer' application_name='nanobanana'`
+	if got := c.PostgresDSN(); got != want {
+		t.Errorf("PostgresDSN\n got %s\nwant %s", got, want)
+	}
+
+	seed["DATABASE"] = "sqlite"
+	if c, _ := FromMap(seed); c.Database != "sqlite" {
+		t.Errorf("DATABASE=sqlite with POSTGRES_HOST set gave %q; an explicit choice wins", c.Database)
+	}
+	if c, _ := FromMap(map[string]string{}); c.Database != "sqlite" {
+		t.Errorf("default DATABASE = %q; want sqlite", c.Database)
 	}
 }
 

@@ -63,6 +63,7 @@ func (c Config) Print(w io.Writer) error {
 		{"POSTGRES_DB", c.PostgresDB},
 		{"POSTGRES_USER", c.PostgresUser},
 		{"POSTGRES_PASSWORD", redact(c.PostgresPassword)},
+		{"POSTGRES_SSLMODE", c.PostgresSSLMode},
 		{"MINIO_ENDPOINT", c.MinIOEndpoint},
 		{"MINIO_ACCESS_KEY", c.MinIOAccessKey},
 		{"MINIO_SECRET_KEY", redact(c.MinIOSecretKey)},
