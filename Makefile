@@ -5,10 +5,12 @@ build:
 	CGO_ENABLED=0 go build -o nanobanana .
 
 # The whole suite: installs missing test tools (as root), runs every test with real
-# SQLite, loopback HTTP, the fake Replicate, nginx, Chromium and MinIO, then fuzzes briefly.
+# SQLite, loopback HTTP, the fake Replicate, nginx, Chromium, MinIO and PostgreSQL, runs
+# the db, jobs and server suites again on PostgreSQL, then fuzzes briefly.
 test:
 	scripts/test-deps.sh
 	go test -shuffle=on -timeout 20m ./...
+	NANOBANANA_TEST_DB=postgres go test -shuffle=on -timeout 10m ./db ./jobs ./server
 	scripts/fuzz.sh
 
 vet:

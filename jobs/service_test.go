@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"nanobanana/db"
+	"nanobanana/internal/dbtest"
 	"nanobanana/replicate"
 	"nanobanana/replicate/replicatetest"
 	"nanobanana/storage"
@@ -44,11 +45,7 @@ func newEnv(t testing.TB, cfg replicatetest.Config) *env {
 	fake := replicatetest.New(replicatetest.Options{Config: cfg})
 	t.Cleanup(fake.Close)
 	dir := t.TempDir()
-	d, err := db.Open(context.Background(), filepath.Join(dir, "nb.db"), db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.Open(t, dir, db.Options{})
 	st, err := storage.NewFS(filepath.Join(dir, "images"))
 	if err != nil {
 		t.Fatal(err)
@@ -80,14 +77,12 @@ func (e *env) setToken(userID int64, tok string) {
 // user adds an account with its own Replicate token "r8_<name>".
 func (e *env) user(name string) int64 {
 	e.t.Helper()
-	res, err := e.db.W.Exec(`INSERT INTO users (username, email, password_hash, created_at, updated_at)
-		VALUES (?, ?, 'x', 0, 0)`, name, name+"@example.com")
+	u, err := e.db.CreateUser(context.Background(), name, name+"@example.com", "x", false)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	id, _ := res.LastInsertId()
-	e.setToken(id, "r8_"+name)
-	return id
+	e.setToken(u.ID, "r8_"+name)
+	return u.ID
 }
 
 func (e *env) service(mod func(*Options)) *Service {

@@ -7,16 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"nanobanana/config"
 	"nanobanana/db"
+	"nanobanana/internal/dbtest"
 )
 
-// testServer is a real Server on a real loopback listener over a real SQLite file.
+// testServer is a real Server on a real loopback listener over a real database (dbtest).
 type testServer struct {
 	*Server
 	URL string
@@ -28,11 +28,7 @@ type testServer struct {
 func newTestServer(t testing.TB, opts ...func(*Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	d, err := db.Open(context.Background(), filepath.Join(dir, "test.db"), db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.Open(t, dir, db.Options{})
 	cfg := config.Defaults()
 	cfg.DataDir = dir
 	cfg.SecretKey = "test-secret-test-secret-test-secret-0123"
