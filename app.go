@@ -141,7 +141,8 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		// is shared, and others' jobs are theirs until their leases expire.
 		ReclaimOnStart: !a.DB.Postgres(),
 		MaxOutputBytes: cfg.MaxOutputBytes, MaxPixels: cfg.MaxPixels,
-		WebhookURL: webhookURL,
+		LeaseDuration: cfg.JobLease,
+		WebhookURL:    webhookURL,
 	})
 	if err != nil {
 		return nil, err

@@ -72,6 +72,7 @@ type Config struct {
 	MaxUploadBytes    int64          // MAX_UPLOAD_BYTES: per reference image
 	MaxOutputBytes    int64          // MAX_OUTPUT_BYTES: per generated image
 	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
+	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
 
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
@@ -91,7 +92,7 @@ func Defaults() Config {
 		LogLevel: "info", LogFormat: "text", BcryptCost: 12,
 		ReplicateAPIBase: "https://api.replicate.com/v1", ReplicateModel: "google/nano-banana-pro",
 		Storage: "fs", Prices: Prices{P1K: 0.15, P2K: 0.15, P4K: 0.30},
-		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000,
+		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000, JobLease: 60 * time.Second,
 	}
 }
 
@@ -256,6 +257,10 @@ func FromMap(m map[string]string) (Config, error) {
 	p.bytes("MAX_UPLOAD_BYTES", &c.MaxUploadBytes, 1<<10, 100<<20)
 	p.bytes("MAX_OUTPUT_BYTES", &c.MaxOutputBytes, 1<<20, 512<<20)
 	p.bytes("MAX_IMAGE_PIXELS", &c.MaxPixels, 1_000_000, 400_000_000)
+	var lease int
+	if p.intRange("JOB_LEASE_SECONDS", &lease, 5, 3600) {
+		c.JobLease = time.Duration(lease) * time.Second
+	}
 	return c, p.err
 }
 

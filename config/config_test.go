@@ -49,6 +49,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"DATABASE": "postgres"}, "POSTGRES_HOST"},
 		{map[string]string{"DATABASE": "mysql"}, "DATABASE"},
 		{map[string]string{"POSTGRES_SSLMODE": "on"}, "POSTGRES_SSLMODE"},
+		{map[string]string{"JOB_LEASE_SECONDS": "1"}, "JOB_LEASE_SECONDS"},
 	} {
 		c, err := FromMap(tc.env)
 		if err == nil {

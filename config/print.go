@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // redact shows whether a secret is set without showing any of it.
@@ -58,6 +59,7 @@ func (c Config) Print(w io.Writer) error {
 		{"MAX_UPLOAD_BYTES", strconv.FormatInt(c.MaxUploadBytes, 10)},
 		{"MAX_OUTPUT_BYTES", strconv.FormatInt(c.MaxOutputBytes, 10)},
 		{"MAX_IMAGE_PIXELS", strconv.FormatInt(c.MaxPixels, 10)},
+		{"JOB_LEASE_SECONDS", strconv.Itoa(int(c.JobLease / time.Second))},
 		{"POSTGRES_HOST", c.PostgresHost},
 		{"POSTGRES_PORT", strconv.Itoa(c.PostgresPort)},
 		{"POSTGRES_DB", c.PostgresDB},
