@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"nanobanana/config"
+	"nanobanana/db"
 )
 
 // Set at build time: -ldflags "-X main.version=... -X main.commit=...".
@@ -27,6 +28,7 @@ const usage = `nanobanana: a self-hosted image generation service for Nano Banan
 Usage:
   nanobanana [serve] [flags]        run the server (the default command)
   nanobanana migrate [flags]        apply database migrations and exit
+                                    (--from-sqlite FILE: copy a SQLite database into PostgreSQL)
   nanobanana config check [flags]   load, validate and print the settings (secrets redacted)
   nanobanana service ACTION [flags] install|uninstall|start|stop|restart|status the systemd service
   nanobanana user ACTION [flags]    create|list|set-password|disable|enable accounts
@@ -150,6 +152,8 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	var f config.Flags
 	commonFlags(fs, &f)
+	var from string
+	fs.StringVar(&from, "from-sqlite", "", "copy this SQLite database (stopped) into the configured, empty PostgreSQL one")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -157,12 +161,45 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if from != "" && cfg.Database != "postgres" {
+		return usageError{"migrate --from-sqlite copies into PostgreSQL: set POSTGRES_HOST (and the other POSTGRES_* settings) or DATABASE=postgres"}
+	}
 	d, err := openDB(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	fmt.Fprintf(stdout, "database %s is up to date\n", d.Path)
+	if from != "" {
+		return copyFromSQLite(d, from, stdout)
+	}
+	return nil
+}
+
+// copyFromSQLite moves a SQLite deployment's data into the PostgreSQL database d.
+func copyFromSQLite(d *db.DB, path string, stdout io.Writer) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--from-sqlite %s: %w", path, err)
+	}
+	// A serve still running on the file would go on changing it after the copy.
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx := context.Background()
+	src, err := db.Open(ctx, path, db.Options{})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	counts, err := d.CopyFromSQLite(ctx, src)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "copied from %s: %d users, %d sessions, %d generations, %d uploads, %d jobs, %d events\n",
+		path, counts["users"], counts["refresh_tokens"], counts["generations"], counts["uploads"], counts["jobs"], counts["events"])
+	fmt.Fprintln(stdout, "images stay where they are: keep STORAGE and DATA_DIR (or the MinIO bucket) as they were; SECRET_KEY must stay the same for sealed API keys and sessions")
 	return nil
 }
 

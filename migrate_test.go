@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"nanobanana/internal/pgtest"
+)
+
+// seedPostgresEnv turns a pgtest DSN into the original's POSTGRES_* settings, without
+// DATABASE: as in the original's .env, POSTGRES_HOST alone selects PostgreSQL.
+func seedPostgresEnv(t *testing.T, dsn string) []string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, _ := u.User.Password()
+	return []string{"POSTGRES_HOST=" + u.Hostname(), "POSTGRES_PORT=" + u.Port(),
+		"POSTGRES_DB=" + strings.TrimPrefix(u.Path, "/"), "POSTGRES_USER=" + u.User.Username(),
+		"POSTGRES_PASSWORD=" + pass, "POSTGRES_SSLMODE=disable"}
+}
+
+// runWithEnv runs the binary to completion in dir with extra settings.
+func runWithEnv(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(nanobanana(t), args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// A SQLite deployment grows into PostgreSQL: `migrate --from-sqlite` copies it, and the
+// same accounts then work with the original's POSTGRES_* settings.
+func TestMigrateFromSQLiteToPostgres(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := runWithEnv(t, dir, "first-password-1\n", nil, "user", "create", "--username", "first", "--email", "first@example.com", "--admin"); code != 0 {
+		t.Fatalf("user create on SQLite: %d %s", code, stderr)
+	}
+	pg := seedPostgresEnv(t, pgtest.DSN(t))
+
+	// Without PostgreSQL settings there is nothing to copy into.
+	if _, stderr, code := runWithEnv(t, dir, "", nil, "migrate", "--from-sqlite", "data/nanobanana.db"); code != 2 || !strings.Contains(stderr, "POSTGRES_HOST") {
+		t.Fatalf("--from-sqlite without PostgreSQL: %d %s", code, stderr)
+	}
+	if _, stderr, code := runWithEnv(t, dir, "", pg, "migrate", "--from-sqlite", "data/missing.db"); code == 0 || !strings.Contains(stderr, "missing.db") {
+		t.Fatalf("--from-sqlite of a missing file: %d %s", code, stderr)
+	}
+	out, stderr, code := runWithEnv(t, dir, "", pg, "migrate", "--from-sqlite", "data/nanobanana.db")
+	if code != 0 || !strings.Contains(out, "1 users") {
+		t.Fatalf("migrate --from-sqlite: %d\n%s\n%s", code, out, stderr)
+	}
+	out, stderr, code = runWithEnv(t, dir, "", pg, "user", "list")
+	if code != 0 || !strings.Contains(out, "first") || !strings.Contains(out, "first@example.com") {
+		t.Fatalf("user list on PostgreSQL after the copy: %d\n%s\n%s", code, out, stderr)
+	}
+	// The copy is one-way into an empty database: a second run is refused.
+	if _, stderr, code := runWithEnv(t, dir, "", pg, "migrate", "--from-sqlite", "data/nanobanana.db"); code == 0 || !strings.Contains(stderr, "empty") {
+		t.Fatalf("second copy: %d %s", code, stderr)
+	}
+	// backup is SQLite's; with PostgreSQL it says what to use instead.
+	if _, stderr, code := runWithEnv(t, dir, "", pg, "backup", "--to", "b.db"); code == 0 || !strings.Contains(stderr, "pg_dump") {
+		t.Fatalf("backup with PostgreSQL: %d %s", code, stderr)
+	}
+}
