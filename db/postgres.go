@@ -75,7 +75,10 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	d.listen = startPGListener(dsn, d)
+	if d.listen, err = startPGListener(ctx, dsn, d); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres LISTEN: %w", err)
+	}
 	return d, nil
 }
 
@@ -224,47 +227,66 @@ type pgListener struct {
 	done   sync.WaitGroup
 }
 
-func startPGListener(dsn string, d *DB) *pgListener {
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &pgListener{dsn: dsn, d: d, jobs: make(chan struct{}, 1), cancel: cancel}
+// startPGListener listens before it returns, so no notification sent after OpenPostgres
+// is missed.
+func startPGListener(ctx context.Context, dsn string, d *DB) (*pgListener, error) {
+	l := &pgListener{dsn: dsn, d: d, jobs: make(chan struct{}, 1)}
+	conn, err := l.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
 	l.done.Add(1)
-	go l.run(ctx)
-	return l
+	go l.run(runCtx, conn)
+	return l, nil
 }
 
-func (l *pgListener) run(ctx context.Context) {
+func (l *pgListener) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, l.dsn)
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range []string{pgEventsChannel, pgJobsChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+func (l *pgListener) run(ctx context.Context, conn *pgx.Conn) {
 	defer l.done.Done()
 	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := l.listen(ctx)
+	for {
+		if conn != nil {
+			_ = l.listen(ctx, conn) // returns when the connection drops or ctx ends
+			conn.Close(context.WithoutCancel(ctx))
+			conn = nil
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // the connection dropped: listen again after a pause
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		c, err := l.connect(ctx)
+		if err != nil {
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		conn, backoff = c, 100*time.Millisecond
+		// Whatever was sent while no one listened is read now: every stream re-reads
+		// its events and idle workers look at the queue.
+		l.d.notifyAll()
+		l.wakeJobs()
 	}
 }
 
-func (l *pgListener) listen(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, l.dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{pgEventsChannel, pgJobsChannel} {
-		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
-			return err
-		}
-	}
-	// Whatever was sent while no one listened is read by now: every stream re-reads its
-	// events and idle workers look at the queue.
-	l.d.notifyAll()
-	l.wakeJobs()
+func (l *pgListener) listen(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

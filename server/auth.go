@@ -200,7 +200,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return invalid("username", "Send username (or email) and password.")
 	}
 	acct, addr := "acct:"+strings.ToLower(req.Username), "addr:"+s.clientIP(r).String()
-	if wait := max(s.failedByAccount.blocked(acct), s.failedByAddr.blocked(addr)); wait > 0 {
+	ctx := r.Context()
+	waitAcct, acctFailed := s.failedByAccount.blocked(ctx, acct)
+	waitAddr, _ := s.failedByAddr.blocked(ctx, addr)
+	if wait := max(waitAcct, waitAddr); wait > 0 {
 		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: wait,
 			Detail: "Too many failed sign-ins; wait " + roundUp(wait) + " and try again."}
 	}
@@ -216,11 +219,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(req.Password))
 	}
 	if !ok {
-		s.failedByAccount.fail(acct)
-		s.failedByAddr.fail(addr)
+		s.failedByAccount.fail(ctx, acct)
+		s.failedByAddr.fail(ctx, addr)
 		return unauthorized("Incorrect username or password.")
 	}
-	s.failedByAccount.clear(acct)
+	if acctFailed {
+		s.failedByAccount.clear(ctx, acct)
+	}
 	if u.Disabled {
 		return forbidden("This account is disabled; contact the administrator.")
 	}
@@ -338,12 +343,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	acct := "acct:" + strings.ToLower(p.Username)
-	if wait := s.failedByAccount.blocked(acct); wait > 0 {
+	if wait, _ := s.failedByAccount.blocked(r.Context(), acct); wait > 0 {
 		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: wait,
 			Detail: "Too many wrong passwords; wait " + roundUp(wait) + " and try again."}
 	}
 	if bcrypt.CompareHashAndPassword([]byte(p.PasswordHash), []byte(req.CurrentPassword)) != nil {
-		s.failedByAccount.fail(acct)
+		s.failedByAccount.fail(r.Context(), acct)
 		return invalid("current_password", "The current password is not correct.")
 	}
 	if err := validPassword("new_password", req.NewPassword); err != nil {

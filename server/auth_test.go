@@ -118,6 +118,12 @@ func TestFailedLoginsAreThrottledPerAccountAndAddress(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("6th attempt (even with the right password) must wait: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
+	// The count is in the database: a restarted server, or another process sharing a
+	// PostgreSQL database, goes on refusing.
+	other := newTestServer(t, func(o *Options) { o.DB = ts.DB })
+	if r := other.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("a second server on the same database let alice try again: %d %s", r.Status, r.Body)
+	}
 	// Per address: many accounts guessed from one client.
 	for i := 0; i < 30; i++ {
 		ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "user" + strconv.Itoa(i), "password": "x-password"}})

@@ -92,8 +92,8 @@ func New(o Options) (*Server, error) {
 		tokens:    newTokens(o.Config.SecretKey, o.Config.Algorithm, o.Config.AccessTokenTTL, o.Now),
 		// Per account: a handful of guesses; per address: more, since a household or an
 		// office shares one.
-		failedByAccount: newThrottle(5, 15*time.Minute, o.Now),
-		failedByAddr:    newThrottle(30, 15*time.Minute, o.Now),
+		failedByAccount: newThrottle(o.DB, o.Logger, 5, 15*time.Minute, o.Now),
+		failedByAddr:    newThrottle(o.DB, o.Logger, 30, 15*time.Minute, o.Now),
 		closing:         make(chan struct{}),
 		queue:           o.Queue,
 		store:           o.Storage,

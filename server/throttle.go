@@ -1,66 +1,50 @@
 package server
 
 import (
-	"sync"
+	"context"
+	"log/slog"
 	"time"
+
+	"nanobanana/db"
 )
 
-// throttle counts failures per key in fixed windows. It is in memory: a restart forgets
-// it, which only gives an attacker one fresh window, and it keeps the login path free of
-// database writes.
+// throttle counts failed sign-ins per key ("acct:<name>", "addr:<ip>") in fixed windows,
+// in the database: a restart does not forget them, and processes sharing a PostgreSQL
+// database count together, so spreading guesses over processes gains nothing. A
+// database error is logged and lets the attempt through: the sign-in that follows needs
+// the database too and fails on its own.
 type throttle struct {
-	mu     sync.Mutex
+	db     *db.DB
+	log    *slog.Logger
 	limit  int
 	window time.Duration
 	now    func() time.Time
-	m      map[string]*failWindow
 }
 
-type failWindow struct {
-	fails int
-	reset time.Time
+func newThrottle(d *db.DB, log *slog.Logger, limit int, window time.Duration, now func() time.Time) *throttle {
+	return &throttle{db: d, log: log, limit: limit, window: window, now: now}
 }
 
-func newThrottle(limit int, window time.Duration, now func() time.Time) *throttle {
-	return &throttle{limit: limit, window: window, now: now, m: map[string]*failWindow{}}
-}
-
-// blocked reports how long key must wait, or 0 when it may try.
-func (t *throttle) blocked(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	w := t.m[key]
-	now := t.now()
-	if w == nil || !now.Before(w.reset) || w.fails < t.limit {
-		return 0
+// blocked reports how long key must wait (0 when it may try) and whether it has
+// failures to clear after a success.
+func (t *throttle) blocked(ctx context.Context, key string) (time.Duration, bool) {
+	wait, fails, err := t.db.LoginBlocked(ctx, key, t.limit, t.now())
+	if err != nil {
+		t.log.ErrorContext(ctx, "login throttle", "err", err)
 	}
-	return w.reset.Sub(now)
+	return wait, fails > 0
 }
 
 // fail records one failure for key.
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.m) > 50_000 {
-		// Bound the memory an attacker cycling keys can take: drop what has expired.
-		for k, w := range t.m {
-			if !now.Before(w.reset) {
-				delete(t.m, k)
-			}
-		}
+func (t *throttle) fail(ctx context.Context, key string) {
+	if err := t.db.LoginFailed(ctx, key, t.window, t.now()); err != nil {
+		t.log.ErrorContext(ctx, "login throttle", "err", err)
 	}
-	w := t.m[key]
-	if w == nil || !now.Before(w.reset) {
-		w = &failWindow{reset: now.Add(t.window)}
-		t.m[key] = w
-	}
-	w.fails++
 }
 
 // clear forgets key's failures (after a success).
-func (t *throttle) clear(key string) {
-	t.mu.Lock()
-	delete(t.m, key)
-	t.mu.Unlock()
+func (t *throttle) clear(ctx context.Context, key string) {
+	if err := t.db.LoginSucceeded(ctx, key); err != nil {
+		t.log.ErrorContext(ctx, "login throttle", "err", err)
+	}
 }
