@@ -16,7 +16,7 @@ import (
 	"nanobanana/internal/proctest"
 )
 
-func TestMain(m *testing.M) { proctest.Main(m) }
+func TestMain(m *testing.M) { mainStoppingPostgres(m) }
 
 // nanobanana is the real binary, built once for the tests of this package.
 func nanobanana(t *testing.T) string {
