@@ -25,25 +25,6 @@ import (
 	"nanobanana/storage/imaging"
 )
 
-// mainStoppingPostgres is proctest.Main with pgtest's server stopped before the exit.
-// The two Mains cannot be nested (each ends in os.Exit), and proctest keeps the
-// directory of its binaries to itself; so this runs the tests with TMPDIR pointing at a
-// directory of its own, where proctest builds and pgtest puts its cluster, then stops
-// the server gracefully and removes that directory, which is what proctest.Main does
-// with its binaries.
-func mainStoppingPostgres(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "nanobanana-main-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("TMPDIR", tmp)
-	code := m.Run()
-	pgtest.Stop()
-	os.RemoveAll(tmp)
-	os.Exit(code)
-}
-
 // getBytes fetches url (with a bearer token unless it is empty) and returns status and body.
 func getBytes(t *testing.T, url, token string) (int, []byte) {
 	t.Helper()

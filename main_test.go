@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"nanobanana/internal/pgtest"
 	"nanobanana/internal/proctest"
 )
 
-func TestMain(m *testing.M) { mainStoppingPostgres(m) }
+// TestMain removes the binaries proctest.Build made and stops the PostgreSQL server
+// the PostgreSQL tests share.
+func TestMain(m *testing.M) { proctest.Main(m, pgtest.Stop) }
 
 // nanobanana is the real binary, built once for the tests of this package.
 func nanobanana(t *testing.T) string {

@@ -145,12 +145,16 @@ func findRoot() {
 	buildDir, rootErr = os.MkdirTemp("", "proctest-bin")
 }
 
-// Main runs the package's tests, removes what Build made and exits with the
+// Main runs the package's tests, then each of after (to stop what the tests
+// shared, such as pgtest's server), removes what Build made and exits with the
 // tests' code. Packages that call Build use it as their TestMain:
 //
 //	func TestMain(m *testing.M) { proctest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
