@@ -52,6 +52,11 @@ type Job struct {
 	// no phase, so the holder may send its create without a MarkSubmitting commit of
 	// its own. Phase still tells what the previous attempt left behind.
 	SubmitClaimed bool
+
+	// Generation is set by ClaimJobs when its own commit moved the job's generation from
+	// pending to running: the row as that commit left it (not canceled, not deleted).
+	// Nil otherwise (a resumed job whose generation was already running): read it.
+	Generation *Generation
 }
 
 const jobCols = `id, generation_id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
@@ -82,7 +87,8 @@ func scanJob(row scanner) (*Job, error) {
 // takes turns with a user who has one; a user already running maxPerUser is skipped.
 // Callers wanting more slots than users call again. Claimed pending generations become
 // running, with an event, in the same transaction. A claimed job with neither prediction
-// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed).
+// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed), and
+// a generation the claim started comes back with its job (Job.Generation).
 func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -143,16 +149,23 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 			}
 			j.SubmitClaimed, j.SubmitStartedAt = true, fromMS(ms(now))
 		}
-		for _, j := range jobs {
-			_, updated, err := updateWithEvent(ctx, tx, now, `UPDATE generations SET status = 'running',
+		for i := range jobs {
+			j := &jobs[i]
+			// The whole row comes back, so the holder need not read it again.
+			g, err := scanGeneration(tx.QueryRowContext(ctx, `UPDATE generations SET status = 'running',
 				started_at = coalesce(started_at, ?1), updated_at = ?1
-				WHERE id = ?2 AND status = 'pending'`, ms(now), j.GenerationID)
+				WHERE id = ?2 AND status = 'pending' RETURNING `+genCols, ms(now), j.GenerationID))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			if updated {
-				users = append(users, j.UserID)
+			if err := insertEvent(ctx, tx, g, g.Status, now); err != nil {
+				return err
 			}
+			j.Generation = g
+			users = append(users, j.UserID)
 		}
 		return nil
 	})
