@@ -64,12 +64,14 @@ func eventData(g *Generation) EventData {
 // insertEvent appends an event for g's current state. The caller notifies subscribers
 // after its transaction commits.
 func insertEvent(ctx context.Context, tx *wtx, g *Generation, typ string, now time.Time) error {
-	data, err := json.Marshal(eventData(g))
-	if err != nil {
-		return err
-	}
+	return insertEventData(ctx, tx, g.UserID, g.ID, typ, string(appendEventData(nil, g)), now)
+}
+
+// insertEventData appends an event whose data was encoded already (appendEventData),
+// possibly before the write was queued, which keeps the encoding off the writer.
+func insertEventData(ctx context.Context, tx *wtx, userID int64, genID, typ, data string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (user_id, generation_id, type, data, created_at)
-		VALUES (?, ?, ?, ?, ?)`, g.UserID, g.ID, typ, string(data), ms(now)); err != nil {
+		VALUES (?, ?, ?, ?, ?)`, userID, genID, typ, data, ms(now)); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil
