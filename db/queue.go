@@ -103,8 +103,17 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	var users []int64
 	err := d.writeTx(ctx, func(tx *wtx) error {
 		jobs, users = jobs[:0], users[:0]
+		// A fresh attempt (no prediction, no phase) will create a prediction next:
+		// 'submitting' goes in this UPDATE rather than a commit of its own, and is
+		// durable before the create is sent. A job that was already 'submitting' keeps
+		// its old submit time, which reconciliation needs, and its holder marks a new
+		// one itself. SET sees the row as it was; submit_owner = this claim's owner
+		// (migration 0005) tells the rows marked here from the others.
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', lease_until = ?1,
-				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3,
+				phase = iif(phase IS NULL AND prediction_id IS NULL, 'submitting', phase),
+				submit_started_at = iif(phase IS NULL AND prediction_id IS NULL, ?3, submit_started_at),
+				submit_owner = iif(phase IS NULL AND prediction_id IS NULL, ?2, submit_owner)
 			WHERE id IN (
 				SELECT jid FROM (
 					SELECT u.running AS running,
@@ -116,15 +125,20 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 				WHERE jid IS NOT NULL
 				ORDER BY running, jid
 				LIMIT `+strconv.Itoa(limit)+`)
-			RETURNING `+jobCols, ms(leaseUntil), owner, ms(now), maxPerUser)
+			RETURNING `+jobCols+`, submit_owner IS ?2`, ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			j, err := scanJob(rows)
+			var marked bool
+			j, err := scanJob(scanPlus{rows, []any{&marked}})
 			if err != nil {
 				rows.Close()
 				return err
+			}
+			if marked {
+				// Phase tells what the previous attempt left behind: nothing.
+				j.SubmitClaimed, j.Phase = true, PhaseNone
 			}
 			jobs = append(jobs, *j)
 		}
@@ -133,21 +147,6 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		}
 		if err := rows.Err(); err != nil {
 			return err
-		}
-		for i := range jobs {
-			j := &jobs[i]
-			if j.PredictionID != "" || j.Phase != PhaseNone {
-				continue
-			}
-			// A fresh attempt will create a prediction next: 'submitting' goes in this
-			// commit rather than one of its own, and is durable before the create is
-			// sent. A job that was already 'submitting' keeps its old submit time, which
-			// reconciliation needs, and marks the new one itself.
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET phase = 'submitting', submit_started_at = ?
-				WHERE id = ?`, ms(now), j.ID); err != nil {
-				return err
-			}
-			j.SubmitClaimed, j.SubmitStartedAt = true, fromMS(ms(now))
 		}
 		for i := range jobs {
 			j := &jobs[i]
@@ -175,6 +174,14 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	d.notify(users...)
 	return jobs, nil
 }
+
+// scanPlus scans a row of columns the scanner's user knows, then extra ones.
+type scanPlus struct {
+	s     scanner
+	extra []any
+}
+
+func (x scanPlus) Scan(dest ...any) error { return x.s.Scan(append(dest, x.extra...)...) }
 
 // maxClaimLimit bounds one claim (and so the claim statements cached, one per limit);
 // a caller with more free slots claims again.
