@@ -105,7 +105,7 @@ func updateWithEvent(ctx context.Context, tx *wtx, now time.Time, q string, args
 }
 
 // EventsSince returns the user's events with id > afterID, oldest first, at most limit
-// (default 100, at most 1000). There is no index by user (migration 0004): the walk
+// (default 100, at most 1000). There is no index by user (migration 0005): the walk
 // goes by id from afterID and skips other users' events, so its cost is what everyone
 // logged since afterID.
 func (d *DB) EventsSince(ctx context.Context, userID int64, afterID int64, limit int) ([]Event, error) {
@@ -137,7 +137,7 @@ func (d *DB) EventsSince(ctx context.Context, userID int64, afterID int64, limit
 // LastEventID returns an id that every later event of the user's will exceed (0 when
 // there are no events), so a new SSE stream without Last-Event-ID can start from now:
 // the newest event's of any user, which the table's own order gives at once, where the
-// user's own newest would be a walk back without an index by user (migration 0004).
+// user's own newest would be a walk back without an index by user (migration 0005).
 // Starting after it shows the user the same events.
 func (d *DB) LastEventID(ctx context.Context, userID int64) (int64, error) {
 	var id sql.NullInt64

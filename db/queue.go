@@ -108,7 +108,7 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		// durable before the create is sent. A job that was already 'submitting' keeps
 		// its old submit time, which reconciliation needs, and its holder marks a new
 		// one itself. SET sees the row as it was; submit_owner = this claim's owner
-		// (migration 0005) tells the rows marked here from the others.
+		// (migration 0006) tells the rows marked here from the others.
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', lease_until = ?1,
 				lease_owner = ?2, attempts = attempts + 1, updated_at = ?3,
 				phase = iif(phase IS NULL AND prediction_id IS NULL, 'submitting', phase),
