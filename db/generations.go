@@ -169,6 +169,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	now := d.now()
 	g := &Generation{ID: NewID(), UserID: userID, Status: StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
+	event := string(appendEventData(nil, g)) // encoded here, off the writer
 	err = d.eventTx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
@@ -188,7 +189,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 			userID).Scan(&g.QueuePosition); err != nil {
 			return fmt.Errorf("queue position: %w", err)
 		}
-		return insertEvent(ctx, tx, g, StatusPending, now)
+		return insertEventData(ctx, tx, userID, g.ID, StatusPending, event, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create generation: %w", err)

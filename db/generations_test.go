@@ -433,6 +433,25 @@ func TestClaimRecordsSubmitting(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].SubmitClaimed || jobs[0].Phase != PhaseSubmitting || !jobs[0].SubmitStartedAt.Equal(first) {
 		t.Fatalf("reclaimed job %+v, want the old submitting phase and time", jobs)
 	}
+
+	// Within one millisecond: a job a claim marked 'submitting' and handed back (a
+	// shutdown) is, claimed again at that same time, still one to reconcile, not a fresh
+	// one: its submit time alone could not tell.
+	b := addUser(t, d, "bob")
+	if _, err := d.CreateGeneration(ctx, b, params("y")); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ = d.ClaimJobs(ctx, "w3", now.Add(time.Minute), 3, 3)
+	if len(jobs) != 1 || !jobs[0].SubmitClaimed {
+		t.Fatalf("bob's fresh claim %+v", jobs)
+	}
+	if err := d.ReleaseJob(ctx, jobs[0].ID, "w3"); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ = d.ClaimJobs(ctx, "w4", now.Add(time.Minute), 3, 3)
+	if len(jobs) != 1 || jobs[0].SubmitClaimed || jobs[0].Phase != PhaseSubmitting || !jobs[0].SubmitStartedAt.Equal(now) {
+		t.Fatalf("bob's job claimed again in the same millisecond %+v, want it left to reconcile", jobs)
+	}
 }
 
 // TestEventIDsSurviveMigration0003 holds the events rebuild to the SSE rule that ids

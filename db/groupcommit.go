@@ -120,6 +120,9 @@ func (c *committer) run() {
 		}
 		c.runBatch(batch)
 		clear(batch)
+		if c.d.ckpt != nil {
+			c.d.ckpt.restart(c.d.W)
+		}
 	}
 }
 

@@ -52,6 +52,11 @@ type Job struct {
 	// no phase, so the holder may send its create without a MarkSubmitting commit of
 	// its own. Phase still tells what the previous attempt left behind.
 	SubmitClaimed bool
+
+	// Generation is set by ClaimJobs when its own commit moved the job's generation from
+	// pending to running: the row as that commit left it (not canceled, not deleted).
+	// Nil otherwise (a resumed job whose generation was already running): read it.
+	Generation *Generation
 }
 
 const jobCols = `id, generation_id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
@@ -82,7 +87,8 @@ func scanJob(row scanner) (*Job, error) {
 // takes turns with a user who has one; a user already running maxPerUser is skipped.
 // Callers wanting more slots than users call again. Claimed pending generations become
 // running, with an event, in the same transaction. A claimed job with neither prediction
-// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed).
+// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed), and
+// a generation the claim started comes back with its job (Job.Generation).
 func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -97,20 +103,31 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	var users []int64
 	err := d.eventTx(ctx, func(tx *wtx) error {
 		jobs, users = jobs[:0], users[:0]
+		// A fresh attempt (no prediction, no phase) will create a prediction next:
+		// 'submitting' goes in this UPDATE rather than a commit of its own, and is
+		// durable before the create is sent. A job that was already 'submitting' keeps
+		// its old submit time, which reconciliation needs, and its holder marks a new
+		// one itself. SET sees the row as it was; submit_owner = this claim's owner
+		// (migration 0006) tells the rows marked here from the others.
 		q := claimSQLite
 		if d.pg {
 			q = claimPostgres
 		}
-		rows, err := tx.QueryContext(ctx, strings.Replace(q, "LIMIT_N", strconv.Itoa(limit), 1)+jobCols,
-			ms(leaseUntil), owner, ms(now), maxPerUser)
+		rows, err := tx.QueryContext(ctx, strings.Replace(q, "LIMIT_N", strconv.Itoa(limit), 1)+jobCols+
+			`, coalesce(submit_owner = ?2, FALSE)`, ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			j, err := scanJob(rows)
+			var marked bool
+			j, err := scanJob(scanPlus{rows, []any{&marked}})
 			if err != nil {
 				rows.Close()
 				return err
+			}
+			if marked {
+				// Phase tells what the previous attempt left behind: nothing.
+				j.SubmitClaimed, j.Phase = true, PhaseNone
 			}
 			jobs = append(jobs, *j)
 		}
@@ -122,29 +139,21 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		}
 		for i := range jobs {
 			j := &jobs[i]
-			if j.PredictionID != "" || j.Phase != PhaseNone {
+			// The whole row comes back, so the holder need not read it again.
+			g, err := scanGeneration(tx.QueryRowContext(ctx, `UPDATE generations SET status = 'running',
+				started_at = coalesce(started_at, ?1), updated_at = ?1
+				WHERE id = ?2 AND status = 'pending' RETURNING `+genCols, ms(now), j.GenerationID))
+			if errors.Is(err, ErrNotFound) {
 				continue
 			}
-			// A fresh attempt will create a prediction next: 'submitting' goes in this
-			// commit rather than one of its own, and is durable before the create is
-			// sent. A job that was already 'submitting' keeps its old submit time, which
-			// reconciliation needs, and marks the new one itself.
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET phase = 'submitting', submit_started_at = ?
-				WHERE id = ?`, ms(now), j.ID); err != nil {
-				return err
-			}
-			j.SubmitClaimed, j.SubmitStartedAt = true, fromMS(ms(now))
-		}
-		for _, j := range jobs {
-			_, updated, err := updateWithEvent(ctx, tx, now, `UPDATE generations SET status = 'running',
-				started_at = coalesce(started_at, ?1), updated_at = ?1
-				WHERE id = ?2 AND status = 'pending'`, ms(now), j.GenerationID)
 			if err != nil {
 				return err
 			}
-			if updated {
-				users = append(users, j.UserID)
+			if err := insertEvent(ctx, tx, g, g.Status, now); err != nil {
+				return err
 			}
+			j.Generation = g
+			users = append(users, j.UserID)
 		}
 		return nil
 	})
@@ -155,11 +164,17 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	return jobs, nil
 }
 
+// claimSet is what a claim writes: the lease, and for a fresh attempt 'submitting'.
+const claimSet = `UPDATE jobs SET state = 'running', lease_until = ?1,
+		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3,
+		phase = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN 'submitting' ELSE phase END,
+		submit_started_at = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?3 ELSE submit_started_at END,
+		submit_owner = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?2 ELSE submit_owner END`
+
 // claimSQLite takes, for each user with queued jobs and fewer than ?4 running, the
 // oldest runnable job, fewest running first. SQLite has one writer: nothing else can
 // take the same rows meanwhile.
-const claimSQLite = `UPDATE jobs SET state = 'running', lease_until = ?1,
-		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+const claimSQLite = claimSet + `
 	WHERE id IN (
 		SELECT jid FROM (
 			SELECT u.running AS running,
@@ -176,8 +191,7 @@ const claimSQLite = `UPDATE jobs SET state = 'running', lease_until = ?1,
 // claimPostgres is the same claim for several processes: each user's candidate job is
 // locked FOR UPDATE SKIP LOCKED, so a claimer never waits for, nor takes, a row another
 // transaction holds, and the outer UPDATE re-checks the state it found.
-const claimPostgres = `UPDATE jobs SET state = 'running', lease_until = ?1,
-		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3
+const claimPostgres = claimSet + `
 	WHERE state = 'queued' AND id IN (
 		SELECT c.id FROM queue_users u
 		CROSS JOIN LATERAL (
@@ -189,6 +203,14 @@ const claimPostgres = `UPDATE jobs SET state = 'running', lease_until = ?1,
 		ORDER BY u.running, c.id
 		LIMIT LIMIT_N)
 	RETURNING `
+
+// scanPlus scans a row of columns the scanner's user knows, then extra ones.
+type scanPlus struct {
+	s     scanner
+	extra []any
+}
+
+func (x scanPlus) Scan(dest ...any) error { return x.s.Scan(append(dest, x.extra...)...) }
 
 // maxClaimLimit bounds one claim (and so the claim statements cached, one per limit);
 // a caller with more free slots claims again.

@@ -102,14 +102,21 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 	if j.CancelRequested {
 		return errUserCanceled
 	}
-	g, err := s.o.DB.GenerationForJob(ctx, j.GenerationID)
-	if errors.Is(err, db.ErrNotFound) {
-		return db.ErrLeaseLost // deleted meanwhile
+	// A generation this claim started came back with the job: it was running, not
+	// canceled, when the claim committed, and a cancel since then has reached this run
+	// (Cancel and fill meet under s.mu, see earlyCancels). Otherwise read it.
+	g := j.Generation
+	if g == nil {
+		var err error
+		g, err = s.o.DB.GenerationForJob(ctx, j.GenerationID)
+		if errors.Is(err, db.ErrNotFound) {
+			return db.ErrLeaseLost // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if g.Status == db.StatusCanceled {
+	if g.Status == db.StatusCanceled || r.userCancel.Load() {
 		return errUserCanceled
 	}
 	token, err := s.token(ctx, g.UserID)

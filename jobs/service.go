@@ -136,6 +136,12 @@ type Service struct {
 	byGen   map[string]*run
 	byPred  map[string]*run
 	started bool
+	// earlyCancels holds running generations a Cancel found no run for: a claim may have
+	// committed but its run not be registered yet (fill), and then the worker, which
+	// takes the generation from the claim instead of reading it again, would not see the
+	// cancel. fill marks such a run canceled at registration. Entries of jobs held
+	// elsewhere are dropped after a lease's length.
+	earlyCancels map[string]time.Time
 
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the dispatcher has exited
@@ -182,6 +188,8 @@ func New(o Options) (*Service, error) {
 		slotFree: make(chan struct{}, 1),
 		byGen:    map[string]*run{},
 		byPred:   map[string]*run{},
+
+		earlyCancels: map[string]time.Time{},
 	}, nil
 }
 
@@ -286,7 +294,7 @@ func (s *Service) Cancel(ctx context.Context, userID int64, id string) (*db.Gene
 	predID := out.PredictionID
 	if out.WasRunning {
 		s.mu.Lock()
-		r := s.byGen[id]
+		r := s.runToCancelLocked(id)
 		s.mu.Unlock()
 		if r != nil {
 			r.userCancel.Store(true)
@@ -302,6 +310,23 @@ func (s *Service) Cancel(ctx context.Context, userID int64, id string) (*db.Gene
 		s.cancelPrediction(ctx, userID, predID)
 	}
 	return out.Generation, nil
+}
+
+// runToCancelLocked returns this process's run of a canceled running generation, or,
+// when there is none (yet), records the cancel for fill to apply (see earlyCancels).
+// s.mu is held.
+func (s *Service) runToCancelLocked(id string) *run {
+	if r := s.byGen[id]; r != nil {
+		return r
+	}
+	now := time.Now()
+	for g, at := range s.earlyCancels {
+		if now.Sub(at) > s.o.LeaseDuration {
+			delete(s.earlyCancels, g)
+		}
+	}
+	s.earlyCancels[id] = now
+	return nil
 }
 
 func (s *Service) cancelPrediction(ctx context.Context, userID int64, predID string) {
@@ -422,6 +447,10 @@ func (s *Service) fill(ctx context.Context) {
 				s.onClaim(j)
 			}
 			r := &run{job: j, owner: owner, poke: make(chan struct{}, 1)}
+			if _, ok := s.earlyCancels[j.GenerationID]; ok {
+				delete(s.earlyCancels, j.GenerationID)
+				r.userCancel.Store(true)
+			}
 			if j.PredictionID != "" {
 				r.predID.Store(j.PredictionID)
 				s.byPred[j.PredictionID] = r

@@ -404,6 +404,42 @@ func TestOutputExpiredFails(t *testing.T) {
 	}
 }
 
+// A cancel that commits after the claim but before the worker starts (the worker takes
+// the generation from the claim rather than reading it again) still stops the job
+// before any prediction is created.
+func TestCancelBetweenClaimAndStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, replicatetest.Config{})
+	u := e.user("alice")
+	s := e.service(nil)
+	ctx := context.Background()
+	g, _ := s.Enqueue(ctx, u, params("canceled in the gap"))
+	s.onClaim = func(j db.Job) {
+		// fill holds s.mu here, between the claim's commit and the run's registration:
+		// what Cancel does when it runs in that gap.
+		if j.Generation == nil || j.Generation.Status != db.StatusRunning {
+			t.Errorf("claim returned generation %+v", j.Generation)
+		}
+		if _, err := e.db.CancelGeneration(ctx, u, j.GenerationID); err != nil {
+			t.Errorf("cancel: %v", err)
+		}
+		if r := s.runToCancelLocked(j.GenerationID); r != nil {
+			t.Errorf("a run before registration: %+v", r)
+		}
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	e.waitJob(g.ID, db.JobCanceled)
+	if st := e.fake.Stats(); st.Created != 0 {
+		t.Fatalf("stats %+v: a canceled generation was created at Replicate", st)
+	}
+	if got, _ := e.db.GetGeneration(ctx, u, g.ID); got.Status != db.StatusCanceled {
+		t.Fatalf("generation %s", got.Status)
+	}
+}
+
 func TestFairnessAcrossUsers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, replicatetest.Config{RunTime: 20 * time.Millisecond, QueueTime: -1})
