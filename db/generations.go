@@ -183,9 +183,12 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
 		// queued count, and every user's first r jobs come before or with it.
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN q.queued < me.queued
-				THEN q.queued ELSE me.queued END), 0)
-			FROM queue_users q, (SELECT queued FROM queue_users WHERE user_id = ?) me`,
+		// (The user's count is a scalar subquery, run once: as a joined subquery SQLite
+		// planned the statement from the bound user id and prepared it again each time.)
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(CASE
+				WHEN queued < (SELECT queued FROM queue_users WHERE user_id = ?1) THEN queued
+				ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) END), 0)
+			FROM queue_users`,
 			userID).Scan(&g.QueuePosition); err != nil {
 			return fmt.Errorf("queue position: %w", err)
 		}
