@@ -81,7 +81,7 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		log.Warn("DEMO MODE: generations go to a built-in fake Replicate, not the real one; images are synthetic", "fake_url", fake.URL())
 	}
 
-	a.DB, err = openDB(ctx, cfg)
+	a.DB, err = openDBWaiting(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -242,4 +242,26 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// postgresWait is how long serve waits for a PostgreSQL server that does not answer yet
+// (at boot the service may start before the database does).
+var postgresWait = time.Minute
+
+// openDBWaiting is openDB that, for PostgreSQL, retries while the server cannot be
+// reached, up to postgresWait, saying so in the log.
+func openDBWaiting(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.DB, error) {
+	deadline := time.Now().Add(postgresWait)
+	for {
+		d, err := openDB(ctx, cfg)
+		if err == nil || cfg.Database != "postgres" || !db.PostgresUnreachable(err) || time.Now().After(deadline) {
+			return d, err
+		}
+		log.Warn("PostgreSQL cannot be reached yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

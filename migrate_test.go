@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"nanobanana/internal/pgtest"
+	"nanobanana/internal/proctest"
 )
 
 // seedPostgresEnv turns a pgtest DSN into the original's POSTGRES_* settings, without
@@ -74,5 +78,56 @@ func TestMigrateFromSQLiteToPostgres(t *testing.T) {
 	// backup is SQLite's; with PostgreSQL it says what to use instead.
 	if _, stderr, code := runWithEnv(t, dir, "", pg, "backup", "--to", "b.db"); code == 0 || !strings.Contains(stderr, "pg_dump") {
 		t.Fatalf("backup with PostgreSQL: %d %s", code, stderr)
+	}
+}
+
+// At boot the service may start before PostgreSQL: serve waits for a server it cannot
+// reach yet, and starts once it answers; a server that answers "no" (a wrong password)
+// ends the start at once instead.
+func TestServeWaitsForPostgresToComeUp(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A port where PostgreSQL will appear: a forwarder to the real server, opened late.
+	late := proctest.FreeAddr(t)
+	_, latePort, _ := net.SplitHostPort(late)
+	go func() {
+		time.Sleep(3 * time.Second)
+		ln, err := net.Listen("tcp", late)
+		if err != nil {
+			t.Errorf("forwarder: %v", err)
+			return
+		}
+		t.Cleanup(func() { ln.Close() })
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go io.Copy(s, c)
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	env := append(seedPostgresEnv(t, dsn), "POSTGRES_PORT="+latePort, "SECRET_KEY=wait-test-secret-wait-test-secret-0123")
+	p := startServe(t, t.TempDir(), env)
+	if !strings.Contains(p.Logs.String(), "cannot be reached yet") {
+		t.Fatalf("serve started without saying it waited for PostgreSQL:\n%s", p.Logs.String())
+	}
+	p.stop(t)
+
+	bad := append(seedPostgresEnv(t, dsn), "POSTGRES_PASSWORD=wrong-password")
+	_, stderr, code := runWithEnv(t, t.TempDir(), "", bad, "serve", "--listen", proctest.FreeAddr(t))
+	if code == 0 || strings.Contains(stderr, "retrying") || !strings.Contains(stderr, "password") {
+		t.Fatalf("serve with a wrong PostgreSQL password: exit %d\n%s", code, stderr)
 	}
 }

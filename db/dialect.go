@@ -109,3 +109,16 @@ func pgRetryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
+
+// PostgresUnreachable reports whether OpenPostgres failed only because the server could
+// not be reached (not started yet, restarting, a network hiccup), as opposed to an
+// answer from it (a wrong password, a missing database) or a bad setting, which waiting
+// does not fix.
+func PostgresUnreachable(err error) bool {
+	var pe *pgconn.PgError
+	if err == nil || errors.As(err, &pe) {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}

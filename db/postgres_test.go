@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +72,16 @@ func TestPostgresBadConnectionSaysWhere(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
+	}
+	if !PostgresUnreachable(err) {
+		t.Errorf("no server on the port is not 'unreachable': %v", err)
+	}
+	// A server that answers no is not worth waiting for.
+	u, _ := url.Parse(pgtest.DSN(t))
+	u.User = url.UserPassword(u.User.Username(), "wrong-password")
+	_, err = OpenPostgres(context.Background(), u.String(), Options{})
+	if err == nil || PostgresUnreachable(err) {
+		t.Errorf("a wrong password: %v, unreachable %v; want an error that waiting does not fix", err, PostgresUnreachable(err))
 	}
 }
 
