@@ -70,11 +70,8 @@ func insertEvent(ctx context.Context, tx *wtx, g *Generation, typ string, now ti
 // insertEventData appends an event whose data was encoded already (appendEventData),
 // possibly before the write was queued, which keeps the encoding off the writer.
 func insertEventData(ctx context.Context, tx *wtx, userID int64, genID, typ, data string, now time.Time) error {
-	if tx.d.pg {
-		if !tx.eventsLocked {
-			return errors.New("insert event: PostgreSQL event writes must run in eventTx")
-		}
-		tx.notifyUsers = append(tx.notifyUsers, userID)
+	if tx.d.pg && !tx.eventsLocked {
+		return errors.New("insert event: PostgreSQL event writes must run in eventTx")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (user_id, generation_id, type, data, created_at)
 		VALUES (?, ?, ?, ?, ?)`, userID, genID, typ, data, ms(now)); err != nil {

@@ -207,7 +207,6 @@ func insertJob(ctx context.Context, tx *wtx, genID string, userID int64, maxAtte
 		genID, userID, maxAttempts, ms(now), ms(now), ms(now)); err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
-	tx.queued = true
 	return nil
 }
 

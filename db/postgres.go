@@ -26,8 +26,9 @@ import (
 //   - transactions that append events take one advisory lock in turn, so event ids
 //     follow commit order, as SSE replay needs;
 //   - claims lock the jobs they take with FOR UPDATE SKIP LOCKED;
-//   - LISTEN/NOTIFY carries "new events for user U" and "jobs were queued" between
-//     processes, so streams and idle workers elsewhere hear of them at once.
+//   - LISTEN/NOTIFY (NOTIFY from triggers) carries "new events for user U" and "jobs
+//     were queued" between processes, so streams and idle workers elsewhere hear of
+//     them at once.
 
 //go:embed migrations_pg/*.sql
 var migrationPGFS embed.FS
@@ -122,22 +123,8 @@ func (d *DB) pgWriteOnce(ctx context.Context, events bool, fn func(tx *wtx) erro
 	if err := fn(w); err != nil {
 		return err
 	}
-	// NOTIFY is transactional: delivered to listeners at commit, never on rollback.
-	seen := map[int64]bool{}
-	for _, u := range w.notifyUsers {
-		if seen[u] {
-			continue
-		}
-		seen[u] = true
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", pgEventsChannel, strconv.FormatInt(u, 10)); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-	}
-	if w.queued {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", pgJobsChannel); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-	}
+	// Other processes hear of new events and queued jobs from NOTIFY, sent by triggers
+	// (migration 0004) when this commits.
 	done = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

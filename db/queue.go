@@ -242,7 +242,6 @@ func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, erro
 			return err
 		}
 		n, err = res.RowsAffected()
-		tx.queued = n > 0
 		return err
 	})
 	if err != nil {
@@ -278,7 +277,6 @@ func (d *DB) ExtendLease(ctx context.Context, jobID int64, owner string, until t
 func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
 	now := ms(d.now())
 	return d.writeTx(ctx, func(tx *wtx) error {
-		tx.queued = true
 		return leased(ctx, tx, jobID, owner, `state = 'queued', lease_until = NULL, lease_owner = NULL,
 			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, run_after = ?, updated_at = ?`, now, now)
 	})

@@ -113,12 +113,8 @@ type wtx struct {
 	d *DB
 	// missed are queries not yet prepared: the writer's only connection is held by this
 	// transaction, so they are prepared after it ends (see writeTx).
-	missed []string
-	// PostgreSQL only: users with new events and whether jobs were queued, announced to
-	// other processes (NOTIFY) by the commit.
-	notifyUsers  []int64
-	queued       bool
-	eventsLocked bool // the event lock is held (eventTx)
+	missed       []string
+	eventsLocked bool // PostgreSQL: the event lock is held (eventTx)
 }
 
 // The statements of a write run to the end even if their caller's context is canceled
