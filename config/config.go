@@ -358,24 +358,33 @@ func (c *Config) ResolveSecret() error {
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
 	key := fmt.Sprintf("%x", raw[:])
-	// O_EXCL: two processes starting at once must not each write a different key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return c.ResolveSecret()
-	}
+	// Written whole to a temporary file, then linked into place: link fails if the name
+	// exists, so two processes starting at once (sharing DATA_DIR, with PostgreSQL) never
+	// each keep a different key, and neither reads a half-written one.
+	tmp, err := os.CreateTemp(c.DataDir, ".secret.key-*")
 	if err != nil {
 		return fmt.Errorf("config: create %s: %w", path, err)
 	}
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("config: create %s: %w", path, err)
+	}
+	if _, err := tmp.WriteString(key + "\n"); err != nil {
+		tmp.Close()
 		return fmt.Errorf("config: write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
 		return fmt.Errorf("config: write %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("config: write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return c.ResolveSecret() // another process was first: use its key
+	} else if err != nil {
+		return fmt.Errorf("config: create %s: %w", path, err)
 	}
 	c.SecretKey, c.SecretKeyGenerated = key, true
 	return nil

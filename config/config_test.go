@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -196,5 +197,32 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Load(Flags{EnvFile: "../.env.example", DataDir: dir}); err != nil {
 		t.Fatalf(".env.example does not load: %v", err)
+	}
+}
+
+// Processes sharing DATA_DIR (several serves on one PostgreSQL database) and starting at
+// once end up with one key between them.
+func TestGeneratedSecretIsOneAcrossConcurrentStarts(t *testing.T) {
+	dir := t.TempDir()
+	keys := make([]string, 16)
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() {
+			c := Defaults()
+			c.DataDir = dir
+			errs[i] = c.ResolveSecret()
+			keys[i] = c.SecretKey
+		})
+	}
+	wg.Wait()
+	for i := range keys {
+		if errs[i] != nil || keys[i] != keys[0] || len(keys[i]) < 32 {
+			t.Fatalf("start %d: key %q, %v; want the same key as start 0 (%q)", i, keys[i], errs[i], keys[0])
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("DATA_DIR holds %d files; want only secret.key (no temporary files left)", len(entries))
 	}
 }
