@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"nanobanana/db"
@@ -24,7 +25,11 @@ func Open(t testing.TB, dir string, o db.Options) *db.DB {
 	var d *db.DB
 	var err error
 	if Postgres() {
-		d, err = db.OpenPostgres(context.Background(), pgtest.DSN(t), o)
+		dsn := pgtest.DSN(t)
+		d, err = db.OpenPostgres(context.Background(), dsn, o)
+		if err == nil {
+			dsns.Store(d, dsn)
+		}
 	} else {
 		d, err = db.Open(context.Background(), filepath.Join(dir, "test.db"), o)
 	}
@@ -33,6 +38,32 @@ func Open(t testing.TB, dir string, o db.Options) *db.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+var dsns sync.Map // *db.DB opened on PostgreSQL -> its DSN
+
+// Another opens a second handle on d's PostgreSQL database, standing for another
+// process sharing it, and closes it when the test ends.
+func Another(t testing.TB, d *db.DB, o db.Options) *db.DB {
+	t.Helper()
+	dsn, ok := dsns.Load(d)
+	if !ok {
+		t.Fatal("dbtest.Another: the database was not opened on PostgreSQL by dbtest.Open")
+	}
+	d2, err := db.OpenPostgres(context.Background(), dsn.(string), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d2.Close() })
+	return d2
+}
+
+// PostgresOnly skips a test of what only several processes on PostgreSQL do.
+func PostgresOnly(t testing.TB) {
+	t.Helper()
+	if !Postgres() {
+		t.Skip("PostgreSQL only: runs with NANOBANANA_TEST_DB=postgres (make test does)")
+	}
 }
 
 // SQLiteOnly skips a test of something only the SQLite backend has.
