@@ -43,9 +43,15 @@ func cleanEnv(extra ...string) []string {
 // runCLI runs the binary to completion in dir.
 func runCLI(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	return runWithEnv(t, dir, stdin, nil, args...)
+}
+
+// runWithEnv runs the binary to completion in dir with extra settings.
+func runWithEnv(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(nanobanana(t), args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv("BCRYPT_COST=10")
+	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,25 +24,6 @@ func seedPostgresEnv(t *testing.T, dsn string) []string {
 	return []string{"POSTGRES_HOST=" + u.Hostname(), "POSTGRES_PORT=" + u.Port(),
 		"POSTGRES_DB=" + strings.TrimPrefix(u.Path, "/"), "POSTGRES_USER=" + u.User.Username(),
 		"POSTGRES_PASSWORD=" + pass, "POSTGRES_SSLMODE=disable"}
-}
-
-// runWithEnv runs the binary to completion in dir with extra settings.
-func runWithEnv(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(nanobanana(t), args...)
-	cmd.Dir = dir
-	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
 }
 
 // A SQLite deployment grows into PostgreSQL: `migrate --from-sqlite` copies it, and the

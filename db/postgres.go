@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"runtime"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -150,48 +147,17 @@ func (d *DB) migratePG(ctx context.Context) ([]string, error) {
 	)`); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrationPGFS, "migrations_pg/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var applied []string
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations_pg/"), ".sql")
-		body, err := migrationPGFS.ReadFile(name)
+	return d.applyMigrations(ctx, migrationPGFS, "migrations_pg", func(fn func(tx *sql.Tx) error) error {
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
-			return applied, err
+			return err
 		}
-		err = func() error {
-			tx, err := conn.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return errSkip
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", version, ms(d.now())); err != nil {
-				return err
-			}
-			return tx.Commit()
-		}()
-		switch {
-		case err == errSkip:
-		case err != nil:
-			return applied, fmt.Errorf("migration %s: %w", version, err)
-		default:
-			applied = append(applied, version)
+		defer tx.Rollback()
+		if err := fn(tx); err != nil {
+			return err
 		}
-	}
-	return applied, nil
+		return tx.Commit()
+	})
 }
 
 // QueueSignal returns a channel that receives a signal when another process queued jobs
