@@ -214,6 +214,24 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// NewTimeID returns a generation id: 32 lowercase hex characters like NewID's, of which
+// the first 12 are the current Unix time in milliseconds and the other 20 are 80 random
+// bits. 80 random bits per millisecond still cannot be guessed or enumerated; the id
+// does tell when it was made, which the generation shows its owner anyway. Ids that grow
+// with time put each insert into the indexes keyed by them (generations' primary key,
+// jobs.generation_id) on the last page, the one the previous inserts touched, instead
+// of a random page each: one page fewer written per index and commit under load.
+func NewTimeID() string {
+	var b [16]byte
+	t := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(t)
+		t >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
+
 // ms converts a time to the stored form, Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

@@ -167,7 +167,7 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 		return nil, err
 	}
 	now := d.now()
-	g := &Generation{ID: NewID(), UserID: userID, Status: StatusPending, Params: p,
+	g := &Generation{ID: NewTimeID(), UserID: userID, Status: StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
 	event := string(appendEventData(nil, g)) // encoded here, off the writer
 	err = d.eventTx(ctx, func(tx *wtx) error {
