@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -69,17 +70,28 @@ func TestServeWaitsForPostgresToComeUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A port where PostgreSQL will appear: a forwarder to the real server, opened late.
+	// A port where PostgreSQL will appear: a forwarder to the real server, opened once
+	// serve has said it is waiting.
 	late := proctest.FreeAddr(t)
 	_, latePort, _ := net.SplitHostPort(late)
-	go func() {
-		time.Sleep(3 * time.Second)
-		ln, err := net.Listen("tcp", late)
-		if err != nil {
-			t.Errorf("forwarder: %v", err)
-			return
+	env := append(seedPostgresEnv(t, dsn), "POSTGRES_PORT="+latePort, "SECRET_KEY=wait-test-secret-wait-test-secret-0123")
+	addr := proctest.FreeAddr(t)
+	cmd := exec.Command(nanobanana(t), "serve", "--listen", addr)
+	cmd.Dir = t.TempDir()
+	cmd.Env = cleanEnv(append([]string{"BCRYPT_COST=10"}, env...)...)
+	p := proctest.Start(t, cmd)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(p.Logs.String(), "cannot be reached yet"); {
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("serve did not say it waits for PostgreSQL:\n%s", p.Logs.String())
 		}
-		t.Cleanup(func() { ln.Close() })
+		time.Sleep(50 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -97,12 +109,12 @@ func TestServeWaitsForPostgresToComeUp(t *testing.T) {
 			}()
 		}
 	}()
-	env := append(seedPostgresEnv(t, dsn), "POSTGRES_PORT="+latePort, "SECRET_KEY=wait-test-secret-wait-test-secret-0123")
-	p := startServe(t, t.TempDir(), env)
-	if !strings.Contains(p.Logs.String(), "cannot be reached yet") {
-		t.Fatalf("serve started without saying it waited for PostgreSQL:\n%s", p.Logs.String())
+	if err := p.WaitHTTP(nil, "http://"+addr+"/healthz", time.Minute); err != nil {
+		t.Fatalf("serve did not start once PostgreSQL answered:\n%s", p.Logs.String())
 	}
-	p.stop(t)
+	if err := p.Stop(25 * time.Second); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p.Logs.String())
+	}
 
 	bad := append(seedPostgresEnv(t, dsn), "POSTGRES_PASSWORD=wrong-password")
 	_, stderr, code := runWithEnv(t, t.TempDir(), "", bad, "serve", "--listen", proctest.FreeAddr(t))
