@@ -29,7 +29,8 @@ var (
 
 // Options tune how the database is opened. The zero value is right for production.
 type Options struct {
-	// Readers is the size of the read-only connection pool (default: 2 x CPUs, at least 4).
+	// Readers is the size of the read-only connection pool (default: 2 x CPUs, at least 4);
+	// with PostgreSQL, of the one pool for reads and writes (default: 4 x CPUs, at least 8).
 	Readers int
 	// Now is the clock; nil means time.Now. Tests set it to control expiry.
 	Now func() time.Time
