@@ -54,7 +54,7 @@ func jobOwners(t *testing.T, pg *sql.DB) map[string][2]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rows, err := pg.QueryContext(ctx, `SELECT generation_id, state, coalesce(lease_owner, '') FROM jobs`)
+	rows, err := pg.QueryContext(ctx, `SELECT id, state, coalesce(lease_owner, '') FROM generations`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // copyTables are the tables CopyFromSQLite moves, parents first. queue_users is not
-// among them: the count trigger rebuilds it as the jobs arrive.
-var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "jobs", "events"}
+// among them: the count trigger rebuilds it as the generations (and their jobs) arrive.
+var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "events"}
 
 // CopyFromSQLite copies every row of the SQLite database src into this PostgreSQL
 // database, keeping ids (so sealed API keys, whose associated data is the user id,
@@ -56,12 +56,15 @@ func (d *DB) CopyFromSQLite(ctx context.Context, src *DB) (map[string]int64, err
 			counts[table] = n
 		}
 		// The identity sequences continue after the copied ids.
-		for _, table := range []string{"users", "refresh_tokens", "jobs", "events"} {
-			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'),
-				greatest((SELECT max(id) FROM `+table+`), 1), (SELECT count(*) > 0 FROM `+table+`))`); err != nil {
+		for _, tc := range [][2]string{{"users", "id"}, {"refresh_tokens", "id"}, {"generations", "job_id"}, {"events", "id"}} {
+			table, col := tc[0], tc[1]
+			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', '`+col+`'),
+				greatest((SELECT max(`+col+`) FROM `+table+`), 1), (SELECT count(*) > 0 FROM `+table+`))`); err != nil {
 				return fmt.Errorf("sequence of %s: %w", table, err)
 			}
 		}
+		// Every generation carries its job (one row since migration 0007).
+		counts["jobs"] = counts["generations"]
 		return tx.Commit(ctx)
 	})
 	if err != nil {
@@ -83,7 +86,7 @@ func copyTable(ctx context.Context, tx pgx.Tx, src *DB, table string) (int64, er
 		return 0, err
 	}
 	s := &sqlRowSource{rows: rows, vals: make([]any, len(cols))}
-	if table == "jobs" {
+	if table == "generations" {
 		s.fix = requeueRunning(cols)
 	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, s)

@@ -219,8 +219,8 @@ func NewID() string {
 // the first 12 are the current Unix time in milliseconds and the other 20 are 80 random
 // bits. 80 random bits per millisecond still cannot be guessed or enumerated; the id
 // does tell when it was made, which the generation shows its owner anyway. Ids that grow
-// with time put each insert into the indexes keyed by them (generations' primary key,
-// jobs.generation_id) on the last page, the one the previous inserts touched, instead
+// with time put each insert into the index keyed by them (generations.id; before
+// migration 0007 also jobs.generation_id) on the last page, the one the previous inserts touched, instead
 // of a random page each: one page fewer written per index and commit under load.
 func NewTimeID() string {
 	var b [16]byte

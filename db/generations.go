@@ -88,25 +88,38 @@ type scanner interface{ Scan(...any) error }
 
 func scanGeneration(row scanner) (*Generation, error) {
 	var g Generation
-	var refs string
-	var created, updated int64
-	var started, completed sql.NullInt64
-	err := row.Scan(&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
-		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
-		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated)
+	dest, finish := genDest(&g)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
-		return nil, fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
+	if err := finish(); err != nil {
+		return nil, err
 	}
-	g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
-	g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
 	return &g, nil
+}
+
+// genDest returns the scan destinations of genCols for g, and what completes g once
+// they are scanned (so genCols can follow other columns in one row, as in the claim).
+func genDest(g *Generation) ([]any, func() error) {
+	var refs string
+	var created, updated int64
+	var started, completed sql.NullInt64
+	dest := []any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
+		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
+		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
+		&created, &started, &completed, &updated}
+	return dest, func() error {
+		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
+			return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
+		}
+		g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
+		g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
+		return nil
+	}
 }
 
 // listCols are genCols without what a listed Generation leaves out (see ListGenerations).
@@ -148,8 +161,8 @@ func parseRefs(refs string, out *[]string) error {
 // DefaultMaxAttempts bounds a job's claims when CreateGeneration's caller does not say.
 const DefaultMaxAttempts = 5
 
-// CreateGeneration inserts a pending generation, its queue row and its first event in
-// one transaction, and returns it with its queue position.
+// CreateGeneration inserts a pending generation, queued (its job is part of its row),
+// and its first event in one transaction, and returns it with its queue position.
 func (d *DB) CreateGeneration(ctx context.Context, userID int64, p Params) (*Generation, error) {
 	return d.CreateGenerationAttempts(ctx, userID, p, DefaultMaxAttempts)
 }
@@ -173,13 +186,11 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	err = d.eventTx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
-			reference_ids, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at)
+			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10)`,
 			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
-			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), ms(now)); err != nil {
+			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts); err != nil {
 			return fmt.Errorf("insert generation: %w", err)
-		}
-		if err := insertJob(ctx, tx, g.ID, userID, maxAttempts, now); err != nil {
-			return err
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
 		// queued count, and every user's first r jobs come before or with it.
@@ -199,15 +210,6 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	}
 	d.notify(userID)
 	return g, nil
-}
-
-func insertJob(ctx context.Context, tx *wtx, genID string, userID int64, maxAttempts int, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (generation_id, user_id, state, max_attempts,
-		run_after, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
-		genID, userID, maxAttempts, ms(now), ms(now), ms(now)); err != nil {
-		return fmt.Errorf("insert job: %w", err)
-	}
-	return nil
 }
 
 // GetGeneration returns the user's generation. Another user's id is ErrNotFound, exactly
@@ -234,9 +236,9 @@ func (d *DB) GetGeneration(ctx context.Context, userID int64, id string) (*Gener
 // are counted as ahead, so it errs on the long side by at most the number of users).
 func (d *DB) queuePosition(ctx context.Context, g *Generation) error {
 	err := d.queryRow(ctx, `WITH r AS (
-			SELECT count(*) AS rank FROM jobs
+			SELECT count(*) AS rank FROM generations
 			WHERE user_id = ?1 AND state = 'queued'
-			  AND id <= (SELECT id FROM jobs WHERE generation_id = ?2))
+			  AND job_id <= (SELECT job_id FROM generations WHERE id = ?2))
 		SELECT coalesce(sum(CASE WHEN q.queued < r.rank THEN q.queued ELSE r.rank END), 0)
 		FROM queue_users q, r
 		WHERE r.rank > 0`, g.UserID, g.ID).Scan(&g.QueuePosition)
@@ -336,7 +338,7 @@ func decodeCursor(c string) (int64, string, error) {
 	return n, id, nil
 }
 
-// DeleteGeneration removes the user's generation and its queue row, writes a deleted
+// DeleteGeneration removes the user's generation (and so its job), writes a deleted
 // event, and returns the row as it was (so the caller can remove its files). The caller
 // cancels a pending or running one first; the queue's conditional writes then find
 // nothing to update, and a worker that stored files after this cleans them up itself.

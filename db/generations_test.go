@@ -162,7 +162,7 @@ func TestClaimFairAndCapped(t *testing.T) {
 		t.Fatalf("counts %v", counts)
 	}
 	var running int
-	if err := d.queryRow(context.Background(), `SELECT count(*) FROM jobs WHERE state = 'running' AND user_id = ?`, a).Scan(&running); err != nil {
+	if err := d.queryRow(context.Background(), `SELECT count(*) FROM generations WHERE state = 'running' AND user_id = ?`, a).Scan(&running); err != nil {
 		t.Fatal(err)
 	}
 	if running != 3 {

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// Queue states (jobs.state) and phases (jobs.phase); see migration 0002 for what each means.
+// Queue states (generations.state) and phases (generations.phase); see migration 0002 for
+// what each means. Since migration 0007 a job is columns of its generation's row.
 const (
 	JobQueued   = "queued"
 	JobRunning  = "running"
@@ -28,9 +29,9 @@ const (
 // canceled and retried, or deleted. The holder must stop working on it.
 var ErrLeaseLost = errors.New("job lease lost")
 
-// Job is one queue row: the attempt chain of one generation.
+// Job is the queue's part of a generation's row: the attempt chain that runs it.
 type Job struct {
-	ID              int64
+	ID              int64 // job_id: a new one when the generation is run again
 	GenerationID    string
 	UserID          int64
 	State           string
@@ -59,9 +60,9 @@ type Job struct {
 	Generation *Generation
 }
 
-const jobCols = `id, generation_id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
+const jobCols = `job_id, id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
 	max_attempts, run_after, lease_until, coalesce(lease_owner, ''), last_error,
-	coalesce(prediction_id, ''), submit_started_at, created_at, updated_at`
+	coalesce(prediction_id, ''), submit_started_at, job_created_at, updated_at`
 
 func scanJob(row scanner) (*Job, error) {
 	var j Job
@@ -113,14 +114,23 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		if d.pg {
 			q = claimPostgres
 		}
+		// The generation moves from pending to running in the same UPDATE; started_by
+		// = this claim's owner tells the generations this claim started (and so owes
+		// an event for) from resumed ones.
 		rows, err := tx.QueryContext(ctx, strings.Replace(q, "LIMIT_N", strconv.Itoa(limit), 1)+jobCols+
-			`, coalesce(submit_owner = ?2, FALSE)`, ms(leaseUntil), owner, ms(now), maxPerUser)
+			`, coalesce(submit_owner = ?2, FALSE), coalesce(started_by = ?2, FALSE), `+genCols,
+			ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var marked bool
-			j, err := scanJob(scanPlus{rows, []any{&marked}})
+			var marked, started bool
+			g := new(Generation)
+			gd, gfin := genDest(g)
+			j, err := scanJob(scanPlus{rows, append([]any{&marked, &started}, gd...)})
+			if err == nil {
+				err = gfin()
+			}
 			if err != nil {
 				rows.Close()
 				return err
@@ -128,6 +138,10 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 			if marked {
 				// Phase tells what the previous attempt left behind: nothing.
 				j.SubmitClaimed, j.Phase = true, PhaseNone
+			}
+			if started {
+				// The whole row comes back, so the holder need not read it again.
+				j.Generation = g
 			}
 			jobs = append(jobs, *j)
 		}
@@ -138,22 +152,12 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 			return err
 		}
 		for i := range jobs {
-			j := &jobs[i]
-			// The whole row comes back, so the holder need not read it again.
-			g, err := scanGeneration(tx.QueryRowContext(ctx, `UPDATE generations SET status = 'running',
-				started_at = coalesce(started_at, ?1), updated_at = ?1
-				WHERE id = ?2 AND status = 'pending' RETURNING `+genCols, ms(now), j.GenerationID))
-			if errors.Is(err, ErrNotFound) {
-				continue
+			if g := jobs[i].Generation; g != nil {
+				if err := insertEvent(ctx, tx, g, g.Status, now); err != nil {
+					return err
+				}
+				users = append(users, g.UserID)
 			}
-			if err != nil {
-				return err
-			}
-			if err := insertEvent(ctx, tx, g, g.Status, now); err != nil {
-				return err
-			}
-			j.Generation = g
-			users = append(users, j.UserID)
 		}
 		return nil
 	})
@@ -164,23 +168,27 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	return jobs, nil
 }
 
-// claimSet is what a claim writes: the lease, and for a fresh attempt 'submitting'.
-const claimSet = `UPDATE jobs SET state = 'running', lease_until = ?1,
+// claimSet is what a claim writes: the lease, for a fresh attempt 'submitting', and for
+// a pending generation its start.
+const claimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
 		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3,
 		phase = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN 'submitting' ELSE phase END,
 		submit_started_at = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?3 ELSE submit_started_at END,
-		submit_owner = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?2 ELSE submit_owner END`
+		submit_owner = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?2 ELSE submit_owner END,
+		status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
+		started_at = CASE WHEN status = 'pending' THEN coalesce(started_at, ?3) ELSE started_at END,
+		started_by = CASE WHEN status = 'pending' THEN ?2 ELSE started_by END`
 
 // claimSQLite takes, for each user with queued jobs and fewer than ?4 running, the
 // oldest runnable job, fewest running first. SQLite has one writer: nothing else can
 // take the same rows meanwhile.
 const claimSQLite = claimSet + `
-	WHERE id IN (
+	WHERE job_id IN (
 		SELECT jid FROM (
 			SELECT u.running AS running,
-				(SELECT j.id FROM jobs j
+				(SELECT j.job_id FROM generations j
 				 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
-				 ORDER BY j.id LIMIT 1) AS jid
+				 ORDER BY j.job_id LIMIT 1) AS jid
 			FROM queue_users u
 			WHERE u.queued > 0 AND u.running < ?4)
 		WHERE jid IS NOT NULL
@@ -192,15 +200,15 @@ const claimSQLite = claimSet + `
 // locked FOR UPDATE SKIP LOCKED, so a claimer never waits for, nor takes, a row another
 // transaction holds, and the outer UPDATE re-checks the state it found.
 const claimPostgres = claimSet + `
-	WHERE state = 'queued' AND id IN (
-		SELECT c.id FROM queue_users u
+	WHERE state = 'queued' AND job_id IN (
+		SELECT c.job_id FROM queue_users u
 		CROSS JOIN LATERAL (
-			SELECT j.id FROM jobs j
+			SELECT j.job_id FROM generations j
 			WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
-			ORDER BY j.id LIMIT 1
+			ORDER BY j.job_id LIMIT 1
 			FOR UPDATE SKIP LOCKED) c
 		WHERE u.queued > 0 AND u.running < ?4
-		ORDER BY u.running, c.id
+		ORDER BY u.running, c.job_id
 		LIMIT LIMIT_N)
 	RETURNING `
 
@@ -235,7 +243,7 @@ func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, erro
 	var n int64
 	now := ms(d.now())
 	err := d.writeTx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', lease_until = NULL,
+		res, err := tx.ExecContext(ctx, `UPDATE generations SET state = 'queued', lease_until = NULL,
 			lease_owner = NULL, run_after = ?1, updated_at = ?1
 			WHERE state = 'running' AND `+cond, append([]any{now}, extra...)...)
 		if err != nil {
@@ -253,7 +261,7 @@ func (d *DB) reclaim(ctx context.Context, cond string, extra []any) (int64, erro
 // leased runs one conditional update of a job the caller holds; no row means the lease
 // is lost.
 func leased(ctx context.Context, tx *wtx, jobID int64, owner, set string, args ...any) error {
-	res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+set+` WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+	res, err := tx.ExecContext(ctx, `UPDATE generations SET `+set+` WHERE job_id = ? AND lease_owner = ? AND state = 'running'`,
 		append(args, jobID, owner)...)
 	if err != nil {
 		return err
@@ -284,17 +292,17 @@ func (d *DB) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
 
 // GetJob reads a job by id.
 func (d *DB) GetJob(ctx context.Context, jobID int64) (*Job, error) {
-	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM generations WHERE job_id = ?`, jobID))
 }
 
 // JobForGeneration reads the job of a generation.
 func (d *DB) JobForGeneration(ctx context.Context, genID string) (*Job, error) {
-	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE generation_id = ?`, genID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM generations WHERE id = ?`, genID))
 }
 
 // JobForPrediction reads the job that owns a Replicate prediction id.
 func (d *DB) JobForPrediction(ctx context.Context, predictionID string) (*Job, error) {
-	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE prediction_id = ?`, predictionID))
+	return scanJob(d.queryRow(ctx, `SELECT `+jobCols+` FROM generations WHERE prediction_id = ?`, predictionID))
 }
 
 // GenerationForJob reads a generation without an owner check (for the worker, which
@@ -307,7 +315,7 @@ func (d *DB) GenerationForJob(ctx context.Context, genID string) (*Generation, e
 // never adopts another job's prediction.
 func (d *DB) PredictionKnown(ctx context.Context, predictionID string) (bool, error) {
 	var n int
-	err := d.queryRow(ctx, `SELECT count(*) FROM jobs WHERE prediction_id = ?`, predictionID).Scan(&n)
+	err := d.queryRow(ctx, `SELECT count(*) FROM generations WHERE prediction_id = ?`, predictionID).Scan(&n)
 	return n > 0, err
 }
 
@@ -326,13 +334,9 @@ func (d *DB) MarkSubmitting(ctx context.Context, jobID int64, owner string, at t
 func (d *DB) SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error {
 	now := ms(d.now())
 	err := d.writeTx(ctx, func(tx *wtx) error {
-		if err := leased(ctx, tx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
-			predictionID, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE generations SET prediction_id = ?, updated_at = ? WHERE id = ?`,
-			predictionID, now, genID)
-		return err
+		// The job's prediction is the generation's (one row since migration 0007).
+		return leased(ctx, tx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
+			predictionID, now)
 	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: prediction %s belongs to another job", ErrConflict, predictionID)
@@ -402,27 +406,28 @@ func (d *DB) finishJob(ctx context.Context, jobID int64, owner, genID, state, la
 	now := d.now()
 	var userID int64
 	err := d.eventTx(ctx, func(tx *wtx) error {
-		set := `state = ?, lease_until = NULL, updated_at = ?`
-		args := []any{state, ms(now)}
+		// genSet numbers its own values from ?3 (?1 is now, ?2 the job); the job's
+		// follow. Every parameter is used, which PostgreSQL requires (it cannot type
+		// one that no expression refers to).
+		n := 3 + len(genArgs)
+		set := fmt.Sprintf(`, state = ?%d, lease_until = NULL`, n)
+		args := append([]any{ms(now), jobID}, genArgs...)
+		args = append(args, state, owner)
 		if lastError != "" {
-			set += `, last_error = ?`
+			set += fmt.Sprintf(`, last_error = ?%d`, n+2)
 			args = append(args, lastError)
-		}
-		if err := leased(ctx, tx, jobID, owner, set, args...); err != nil {
-			return err
 		}
 		var updated bool
 		var err error
-		// genSet numbers its own values from ?3: every parameter is used, which
-		// PostgreSQL requires (it cannot type one that no expression refers to).
-		userID, updated, err = updateWithEvent(ctx, tx, now, `UPDATE generations SET `+genSet+
-			` WHERE id = ?2 AND status IN ('pending', 'running')`,
-			append([]any{ms(now), genID}, genArgs...)...)
+		// No row: the lease is lost, or the generation was canceled or deleted meanwhile.
+		userID, updated, err = updateWithEvent(ctx, tx, now, `UPDATE generations SET `+genSet+set+
+			fmt.Sprintf(` WHERE job_id = ?2 AND lease_owner = ?%d AND state = 'running'`, n+1)+
+			` AND status IN ('pending', 'running')`, args...)
 		if err != nil {
 			return err
 		}
 		if !updated {
-			return ErrLeaseLost // canceled or deleted meanwhile: roll the job back too
+			return ErrLeaseLost
 		}
 		return nil
 	})
@@ -457,27 +462,20 @@ func (d *DB) CancelGeneration(ctx context.Context, userID int64, genID string) (
 			return fmt.Errorf("%w: generation is already %s", ErrConflict, g.Status)
 		}
 		var state string
-		var pred sql.NullString
-		err = tx.QueryRowContext(ctx, `SELECT state, prediction_id FROM jobs WHERE generation_id = ?`, genID).
-			Scan(&state, &pred)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM generations WHERE id = ?`, genID).
+			Scan(&state); err != nil {
 			return err
 		}
-		out.PredictionID = pred.String
+		out.PredictionID = g.PredictionID
 		out.WasRunning = state == JobRunning
-		if state == JobRunning {
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE generation_id = ?`,
-				ms(now), genID)
-		} else {
-			// Queued (maybe between retries, with a prediction id): out of the queue now.
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'canceled', cancel_requested = 1,
-				lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE generation_id = ?`, ms(now), genID)
-		}
-		if err != nil {
-			return err
-		}
+		// Running: flagged, its worker cancels the prediction and lets go. Queued (maybe
+		// between retries, with a prediction id): out of the queue now.
 		if _, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'canceled', completed_at = ?1,
-			updated_at = ?1 WHERE id = ?2`, ms(now), genID); err != nil {
+			updated_at = ?1, cancel_requested = 1,
+			state = CASE WHEN state = 'running' THEN state ELSE 'canceled' END,
+			lease_until = CASE WHEN state = 'running' THEN lease_until END,
+			lease_owner = CASE WHEN state = 'running' THEN lease_owner END
+			WHERE id = ?2`, ms(now), genID); err != nil {
 			return err
 		}
 		g.Status, g.CompletedAt, g.UpdatedAt = StatusCanceled, fromMS(ms(now)), fromMS(ms(now))
@@ -514,27 +512,27 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 		if g.Status != StatusFailed && g.Status != StatusCanceled {
 			return fmt.Errorf("%w: only failed or canceled generations can be retried, this one is %s", ErrConflict, g.Status)
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE generation_id = ? AND state = 'running'`,
-			genID).Scan(&n); err != nil {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM generations WHERE id = ?`, genID).
+			Scan(&state); err != nil {
 			return err
 		}
-		if n > 0 {
+		if state == JobRunning {
 			return fmt.Errorf("%w: the previous run is still stopping; retry in a moment", ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE generation_id = ?`, genID); err != nil {
-			return err
+		// A fresh job: a new job id (the back of the queue), nothing of the old chain.
+		newJob := `(SELECT max(job_id) FROM generations) + 1`
+		if d.pg {
+			newJob = `nextval('generations_job_id_seq')`
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE generations SET status = 'pending', error = '',
+		g, err = scanGeneration(tx.QueryRowContext(ctx, `UPDATE generations SET status = 'pending', error = '',
 			prediction_id = NULL, image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
 			height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
-			updated_at = ? WHERE id = ?`, ms(now), genID); err != nil {
-			return err
-		}
-		if err := insertJob(ctx, tx, genID, userID, maxAttempts, now); err != nil {
-			return err
-		}
-		g, err = scanGeneration(tx.QueryRowContext(ctx, `SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+			updated_at = ?1, job_id = `+newJob+`, state = 'queued', phase = NULL,
+			cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
+			lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
+			submit_owner = NULL, job_created_at = ?1, started_by = NULL
+			WHERE id = ?3 RETURNING `+genCols, ms(now), maxAttempts, genID))
 		if err != nil {
 			return err
 		}

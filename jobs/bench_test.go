@@ -110,9 +110,9 @@ func BenchmarkEnqueueToClaim(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkCreateGeneration measures the durable enqueue transaction (generation row,
-// queue row, queue position, event) from several goroutines, as HTTP handlers would call
-// it, with the queue growing as it runs.
+// BenchmarkCreateGeneration measures the durable enqueue transaction (the generation's
+// row with its job, queue position, event) from several goroutines, as HTTP handlers
+// would call it, with the queue growing as it runs.
 func BenchmarkCreateGeneration(b *testing.B) {
 	e := newEnv(b, replicatetest.Config{})
 	var users []int64

@@ -540,7 +540,7 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 			if crash {
 				s1.halt()
 				var leased int
-				e.db.R.QueryRow(`SELECT count(*) FROM jobs WHERE state = 'running'`).Scan(&leased)
+				e.db.R.QueryRow(`SELECT count(*) FROM generations WHERE state = 'running'`).Scan(&leased)
 				if leased == 0 {
 					t.Fatal("the crash left no leases behind; the test proves nothing")
 				}
