@@ -184,27 +184,24 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
 	event := string(appendEventData(nil, g)) // encoded here, off the writer
 	err = d.eventTx(ctx, func(tx *wtx) error {
-		// The new job is its user's last queued one: with r its rank among them, every
-		// user's first r jobs come before or with it. The position comes back from the
-		// INSERT itself, one statement fewer on the writer. Its subqueries see
-		// queue_users as it was before the row's AFTER INSERT trigger counted the new
-		// job (SQLite runs RETURNING before the row's AFTER triggers; PostgreSQL's
-		// subqueries see the statement's snapshot, and its row triggers fire after), so
-		// r is the user's queued count plus one, and the user's own term, min(r - 1, r),
-		// is one short of r: hence the final + 1. (The user's count is a scalar
-		// subquery, run once: as a joined subquery SQLite planned the statement from the
-		// bound user id and prepared it again each time.)
-		if err := tx.QueryRowContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 			reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at)
-			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10)
-			RETURNING (SELECT coalesce(sum(CASE
-				WHEN queued <= coalesce((SELECT queued FROM queue_users WHERE user_id = ?2), 0) THEN queued
-				ELSE coalesce((SELECT queued FROM queue_users WHERE user_id = ?2), 0) + 1 END), 0)
-				FROM queue_users) + 1`,
+			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10)`,
 			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
-			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts).Scan(&g.QueuePosition); err != nil {
+			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts); err != nil {
 			return fmt.Errorf("insert generation: %w", err)
+		}
+		// The new job is its user's last queued one: its fair-order rank r is the user's
+		// queued count, and every user's first r jobs come before or with it.
+		// (The user's count is a scalar subquery, run once: as a joined subquery SQLite
+		// planned the statement from the bound user id and prepared it again each time.)
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(CASE
+				WHEN queued < (SELECT queued FROM queue_users WHERE user_id = ?1) THEN queued
+				ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) END), 0)
+			FROM queue_users`,
+			userID).Scan(&g.QueuePosition); err != nil {
+			return fmt.Errorf("queue position: %w", err)
 		}
 		return insertEventData(ctx, tx, userID, g.ID, StatusPending, event, now)
 	})

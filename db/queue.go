@@ -184,14 +184,13 @@ const claimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
 // take the same rows meanwhile.
 const claimSQLite = claimSet + `
 	WHERE job_id IN (
-		WITH c AS MATERIALIZED (
+		SELECT jid FROM (
 			SELECT u.running AS running,
 				(SELECT j.job_id FROM generations j
 				 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
 				 ORDER BY j.job_id LIMIT 1) AS jid
 			FROM queue_users u
 			WHERE u.queued > 0 AND u.running < ?4)
-		SELECT jid FROM c
 		WHERE jid IS NOT NULL
 		ORDER BY running, jid
 		LIMIT LIMIT_N)
