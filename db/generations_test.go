@@ -126,6 +126,48 @@ func TestQueuePositionIsFair(t *testing.T) {
 	}
 }
 
+// The position the enqueue returns (from its INSERT) is the one a read right after
+// gives, with users of every kind in the queue: more queued jobs, fewer, none queued but
+// some running, and a user enqueueing for the first time.
+func TestEnqueuePositionMatchesRead(t *testing.T) {
+	d := openTestDB(t)
+	ctx := context.Background()
+	var users []int64
+	for _, n := range []string{"alice", "bob", "carol", "dave"} {
+		users = append(users, addUser(t, d, n))
+	}
+	check := func(u int64, what string) {
+		t.Helper()
+		g, err := d.CreateGeneration(ctx, u, params(what))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.GetGeneration(ctx, u, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.QueuePosition != got.QueuePosition || g.QueuePosition < 1 {
+			t.Fatalf("%s: enqueue said position %d, a read says %d", what, g.QueuePosition, got.QueuePosition)
+		}
+	}
+	// carol: one job, claimed, so she is counted with 0 queued and 1 running.
+	check(users[2], "carol 0")
+	if jobs, err := d.ClaimJobs(ctx, "w1", time.Now().Add(time.Minute), 3, 1); err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	for i := range 5 {
+		check(users[0], fmt.Sprint("alice ", i))
+	}
+	for i := range 2 {
+		check(users[1], fmt.Sprint("bob ", i))
+	}
+	check(users[3], "dave 0") // first job of a user not counted yet
+	check(users[2], "carol 1")
+	for i := range 4 {
+		check(users[1], fmt.Sprint("bob ", 2+i))
+	}
+}
+
 func TestClaimFairAndCapped(t *testing.T) {
 	d := openTestDB(t)
 	ctx := context.Background()
