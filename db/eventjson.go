@@ -31,6 +31,14 @@ func appendEventData(b []byte, g *Generation) []byte {
 	b = jsonenc.AppendString(b, g.SafetyFilterLevel)
 	b = append(b, `,"generation_mode":`...)
 	b = jsonenc.AppendString(b, g.Mode)
+	b = append(b, `,"reference_image_ids":[`...)
+	for i, id := range g.ReferenceIDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, id)
+	}
+	b = append(b, ']')
 	if g.Error != "" {
 		b = append(b, `,"error":`...)
 		b = jsonenc.AppendString(b, g.Error)

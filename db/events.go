@@ -36,6 +36,7 @@ type EventData struct {
 	OutputFormat      string     `json:"output_format"`
 	SafetyFilterLevel string     `json:"safety_filter_level"`
 	GenerationMode    string     `json:"generation_mode"`
+	ReferenceImageIDs []string   `json:"reference_image_ids"`
 	Error             string     `json:"error,omitempty"`
 	Width             int        `json:"width,omitempty"`
 	Height            int        `json:"height,omitempty"`
@@ -52,10 +53,15 @@ func eventData(g *Generation) EventData {
 		}
 		return &t
 	}
+	refs := g.ReferenceIDs
+	if refs == nil {
+		refs = []string{} // [] as in the status answer, not null
+	}
 	return EventData{
 		ID: g.ID, Status: g.Status, Prompt: g.Prompt, Resolution: g.Resolution,
 		AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
-		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, Error: g.Error,
+		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
+		Error: g.Error,
 		Width: g.Width, Height: g.Height, Bytes: g.Bytes,
 		CreatedAt: g.CreatedAt, StartedAt: opt(g.StartedAt), CompletedAt: opt(g.CompletedAt),
 	}
@@ -83,7 +89,7 @@ func insertEventData(ctx context.Context, tx *wtx, userID int64, genID, typ, dat
 // eventReturning is what an UPDATE of a generation returns for its event: the fields
 // EventData shows, so the event needs no second read of the row.
 const eventReturning = ` RETURNING id, user_id, status, prompt, resolution, aspect_ratio, output_format,
-	safety_filter_level, generation_mode, error, coalesce(width, 0), coalesce(height, 0),
+	safety_filter_level, generation_mode, reference_ids, error, coalesce(width, 0), coalesce(height, 0),
 	coalesce(bytes, 0), created_at, started_at, completed_at`
 
 // updateWithEvent runs an UPDATE of one generation (q, without RETURNING) and appends an
@@ -91,16 +97,20 @@ const eventReturning = ` RETURNING id, user_id, status, prompt, resolution, aspe
 // matched.
 func updateWithEvent(ctx context.Context, tx *wtx, now time.Time, q string, args ...any) (userID int64, updated bool, err error) {
 	var g Generation
+	var refs string
 	var created int64
 	var started, completed sql.NullInt64
 	err = tx.QueryRowContext(ctx, q+eventReturning, args...).Scan(&g.ID, &g.UserID, &g.Status,
 		&g.Prompt, &g.Resolution, &g.AspectRatio, &g.OutputFormat, &g.SafetyFilterLevel, &g.Mode,
-		&g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed)
+		&refs, &g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, err
+	}
+	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
+		return 0, false, fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 	}
 	g.CreatedAt = fromMS(created)
 	g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
