@@ -90,13 +90,11 @@ const restartFrames = 8192
 // over, the WAL file keeps its size and frames overwrite it. The writer waits for this
 // checkpoint (what was committed during the checkpointer's round, and the fsyncs:
 // 4-15 ms measured) about once per restartFrames, ~800 commits of the benchmark.
-func (c *checkpointer) restart(w *sql.DB) {
+func (c *checkpointer) restart(w *sqliteConn) {
 	if !c.restartWanted.Swap(false) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = w.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	_ = w.execOnce("PRAGMA wal_checkpoint(PASSIVE)")
 }
 
 func (c *checkpointer) close() error {

@@ -45,10 +45,11 @@ type DB struct {
 	Path string
 	now  func() time.Time
 
-	rcache, wcache stmtCache // prepared statements of R and W (stmts.go)
-	ckpt           *checkpointer
-	commit         *committer // group commit of writeTx (groupcommit.go)
-	events         broker     // in-process fan-out of new events (events.go)
+	rcache stmtCache   // prepared statements of R (stmts.go)
+	wconn  *sqliteConn // the writer's connection, used by the committer (sqliteconn.go)
+	ckpt   *checkpointer
+	commit *committer // group commit of writeTx (groupcommit.go)
+	events broker     // in-process fan-out of new events (events.go)
 
 	// pg is set for PostgreSQL: W and R are then one pool, writes run as transactions
 	// of their own (no group commit), and queries are rewritten by sqlFor.
@@ -56,26 +57,47 @@ type DB struct {
 	listen *pgListener // LISTEN for other processes' events and queued jobs
 }
 
+// pragmas are every connection's settings.
+var pragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	// NORMAL in WAL mode survives a crash of the process (kill -9) without losing a
+	// commit; only a power loss can drop the last transactions. FULL would cost an fsync
+	// per commit on the hot enqueue path.
+	"synchronous(NORMAL)",
+	"temp_store(MEMORY)",
+}
+
+// writerPragmas are a writing connection's, beside pragmas. The writer never
+// checkpoints: copying the WAL back into the database (and its fsyncs) ran inside
+// whichever commit crossed 1000 pages, stalling every write queued behind it. The
+// checkpointer does it beside the writer instead.
+var writerPragmas = []string{"wal_autocheckpoint(0)"}
+
+// writerSetup is the writer connection's setup (sqliteconn.go), as statements.
+var writerSetup = func() []string {
+	var out []string
+	for _, p := range append(append([]string{}, pragmas...), writerPragmas...) {
+		out = append(out, "PRAGMA "+p)
+	}
+	return out
+}()
+
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
 // opening, because they are per connection and the pool opens connections on its own.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	// NORMAL in WAL mode survives a crash of the process (kill -9) without losing a
-	// commit; only a power loss can drop the last transactions. FULL would cost an fsync
-	// per commit on the hot enqueue path.
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "temp_store(MEMORY)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
-		// The writer never checkpoints: copying the WAL back into the database (and its
-		// fsyncs) ran inside whichever commit crossed 1000 pages, stalling every write
-		// queued behind it. The checkpointer does it beside the writer instead.
-		q.Add("_pragma", "wal_autocheckpoint(0)")
+		for _, p := range writerPragmas {
+			q.Add("_pragma", p)
+		}
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -130,6 +152,10 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	d.ckpt = startCheckpointer(c)
+	if d.wconn, err = openSQLiteConn(path, writerSetup...); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	d.commit = startCommitter(d)
 	return d, nil
 }
@@ -149,8 +175,10 @@ func (d *DB) Close() error {
 	if d.ckpt != nil {
 		errC = d.ckpt.close()
 	}
+	if d.wconn != nil {
+		d.wconn.close()
+	}
 	d.rcache.close()
-	d.wcache.close()
 	var errR error
 	if d.R != nil {
 		errR = d.R.Close()
@@ -171,9 +199,10 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.R.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// WriteTx runs fn in one write transaction of its own on the writer connection,
-// committing when fn returns nil. The package's store methods write through writeTx
-// (group commit) instead; this direct form is for the migrations and the committer.
+// WriteTx runs fn in one write transaction of its own on W, committing when fn returns
+// nil. The package's store methods write through writeTx (group commit, on the writer's
+// own connection) instead; this direct form is for the migrations, which run before
+// that connection opens.
 func (d *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {

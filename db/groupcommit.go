@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
@@ -122,7 +121,7 @@ func (c *committer) run() {
 		c.runBatch(batch)
 		clear(batch)
 		if c.d.ckpt != nil {
-			c.d.ckpt.restart(c.d.W)
+			c.d.ckpt.restart(c.d.wconn)
 		}
 	}
 }
@@ -144,10 +143,9 @@ func (c *committer) runBatch(batch []*writeReq) {
 	// and the batch runs again, each write in a savepoint of its own, so the others
 	// still commit. Running a write twice is safe: its function starts from the state
 	// the rollback restored (PostgreSQL retries them the same way, postgres.go).
-	var missed []string
-	err := c.runTx(live, false, &missed)
+	err := c.runTx(live, false)
 	if errors.Is(err, errWriteFailed) {
-		err = c.runTx(live, true, &missed)
+		err = c.runTx(live, true)
 	}
 	for _, r := range live {
 		// When the transaction failed (begin, a savepoint step or the commit) nothing of
@@ -157,47 +155,66 @@ func (c *committer) runBatch(batch []*writeReq) {
 		}
 		close(r.done)
 	}
-	for _, q := range missed {
-		c.d.wcache.prepare(context.Background(), c.d.W, q)
-	}
 }
 
 // errWriteFailed ends a transaction without savepoints in which one write failed.
 var errWriteFailed = errors.New("a write of the batch failed")
 
-// runTx runs the requests' functions in one transaction, each in a savepoint of its own
-// when savepoints is set; without, the first that fails ends the transaction with
-// errWriteFailed. A lone request needs no savepoint: the transaction is its own.
-func (c *committer) runTx(live []*writeReq, savepoints bool, missed *[]string) error {
-	return c.d.WriteTx(context.Background(), func(tx *sql.Tx) error {
-		w := &wtx{Tx: tx, d: c.d}
-		defer func() { *missed = append(*missed, w.missed...) }()
-		if len(live) == 1 {
-			live[0].err = live[0].call(w)
-			return live[0].err
+// runTx runs the requests' functions in one transaction on the writer's connection,
+// each in a savepoint of its own when savepoints is set; without, the first that fails
+// ends the transaction with errWriteFailed. A lone request needs no savepoint: the
+// transaction is its own.
+func (c *committer) runTx(live []*writeReq, savepoints bool) error {
+	conn := c.d.wconn
+	w := &wtx{c: conn, d: c.d}
+	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err := c.runFns(w, live, savepoints)
+	conn.resetOpen()
+	if err == nil {
+		if err = w.exec("COMMIT"); err != nil {
+			err = fmt.Errorf("commit: %w", err)
 		}
-		for _, r := range live {
-			if !savepoints {
-				if r.err = r.call(w); r.err != nil {
-					return errWriteFailed
-				}
-				continue
+	}
+	if err != nil {
+		if conn.inTx() {
+			_ = w.exec("ROLLBACK")
+		}
+		return err
+	}
+	if c.d.ckpt != nil {
+		c.d.ckpt.committed()
+	}
+	return nil
+}
+
+func (c *committer) runFns(w *wtx, live []*writeReq, savepoints bool) error {
+	if len(live) == 1 {
+		live[0].err = live[0].call(w)
+		return live[0].err
+	}
+	for _, r := range live {
+		if !savepoints {
+			if r.err = r.call(w); r.err != nil {
+				return errWriteFailed
 			}
-			if err := w.exec("SAVEPOINT w"); err != nil {
+			continue
+		}
+		if err := w.exec("SAVEPOINT w"); err != nil {
+			return err
+		}
+		r.err = r.call(w)
+		if r.err != nil {
+			if err := w.exec("ROLLBACK TO w"); err != nil {
 				return err
 			}
-			r.err = r.call(w)
-			if r.err != nil {
-				if err := w.exec("ROLLBACK TO w"); err != nil {
-					return err
-				}
-			}
-			if err := w.exec("RELEASE w"); err != nil {
-				return err
-			}
 		}
-		return nil
-	})
+		if err := w.exec("RELEASE w"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // call runs the request's function; a panic is turned into its error so one bad

@@ -110,7 +110,7 @@ func (d *DB) pgWriteOnce(ctx context.Context, events bool, fn func(tx *wtx) erro
 			_ = tx.Rollback()
 		}
 	}()
-	w := &wtx{Tx: tx, d: d}
+	w := &wtx{tx: tx, d: d}
 	if events {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", pgEventLock); err != nil {
 			return fmt.Errorf("event lock: %w", err)

@@ -97,23 +97,27 @@ func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	return d.R.QueryContext(ctx, q, args...)
 }
 
-// exec runs one statement outside any transaction of the caller's (a single-statement
-// write that needs no group commit).
+// exec runs one write statement as a write of its own.
 func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if d.pg {
 		return d.W.ExecContext(ctx, d.sqlFor(q), pgArgs(args)...)
 	}
-	return d.W.ExecContext(ctx, q, args...)
+	var res sql.Result
+	err := d.writeTx(ctx, func(tx *wtx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
 }
 
-// wtx is a write transaction whose statements go through the writer's statement cache.
-// Its methods shadow *sql.Tx's, so code written for a *sql.Tx reads the same.
+// wtx is a write transaction. With SQLite its statements run on the writer's own
+// connection (sqliteconn.go); with PostgreSQL on a *sql.Tx. Its methods are named like
+// *sql.Tx's, so the write paths read the same for both.
 type wtx struct {
-	*sql.Tx
-	d *DB
-	// missed are queries not yet prepared: the writer's only connection is held by this
-	// transaction, so they are prepared after it ends (see writeTx).
-	missed       []string
+	c            *sqliteConn // SQLite
+	tx           *sql.Tx     // PostgreSQL
+	d            *DB
 	eventsLocked bool // PostgreSQL: the event lock is held (eventTx)
 }
 
@@ -122,54 +126,99 @@ type wtx struct {
 // in a group commit holds other callers' writes too. A caller that gives up before its
 // function starts is withdrawn instead (committer.do).
 
-func (tx *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
-	if tx.d.pg {
-		return nil
-	}
-	if s := tx.d.wcache.get(q); s != nil {
-		return tx.Tx.StmtContext(ctx, s)
-	}
-	tx.missed = append(tx.missed, q)
-	return nil
-}
-
 func (tx *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx = context.WithoutCancel(ctx)
-	if s := tx.stmt(ctx, q); s != nil {
-		return s.ExecContext(ctx, args...)
+	if tx.c != nil {
+		s, err := tx.c.stmt(q)
+		if err != nil {
+			return nil, err
+		}
+		return s.exec(args)
 	}
-	if tx.d.pg {
-		return tx.Tx.ExecContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
-	}
-	return tx.Tx.ExecContext(ctx, q, args...)
+	return tx.tx.ExecContext(context.WithoutCancel(ctx), tx.d.sqlFor(q), pgArgs(args)...)
 }
 
-func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx = context.WithoutCancel(ctx)
-	if s := tx.stmt(ctx, q); s != nil {
-		return s.QueryContext(ctx, args...)
+func (tx *wtx) QueryContext(ctx context.Context, q string, args ...any) (*wrows, error) {
+	if tx.c != nil {
+		s, err := tx.c.stmt(q)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.query(args)
+		if err != nil {
+			return nil, err
+		}
+		return &wrows{lite: r}, nil
 	}
-	if tx.d.pg {
-		return tx.Tx.QueryContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
+	r, err := tx.tx.QueryContext(context.WithoutCancel(ctx), tx.d.sqlFor(q), pgArgs(args)...)
+	if err != nil {
+		return nil, err
 	}
-	return tx.Tx.QueryContext(ctx, q, args...)
+	return &wrows{pg: r}, nil
 }
 
-func (tx *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx = context.WithoutCancel(ctx)
-	if s := tx.stmt(ctx, q); s != nil {
-		return s.QueryRowContext(ctx, args...)
+func (tx *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *wrow {
+	if tx.c != nil {
+		s, err := tx.c.stmt(q)
+		if err != nil {
+			return &wrow{lite: &sqliteRow{err: err}}
+		}
+		r, err := s.query(args)
+		return &wrow{lite: &sqliteRow{rows: r, err: err}}
 	}
-	if tx.d.pg {
-		return tx.Tx.QueryRowContext(ctx, tx.d.sqlFor(q), pgArgs(args)...)
-	}
-	return tx.Tx.QueryRowContext(ctx, q, args...)
+	return &wrow{pg: tx.tx.QueryRowContext(context.WithoutCancel(ctx), tx.d.sqlFor(q), pgArgs(args)...)}
 }
 
-// exec runs a fixed statement (the savepoints) through the cache.
+// exec runs a fixed statement (the savepoints).
 func (tx *wtx) exec(q string) error {
 	_, err := tx.ExecContext(context.Background(), q)
 	return err
+}
+
+// wrows are a write's query rows, of either database.
+type wrows struct {
+	lite *sqliteRows
+	pg   *sql.Rows
+}
+
+func (r *wrows) Next() bool {
+	if r.lite != nil {
+		return r.lite.Next()
+	}
+	return r.pg.Next()
+}
+
+func (r *wrows) Scan(dest ...any) error {
+	if r.lite != nil {
+		return r.lite.Scan(dest...)
+	}
+	return r.pg.Scan(dest...)
+}
+
+func (r *wrows) Err() error {
+	if r.lite != nil {
+		return r.lite.Err()
+	}
+	return r.pg.Err()
+}
+
+func (r *wrows) Close() error {
+	if r.lite != nil {
+		return r.lite.Close()
+	}
+	return r.pg.Close()
+}
+
+// wrow is a write's QueryRow answer, of either database.
+type wrow struct {
+	lite *sqliteRow
+	pg   *sql.Row
+}
+
+func (r *wrow) Scan(dest ...any) error {
+	if r.lite != nil {
+		return r.lite.Scan(dest...)
+	}
+	return r.pg.Scan(dest...)
 }
 
 // writeTx runs fn as one write, committed (possibly together with other callers' writes,
