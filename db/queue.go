@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -110,16 +111,10 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 		// its old submit time, which reconciliation needs, and its holder marks a new
 		// one itself. SET sees the row as it was; submit_owner = this claim's owner
 		// (migration 0006) tells the rows marked here from the others.
-		q := claimSQLite
-		if d.pg {
-			q = claimPostgres
-		}
 		// The generation moves from pending to running in the same UPDATE; started_by
 		// = this claim's owner tells the generations this claim started (and so owes
 		// an event for) from resumed ones.
-		rows, err := tx.QueryContext(ctx, strings.Replace(q, "LIMIT_N", strconv.Itoa(limit), 1)+jobCols+
-			`, coalesce(submit_owner = ?2, FALSE), coalesce(started_by = ?2, FALSE), `+genCols,
-			ms(leaseUntil), owner, ms(now), maxPerUser)
+		rows, err := tx.QueryContext(ctx, claimQuery(d.pg, limit), ms(leaseUntil), owner, ms(now), maxPerUser)
 		if err != nil {
 			return err
 		}
@@ -166,6 +161,28 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	}
 	d.notify(users...)
 	return jobs, nil
+}
+
+// claimQueries are the claim's statements by database and limit, built once: the text
+// is ~2 KB, and building it for every claim cost more than hashing it to find the
+// prepared statement.
+var claimQueries = sync.OnceValue(func() (q [2][maxClaimLimit + 1]string) {
+	for i, base := range [2]string{claimSQLite, claimPostgres} {
+		for limit := 1; limit <= maxClaimLimit; limit++ {
+			q[i][limit] = strings.Replace(base, "LIMIT_N", strconv.Itoa(limit), 1) + jobCols +
+				`, coalesce(submit_owner = ?2, FALSE), coalesce(started_by = ?2, FALSE), ` + genCols
+		}
+	}
+	return q
+})
+
+// claimQuery is the claim's statement for limit (1 to maxClaimLimit).
+func claimQuery(pg bool, limit int) string {
+	i := 0
+	if pg {
+		i = 1
+	}
+	return claimQueries()[i][limit]
 }
 
 // claimSet is what a claim writes: the lease, for a fresh attempt 'submitting', and for

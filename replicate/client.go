@@ -448,7 +448,7 @@ func (c *Client) doJSON(ctx context.Context, op, token, method, u string, h http
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return parseError(op, resp.StatusCode, resp.Header, data, c.now())
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody+1))
+	data, err := readAll(resp.Body, maxJSONBody+1, resp.ContentLength)
 	if err != nil {
 		return &NetworkError{Op: op, Err: stripURL(err)}
 	}
@@ -459,6 +459,30 @@ func (c *Client) doJSON(ctx context.Context, op, token, method, u string, h http
 		return fmt.Errorf("replicate: %s: decode answer (HTTP %d): %w", op, resp.StatusCode, err)
 	}
 	return nil
+}
+
+// readAll reads r up to limit bytes, into one buffer of the announced size when the
+// answer gives it (Content-Length), rather than growing one from 512 bytes.
+func readAll(r io.Reader, limit, size int64) ([]byte, error) {
+	r = io.LimitReader(r, limit)
+	if size < 0 || size >= limit {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, size+1) // +1: room to see the end
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) { // longer than announced
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		}
+	}
 }
 
 // stripURL drops the *url.Error wrapper's URL from messages: it is not
