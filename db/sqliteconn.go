@@ -175,6 +175,9 @@ func (c *sqliteConn) prepare(q string, persistent bool) (*sqliteStmt, error) {
 }
 
 func (c *sqliteConn) close() {
+	if c.tls == nil {
+		return
+	}
 	for q, s := range c.stmts {
 		s.finalize()
 		delete(c.stmts, q)
@@ -184,6 +187,7 @@ func (c *sqliteConn) close() {
 		c.db = 0
 	}
 	c.tls.Close()
+	c.tls = nil
 }
 
 // inTx reports whether a transaction is open on the connection.
@@ -331,20 +335,19 @@ func (s *sqliteStmt) bind(args []any) error {
 
 // done resets the statement after a run, so it can run again.
 func (s *sqliteStmt) done() {
-	if !s.busy {
-		return
-	}
-	sqlite3.Xsqlite3_reset(s.c.tls, s.p)
-	sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
-	s.busy = false
-	for i, o := range s.c.open {
-		if o == s {
-			s.c.open = append(s.c.open[:i], s.c.open[i+1:]...)
-			break
+	if s.busy {
+		sqlite3.Xsqlite3_reset(s.c.tls, s.p)
+		sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
+		s.busy = false
+		for i, o := range s.c.open {
+			if o == s {
+				s.c.open = append(s.c.open[:i], s.c.open[i+1:]...)
+				break
+			}
 		}
 	}
 	if s.once {
-		s.finalize()
+		s.finalize() // also when binding failed before anything was bound
 	}
 }
 
