@@ -38,7 +38,9 @@ type Options struct {
 
 // DB is the single writer connection plus a pool of read-only connections. SQLite allows
 // one writer at a time; funnelling writes through one connection with BEGIN IMMEDIATE
-// turns lock contention into a queue in Go instead of SQLITE_BUSY errors.
+// turns lock contention into a queue in Go instead of SQLITE_BUSY errors. The store's
+// writes run on the committer's connection (wconn); W is a database/sql connection for
+// the migrations (before wconn opens), backups and tests.
 type DB struct {
 	W    *sql.DB // one connection, BEGIN IMMEDIATE
 	R    *sql.DB // read-only pool
