@@ -9,19 +9,28 @@ import (
 	"testing"
 )
 
-// The writer's connection binds and scans as database/sql does for the kinds the write
-// paths use: what it stores, a reader sees unchanged.
-func TestWriterConnRoundTrip(t *testing.T) {
+// openWithTable opens a SQLite database in a temporary directory, closed at the end of
+// the test, with one table made by schema.
+func openWithTable(t *testing.T, schema string) *DB {
+	t.Helper()
 	sqliteOnly(t)
 	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	ctx := context.Background()
-	if _, err := d.W.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER, f REAL, b BLOB, flag INTEGER)`); err != nil {
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.W.ExecContext(context.Background(), schema); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// The writer's connection binds and scans as database/sql does for the kinds the write
+// paths use: what it stores, a reader sees unchanged.
+func TestWriterConnRoundTrip(t *testing.T) {
+	d := openWithTable(t, `CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER, f REAL, b BLOB, flag INTEGER)`)
+	ctx := context.Background()
+	var err error
 	type named string
 	long := strings.Repeat("ü", 5000) // past the statement's first buffer
 	rows := []struct {
@@ -123,16 +132,9 @@ func TestWriterConnRoundTrip(t *testing.T) {
 
 // Mistakes come back as errors, and the connection stays usable after each.
 func TestWriterConnErrors(t *testing.T) {
-	sqliteOnly(t)
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openWithTable(t, `CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE)`)
 	ctx := context.Background()
-	if _, err := d.W.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE)`); err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	exec := func(q string, args ...any) error {
 		return d.writeTx(ctx, func(tx *wtx) error {
 			_, err := tx.ExecContext(ctx, q, args...)
