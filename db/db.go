@@ -47,7 +47,7 @@ type DB struct {
 	Path string
 	now  func() time.Time
 
-	rcache stmtCache   // prepared statements of R (stmts.go)
+	rpool  *readPool   // the reads' connections (readpool.go)
 	wconn  *sqliteConn // the writer's connection, used by the committer (sqliteconn.go)
 	ckpt   *checkpointer
 	commit *committer // group commit of writeTx (groupcommit.go)
@@ -77,14 +77,20 @@ var pragmas = []string{
 // checkpointer does it beside the writer instead.
 var writerPragmas = []string{"wal_autocheckpoint(0)"}
 
-// writerSetup is the writer connection's setup (sqliteconn.go), as statements.
-var writerSetup = func() []string {
-	var out []string
-	for _, p := range append(append([]string{}, pragmas...), writerPragmas...) {
-		out = append(out, "PRAGMA "+p)
+// writerSetup and readerSetup are the setup of the writer's connection (sqliteconn.go)
+// and of a pooled reader (readpool.go), as statements.
+var (
+	writerSetup = pragmaStatements(append(append([]string{}, pragmas...), writerPragmas...))
+	readerSetup = pragmaStatements(append(append([]string{}, pragmas...), "query_only(1)"))
+)
+
+func pragmaStatements(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = "PRAGMA " + p
 	}
 	return out
-}()
+}
 
 // dsn builds a modernc.org/sqlite DSN. The pragmas go in the DSN, not in an Exec after
 // opening, because they are per connection and the pool opens connections on its own.
@@ -146,8 +152,9 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		n = max(4, 2*runtime.NumCPU())
 	}
 	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
+	r.SetMaxIdleConns(1) // the store's reads use rpool; R serves Ping, copies and tests
 	d.R = r
+	d.rpool = newReadPool(path, n, readerSetup)
 	c, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		d.Close()
@@ -180,7 +187,9 @@ func (d *DB) Close() error {
 	if d.wconn != nil {
 		d.wconn.close()
 	}
-	d.rcache.close()
+	if d.rpool != nil {
+		d.rpool.close()
+	}
 	var errR error
 	if d.R != nil {
 		errR = d.R.Close()

@@ -285,8 +285,10 @@ func (d *DB) ListGenerations(ctx context.Context, userID int64, f ListFilter) ([
 		q += ` AND (created_at, id) < (?, ?)`
 		args = append(args, created, id)
 	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, limit+1)
+	// The limit goes into the text: SQLite plans a LIMIT from its bound value and would
+	// prepare the statement again whenever the value changed (one statement per limit,
+	// 1 to 101, is cached instead).
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(limit+1)
 	rows, err := d.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list generations: %w", err)

@@ -194,7 +194,8 @@ func (c *sqliteConn) close() {
 func (c *sqliteConn) inTx() bool { return sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) == 0 }
 
 // sqliteStmt is a prepared statement and the C buffer its text arguments are bound from
-// (SQLITE_STATIC: valid until the statement is reset, when its bindings are cleared).
+// (SQLITE_STATIC: the buffer lives as long as the statement, and is only replaced after
+// the bindings into it are cleared).
 type sqliteStmt struct {
 	c      *sqliteConn
 	p      uintptr
@@ -278,6 +279,8 @@ func (s *sqliteStmt) bind(args []any) error {
 	}
 	if s.params > 0 && (s.buf == 0 || need > s.bufCap) {
 		if s.buf != 0 {
+			// The last run's text bindings point into the buffer: unbind them first.
+			sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
 			libc.Xfree(s.c.tls, s.buf)
 			s.buf, s.bufCap = 0, 0
 		}
@@ -336,8 +339,11 @@ func (s *sqliteStmt) bind(args []any) error {
 // done resets the statement after a run, so it can run again.
 func (s *sqliteStmt) done() {
 	if s.busy {
+		// The bindings stay: every parameter is bound again before the next run, and
+		// clearing them made SQLite re-prepare any statement with a LIMIT ? on each
+		// run (a LIMIT's value can change its plan, and a NULL-to-value rebind
+		// counts as a change).
 		sqlite3.Xsqlite3_reset(s.c.tls, s.p)
-		sqlite3.Xsqlite3_clear_bindings(s.c.tls, s.p)
 		s.busy = false
 		for i, o := range s.c.open {
 			if o == s {
@@ -396,10 +402,11 @@ func (s *sqliteStmt) query(args []any) (*sqliteRows, error) {
 
 // sqliteRows are the rows of a running statement.
 type sqliteRows struct {
-	s      *sqliteStmt
-	err    error
-	row    bool // positioned on a row
-	closed bool
+	s       *sqliteStmt
+	err     error
+	row     bool // positioned on a row
+	closed  bool
+	release func() // gives a pooled connection back (readpool.go); nil on the writer
 }
 
 func (r *sqliteRows) Next() bool {
@@ -411,13 +418,14 @@ func (r *sqliteRows) Next() bool {
 		r.row = true
 		return true
 	case sqlite3.SQLITE_DONE:
-		r.row = false
-		return false
 	default:
-		r.row = false
 		r.err = r.s.c.errorFor(rc)
-		return false
 	}
+	// Like database/sql's, rows close themselves at their end, giving a pooled
+	// connection back before the caller's deferred Close.
+	r.row = false
+	r.Close()
+	return false
 }
 
 func (r *sqliteRows) Err() error { return r.err }
@@ -426,6 +434,9 @@ func (r *sqliteRows) Close() error {
 	if !r.closed {
 		r.closed = true
 		r.s.done()
+		if r.release != nil {
+			r.release()
+		}
 	}
 	return r.err
 }
@@ -514,6 +525,16 @@ func (r *sqliteRows) scanColumn(i int32, d any) error {
 			return nil
 		case sqlite3.SQLITE_INTEGER:
 			*d = sql.NullInt64{Int64: sqlite3.Xsqlite3_column_int64(tls, p, i), Valid: true}
+			return nil
+		}
+	case *[]byte:
+		switch typ {
+		case sqlite3.SQLITE_NULL:
+			*d = nil
+			return nil
+		case sqlite3.SQLITE_BLOB, sqlite3.SQLITE_TEXT:
+			z := sqlite3.Xsqlite3_column_blob(tls, p, i)
+			*d = append([]byte{}, cmem(z, int(sqlite3.Xsqlite3_column_bytes(tls, p, i)))...)
 			return nil
 		}
 	case *any:

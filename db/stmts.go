@@ -3,98 +3,41 @@ package db
 import (
 	"context"
 	"database/sql"
-	"sync"
 )
 
 // Every statement SQLite runs must first be parsed and planned, and with the pure-Go
 // engine that costs about as much as running a short query. The statements this package
-// runs are a small fixed set, so each is prepared once per connection and kept.
+// runs are a small fixed set, so each is prepared once per connection and kept
+// (sqliteConn.stmt).
 
-// maxCachedStmts bounds the caches in case some query text is ever built from varying
-// input; past it, statements simply run unprepared.
+// maxCachedStmts bounds a connection's statements in case some query text is ever built
+// from varying input; past it, statements are prepared for each use.
 const maxCachedStmts = 256
 
-// stmtCache maps query text to a statement prepared on one *sql.DB. database/sql
-// prepares a *sql.Stmt again on each pooled connection it runs on and keeps those too.
-type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
-}
-
-func (c *stmtCache) get(q string) *sql.Stmt {
-	c.mu.Lock()
-	s := c.m[q]
-	c.mu.Unlock()
-	return s
-}
-
-// prepare adds q unless it is there already or the cache is full. Failures are ignored:
-// the caller runs the query unprepared, which reports the same error, if any.
-func (c *stmtCache) prepare(ctx context.Context, pool *sql.DB, q string) *sql.Stmt {
-	c.mu.Lock()
-	if s, ok := c.m[q]; ok || len(c.m) >= maxCachedStmts {
-		c.mu.Unlock()
-		return s
+// queryRow runs a read that returns one row, on a pooled reader (readpool.go) or, with
+// PostgreSQL, on its pool (pgx prepares and caches each query text per connection).
+func (d *DB) queryRow(ctx context.Context, q string, args ...any) *wrow {
+	if d.pg {
+		return &wrow{pg: d.R.QueryRowContext(ctx, d.sqlFor(q), pgArgs(args)...)}
 	}
-	c.mu.Unlock()
-	s, err := pool.PrepareContext(context.WithoutCancel(ctx), q)
+	r, err := d.readQuery(ctx, q, args)
+	return &wrow{lite: &sqliteRow{rows: r, err: err}}
+}
+
+// query runs a read; the caller closes the rows.
+func (d *DB) query(ctx context.Context, q string, args ...any) (*wrows, error) {
+	if d.pg {
+		r, err := d.R.QueryContext(ctx, d.sqlFor(q), pgArgs(args)...)
+		if err != nil {
+			return nil, err
+		}
+		return &wrows{pg: r}, nil
+	}
+	r, err := d.readQuery(ctx, q, args)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[q]; ok {
-		s.Close()
-		return old
-	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	c.m[q] = s
-	return s
-}
-
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, s := range c.m {
-		s.Close()
-	}
-	c.m = nil
-}
-
-// rstmt returns q prepared on the reader pool, or nil to run it unprepared. PostgreSQL
-// runs unprepared here: pgx prepares and caches each query text per connection itself.
-func (d *DB) rstmt(ctx context.Context, q string) *sql.Stmt {
-	if d.pg {
-		return nil
-	}
-	if s := d.rcache.get(q); s != nil {
-		return s
-	}
-	return d.rcache.prepare(ctx, d.R, q)
-}
-
-// queryRow is d.R.QueryRowContext through the statement cache.
-func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if s := d.rstmt(ctx, q); s != nil {
-		return s.QueryRowContext(ctx, args...)
-	}
-	if d.pg {
-		return d.R.QueryRowContext(ctx, d.sqlFor(q), pgArgs(args)...)
-	}
-	return d.R.QueryRowContext(ctx, q, args...)
-}
-
-// query is d.R.QueryContext through the statement cache.
-func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if s := d.rstmt(ctx, q); s != nil {
-		return s.QueryContext(ctx, args...)
-	}
-	if d.pg {
-		return d.R.QueryContext(ctx, d.sqlFor(q), pgArgs(args)...)
-	}
-	return d.R.QueryContext(ctx, q, args...)
+	return &wrows{lite: r}, nil
 }
 
 // exec runs one write statement as a write of its own.
@@ -174,7 +117,7 @@ func (tx *wtx) exec(q string) error {
 	return err
 }
 
-// wrows are a write's query rows, of either database.
+// wrows are a query's rows, of either database.
 type wrows struct {
 	lite *sqliteRows
 	pg   *sql.Rows
@@ -208,7 +151,7 @@ func (r *wrows) Close() error {
 	return r.pg.Close()
 }
 
-// wrow is a write's QueryRow answer, of either database.
+// wrow is a one-row query's answer, of either database.
 type wrow struct {
 	lite *sqliteRow
 	pg   *sql.Row
