@@ -23,7 +23,8 @@ import (
 // are read straight into the caller's variables, and the connection is opened without
 // SQLite's own mutex (one goroutine at a time uses it, the committer's).
 //
-// Readers, migrations and backups keep using database/sql (DB.R and DB.W).
+// The store's reads run on connections of the same kind (readpool.go); migrations,
+// backups and Ping keep database/sql (DB.W, DB.R).
 
 // sqliteConn is one SQLite connection used by one goroutine at a time.
 type sqliteConn struct {
