@@ -61,6 +61,7 @@ peak_rss() {
 
 sleep 2
 IDLE=$(rss)
+SETUP_HWM=$(hwm) # the seed's 25 image downloads and thumbnails
 
 export NB_TOKEN=$TOKEN NB_ID=$ID
 declare -A RPS P50 P99 PEAK ERRS
@@ -88,4 +89,4 @@ printf '%-42s %10s %9s %9s %10s %s\n' endpoint req/s p50 p99 "peak RSS" errors
 printf '%-42s %10s %9s %9s %9sM %s\n' "GET /api/v1/images/status/{id} (-c$READ_CONNS)" "${RPS[status]}" "${P50[status]}" "${P99[status]}" "${PEAK[status]}" "${ERRS[status]:-none}"
 printf '%-42s %10s %9s %9s %9sM %s\n' "GET /api/v1/images/list?limit=20 (-c$READ_CONNS)" "${RPS[list]}" "${P50[list]}" "${P99[list]}" "${PEAK[list]}" "${ERRS[list]:-none}"
 printf '%-42s %10s %9s %9s %9sM %s\n' "POST /api/v1/images/generate (-c$CREATE_CONNS)" "${RPS[generate]}" "${P50[generate]}" "${P99[generate]}" "${PEAK[generate]}" "${ERRS[generate]:-none}"
-echo "memory: VmRSS idle ${IDLE}M (after setup, before load); VmHWM over the whole run $(hwm)M"
+echo "memory: VmRSS idle ${IDLE}M (after setup, before load); VmHWM after setup ${SETUP_HWM}M, over the whole run $(hwm)M"
