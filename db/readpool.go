@@ -14,9 +14,10 @@ import (
 // given back when its rows are closed (a QueryRow's Scan closes them). Connections are
 // opened when first needed, up to the pool's size, and kept.
 type readPool struct {
-	path  string
-	setup []string
-	free  chan *sqliteConn
+	path    string
+	setup   []string
+	free    chan *sqliteConn
+	closing chan struct{} // closed by close: waiters stop waiting
 
 	mu     sync.Mutex
 	opened int
@@ -24,7 +25,8 @@ type readPool struct {
 }
 
 func newReadPool(path string, size int, setup []string) *readPool {
-	return &readPool{path: path, setup: setup, free: make(chan *sqliteConn, size)}
+	return &readPool{path: path, setup: setup, free: make(chan *sqliteConn, size),
+		closing: make(chan struct{})}
 }
 
 var errPoolClosed = errors.New("database closed")
@@ -63,6 +65,8 @@ func (p *readPool) get(ctx context.Context) (*sqliteConn, error) {
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-p.closing:
+		return nil, errPoolClosed
 	}
 }
 
@@ -86,6 +90,7 @@ func (p *readPool) close() {
 		return
 	}
 	p.closed = true
+	close(p.closing)
 	// The idle ones now; one still running a query is closed when it is given back.
 	for {
 		select {

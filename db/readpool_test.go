@@ -87,19 +87,38 @@ func TestReadPoolShared(t *testing.T) {
 	r2.Close()
 }
 
-// After Close, reads fail with an error instead of waiting or opening connections.
+// After Close, reads fail with an error instead of waiting or opening connections, and
+// a read that was waiting for a connection stops waiting.
 func TestReadPoolClosed(t *testing.T) {
 	sqliteOnly(t)
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{})
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{Readers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := d.queryRow(context.Background(), `SELECT 1`).Scan(&n); err != nil {
+	ctx := context.Background()
+	held, err := d.query(ctx, `SELECT 1 UNION ALL SELECT 2`)
+	if err != nil {
 		t.Fatal(err)
 	}
+	waited := make(chan error, 1)
+	go func() {
+		var n int
+		waited <- d.queryRow(ctx, `SELECT 1`).Scan(&n)
+	}()
+	time.Sleep(20 * time.Millisecond) // let it wait for the one connection
+	d.rpool.close()
+	select {
+	case err := <-waited:
+		if err == nil {
+			t.Error("the waiting read succeeded after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read waiting for a connection still waits after Close")
+	}
+	held.Close() // gives its connection back to a closed pool: closed, not kept
 	d.Close()
-	if err := d.queryRow(context.Background(), `SELECT 1`).Scan(&n); err == nil {
+	var n int
+	if err := d.queryRow(ctx, `SELECT 1`).Scan(&n); err == nil {
 		t.Error("a read after Close succeeded")
 	}
 }
