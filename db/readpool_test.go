@@ -60,8 +60,8 @@ func TestReadPoolShared(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if d.rpool.opened != 2 {
-		t.Errorf("%d connections opened, want the pool's 2", d.rpool.opened)
+	if d.rpool.opened > 2 {
+		t.Errorf("%d connections opened, more than the pool's 2", d.rpool.opened)
 	}
 
 	// Both connections held by open rows: the next query waits, and gives up with its
