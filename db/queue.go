@@ -163,9 +163,8 @@ func (d *DB) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, 
 	return jobs, nil
 }
 
-// claimQueries are the claim's statements by database and limit, built once: the text
-// is ~2 KB, and building it for every claim cost more than hashing it to find the
-// prepared statement.
+// claimQueries are the claim's statements by database and limit, built once rather than
+// for every claim (the text is ~2 KB).
 var claimQueries = sync.OnceValue(func() (q [2][maxClaimLimit + 1]string) {
 	for i, base := range [2]string{claimSQLite, claimPostgres} {
 		for limit := 1; limit <= maxClaimLimit; limit++ {
