@@ -63,15 +63,21 @@ func (c *checkpointer) run() {
 			}
 		}
 		last = c.commits.Load()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		// An error (a busy database, a closing one) is left for the next round; the
-		// WAL stays correct, only longer.
-		var busy, frames, copied int64
-		err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-		cancel()
-		if err == nil && frames >= restartFrames {
-			c.restartWanted.Store(true)
-		}
+		c.round()
+	}
+}
+
+// round copies what it can of the WAL into the database and, when the WAL has grown
+// past restartFrames, asks the writer to start it over (restart).
+func (c *checkpointer) round() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// An error (a busy database, a closing one) is left for the next round; the
+	// WAL stays correct, only longer.
+	var busy, frames, copied int64
+	err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err == nil && frames >= restartFrames {
+		c.restartWanted.Store(true)
 	}
 }
 
