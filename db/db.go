@@ -20,12 +20,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-var (
-	// ErrNotFound means the row does not exist or is not visible to the caller.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict means a uniqueness or state rule refused the change.
-	ErrConflict = errors.New("conflict")
-)
 
 // Options tune how the database is opened. The zero value is right for production.
 type Options struct {

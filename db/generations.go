@@ -27,12 +27,6 @@ const (
 	ModeImageToImage = "image-to-image"
 )
 
-var (
-	// ErrInvalidCursor is a list cursor this package did not produce (the server answers 422).
-	ErrInvalidCursor = errors.New("invalid cursor")
-	// ErrInvalidStatus is a list status filter that is not a generation status (422).
-	ErrInvalidStatus = errors.New("invalid status filter")
-)
 
 // Params are what the user asked for; the server validates them before they get here.
 type Params struct {
@@ -269,7 +263,7 @@ func (d *DB) ListGenerations(ctx context.Context, userID int64, f ListFilter) ([
 	switch f.Status {
 	case "", StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled:
 	default:
-		return nil, "", fmt.Errorf("%w %q", ErrInvalidStatus, f.Status)
+		return nil, "", Errorf(CodeInvalid, "status %q is not a generation status", f.Status)
 	}
 	q := `SELECT ` + listCols + ` FROM generations WHERE user_id = ?`
 	args := []any{userID}

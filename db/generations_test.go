@@ -360,7 +360,7 @@ func TestListKeyset(t *testing.T) {
 	if _, _, err := d.ListGenerations(ctx, u, ListFilter{Cursor: "garbage!"}); !errors.Is(err, ErrInvalidCursor) {
 		t.Fatalf("bad cursor: %v", err)
 	}
-	if _, _, err := d.ListGenerations(ctx, u, ListFilter{Status: "done"}); !errors.Is(err, ErrInvalidStatus) {
+	if _, _, err := d.ListGenerations(ctx, u, ListFilter{Status: "done"}); CodeOf(err) != CodeInvalid {
 		t.Fatalf("bad status: %v", err)
 	}
 	page, _, _ := d.ListGenerations(ctx, u, ListFilter{Status: StatusCompleted})

@@ -26,9 +26,6 @@ const (
 	PhaseDownloading = "downloading"
 )
 
-// ErrLeaseLost means the job is no longer held by the caller's lease: it was reclaimed,
-// canceled and retried, or deleted. The holder must stop working on it.
-var ErrLeaseLost = errors.New("job lease lost")
 
 // Job is the queue's part of a generation's row: the attempt chain that runs it.
 type Job struct {
@@ -355,7 +352,7 @@ func (d *DB) SetPrediction(ctx context.Context, jobID int64, owner, genID, predi
 			predictionID, now)
 	})
 	if isUniqueViolation(err) {
-		return fmt.Errorf("%w: prediction %s belongs to another job", ErrConflict, predictionID)
+		return &Error{Code: CodePredictionOwned, Reason: "prediction " + predictionID + " belongs to another job", Err: err}
 	}
 	return err
 }
@@ -475,7 +472,7 @@ func (d *DB) CancelGeneration(ctx context.Context, userID int64, genID string) (
 			return err
 		}
 		if g.Terminal() {
-			return fmt.Errorf("%w: generation is already %s", ErrConflict, g.Status)
+			return Errorf(CodeAlreadyFinished, "it is already %s", g.Status)
 		}
 		var state string
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM generations WHERE id = ?`, genID).
@@ -526,7 +523,7 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 			return err
 		}
 		if g.Status != StatusFailed && g.Status != StatusCanceled {
-			return fmt.Errorf("%w: only failed or canceled generations can be retried, this one is %s", ErrConflict, g.Status)
+			return Errorf(CodeNotRetryable, "only failed or canceled generations can be retried, this one is %s", g.Status)
 		}
 		var state string
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM generations WHERE id = ?`, genID).
@@ -534,7 +531,7 @@ func (d *DB) RetryGeneration(ctx context.Context, userID int64, genID string, ma
 			return err
 		}
 		if state == JobRunning {
-			return fmt.Errorf("%w: the previous run is still stopping; retry in a moment", ErrConflict)
+			return Errorf(CodeStillStopping, "the previous run is still stopping; retry in a moment")
 		}
 		// A fresh job: a new job id (the back of the queue), nothing of the old chain.
 		newJob := `(SELECT max(job_id) FROM generations) + 1`

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -54,7 +53,10 @@ func (d *DB) CreateUser(ctx context.Context, username, email, passwordHash strin
 			FROM users WHERE lower(username) = lower(?) OR lower(email) = lower(?) LIMIT 1`,
 			username, username, email).Scan(&taken)
 		if err == nil {
-			return fmt.Errorf("%w: %s already registered", ErrConflict, taken)
+			if taken == "username" {
+				return Errorf(CodeUsernameTaken, "username already registered")
+			}
+			return Errorf(CodeEmailTaken, "email already registered")
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -67,7 +69,7 @@ func (d *DB) CreateUser(ctx context.Context, username, email, passwordHash strin
 		if isUniqueViolation(err) {
 			// Registered by a concurrent request (another process, with PostgreSQL)
 			// between the check above and this insert.
-			return fmt.Errorf("%w: username or email already registered", ErrConflict)
+			return &Error{Code: CodeConflict, Reason: "username or email already registered", Err: err}
 		}
 		return err
 	})
@@ -175,8 +177,6 @@ func addRefresh(ctx context.Context, tx *wtx, userID int64, family, token string
 	return err
 }
 
-// ErrTokenReused means a spent refresh token was presented: its family is now revoked.
-var ErrTokenReused = errors.New("refresh token already used")
 
 // RotateRefreshToken spends oldToken and records newToken in the same family, returning
 // the user id and family. A token that is unknown, expired or revoked is ErrNotFound; one

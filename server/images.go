@@ -205,8 +205,6 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 	switch {
 	case errors.Is(err, db.ErrInvalidCursor):
 		return invalid("cursor", "cursor is not one this server gave out; start again without it.")
-	case errors.Is(err, db.ErrInvalidStatus):
-		return invalid("status", "status must be one of: pending, running, completed, failed, canceled.")
 	case err != nil:
 		return err
 	}
