@@ -20,7 +20,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-
 // Options tune how the database is opened. The zero value is right for production.
 type Options struct {
 	// Readers is the size of the read-only connection pool (default: 2 x CPUs, at least 4);

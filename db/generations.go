@@ -27,7 +27,6 @@ const (
 	ModeImageToImage = "image-to-image"
 )
 
-
 // Params are what the user asked for; the server validates them before they get here.
 type Params struct {
 	Prompt            string

@@ -26,7 +26,6 @@ const (
 	PhaseDownloading = "downloading"
 )
 
-
 // Job is the queue's part of a generation's row: the attempt chain that runs it.
 type Job struct {
 	ID              int64 // job_id: a new one when the generation is run again

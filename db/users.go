@@ -177,7 +177,6 @@ func addRefresh(ctx context.Context, tx *wtx, userID int64, family, token string
 	return err
 }
 
-
 // RotateRefreshToken spends oldToken and records newToken in the same family, returning
 // the user id and family. A token that is unknown, expired or revoked is ErrNotFound; one
 // that was already spent is ErrTokenReused, and the whole family is revoked in the same
