@@ -13,6 +13,8 @@ import (
 
 	"nanobanana/config"
 	"nanobanana/db"
+	"nanobanana/db/postgres"
+	"nanobanana/db/sqlite"
 	"nanobanana/deploy/systemd"
 	"nanobanana/server"
 )
@@ -22,15 +24,23 @@ var stdin io.Reader = os.Stdin
 
 // openDB opens the database the configuration names: SQLite (DATABASE_PATH) or
 // PostgreSQL (POSTGRES_*).
-func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
+func openDB(ctx context.Context, cfg config.Config) (db.Store, error) {
 	if cfg.Database == "postgres" {
-		return db.OpenPostgres(ctx, cfg.PostgresDSN(), db.Options{})
+		d, err := postgres.Open(ctx, cfg.PostgresDSN(), db.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	}
-	return db.Open(ctx, cfg.DatabasePath, db.Options{})
+	d, err := sqlite.Open(ctx, cfg.DatabasePath, db.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // loadForAdmin parses the common flags plus extra ones and opens the database.
-func loadForAdmin(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Config, *db.DB, error) {
+func loadForAdmin(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Config, db.Store, error) {
 	var f config.Flags
 	commonFlags(fs, &f)
 	if err := parse(fs, args, stderr); err != nil {
@@ -147,7 +157,11 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	if to == "" {
 		return usageError{"backup: --to FILE is required"}
 	}
-	if err := d.Backup(context.Background(), to); err != nil {
+	lite, ok := d.(*sqlite.DB)
+	if !ok {
+		return errors.New("backup copies the SQLite database; with PostgreSQL use its own tools (pg_dump)")
+	}
+	if err := lite.Backup(context.Background(), to); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "database copied to %s\nimages are files under %s/images (STORAGE=fs): copy them too, for example with rsync -a\n", to, cfg.DataDir)

@@ -14,6 +14,7 @@ import (
 
 	"nanobanana/config"
 	"nanobanana/db"
+	"nanobanana/db/postgres"
 	"nanobanana/frontend"
 	"nanobanana/jobs"
 	"nanobanana/replicate"
@@ -27,7 +28,7 @@ import (
 type App struct {
 	Config    config.Config
 	Log       *slog.Logger
-	DB        *db.DB
+	DB        db.Store
 	Storage   storage.Storage
 	Replicate *replicate.Client
 	Fake      *replicatetest.Server // demo mode only
@@ -85,8 +86,8 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	if a.DB.Postgres() {
-		log.Info("database: PostgreSQL; other nanobanana processes may share it", "server", a.DB.Path)
+	if a.DB.Shared() {
+		log.Info("database: PostgreSQL; other nanobanana processes may share it", "server", a.DB.Describe())
 		if cfg.Storage != "minio" {
 			log.Info("images are stored under DATA_DIR on this host: processes on other hosts need STORAGE=minio to see them")
 		}
@@ -139,7 +140,7 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		// One process owns a SQLite file: what a previous process left running is
 		// resumed at once instead of after its lease runs out. A PostgreSQL database
 		// is shared, and others' jobs are theirs until their leases expire.
-		ReclaimOnStart: !a.DB.Postgres(),
+		ReclaimOnStart: !a.DB.Shared(),
 		MaxOutputBytes: cfg.MaxOutputBytes, MaxPixels: cfg.MaxPixels,
 		LeaseDuration: cfg.JobLease,
 		WebhookURL:    webhookURL,
@@ -207,7 +208,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 
 // userToken picks the Replicate token for a user's generations: their own key, else the
 // global REPLICATE_API_TOKEN.
-func userToken(d *db.DB, sealer *db.Sealer, global string) func(context.Context, int64) (string, error) {
+func userToken(d db.Store, sealer *db.Sealer, global string) func(context.Context, int64) (string, error) {
 	return func(ctx context.Context, userID int64) (string, error) {
 		key, err := d.APIKey(ctx, sealer, userID)
 		if err != nil {
@@ -250,11 +251,11 @@ var postgresWait = time.Minute
 
 // openDBWaiting is openDB that, for PostgreSQL, retries while the server cannot be
 // reached, up to postgresWait, saying so in the log.
-func openDBWaiting(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.DB, error) {
+func openDBWaiting(ctx context.Context, cfg config.Config, log *slog.Logger) (db.Store, error) {
 	deadline := time.Now().Add(postgresWait)
 	for {
 		d, err := openDB(ctx, cfg)
-		if err == nil || cfg.Database != "postgres" || !db.PostgresUnreachable(err) || time.Now().After(deadline) {
+		if err == nil || cfg.Database != "postgres" || !postgres.Unreachable(err) || time.Now().After(deadline) {
 			return d, err
 		}
 		log.Warn("PostgreSQL cannot be reached yet; retrying", "err", err)

@@ -15,6 +15,8 @@ import (
 
 	"nanobanana/config"
 	"nanobanana/db"
+	"nanobanana/db/postgres"
+	"nanobanana/db/sqlite"
 )
 
 // Set at build time: -ldflags "-X main.version=... -X main.commit=...".
@@ -169,15 +171,15 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", d.Path)
+	fmt.Fprintf(stdout, "database %s is up to date\n", d.Describe())
 	if from != "" {
-		return copyFromSQLite(d, from, stdout)
+		return copyFromSQLite(d.(*postgres.DB), from, stdout)
 	}
 	return nil
 }
 
 // copyFromSQLite moves a SQLite deployment's data into the PostgreSQL database d.
-func copyFromSQLite(d *db.DB, path string, stdout io.Writer) error {
+func copyFromSQLite(d *postgres.DB, path string, stdout io.Writer) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("--from-sqlite %s: %w", path, err)
 	}
@@ -188,12 +190,12 @@ func copyFromSQLite(d *db.DB, path string, stdout io.Writer) error {
 	}
 	defer unlock()
 	ctx := context.Background()
-	src, err := db.Open(ctx, path, db.Options{})
+	src, err := sqlite.Open(ctx, path, db.Options{})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	counts, err := d.CopyFromSQLite(ctx, src)
+	counts, err := d.CopyFrom(ctx, sqliteTables{src})
 	if err != nil {
 		return err
 	}
@@ -220,4 +222,15 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "# configuration is valid")
 	return nil
+}
+
+// sqliteTables is a SQLite database as the source of postgres.DB.CopyFrom.
+type sqliteTables struct{ d *sqlite.DB }
+
+func (s sqliteTables) ReadTable(ctx context.Context, table string) (postgres.TableRows, error) {
+	r, err := s.d.ReadTable(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }

@@ -28,7 +28,7 @@ var ErrNoToken = errors.New("no Replicate API token")
 
 // Options configure a Service. Zero values take the documented defaults.
 type Options struct {
-	DB        *db.DB
+	DB        db.Store
 	Replicate *replicate.Client
 	Storage   storage.Storage
 	Logger    *slog.Logger // nil: discard
@@ -275,7 +275,7 @@ func (s *Service) Wake(predictionID string) {
 
 // Enqueue queues a generation for userID and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
-	g, err := s.o.DB.CreateGenerationAttempts(ctx, userID, p, s.o.MaxAttempts)
+	g, err := s.o.DB.CreateGeneration(ctx, userID, p, s.o.MaxAttempts)
 	if err != nil {
 		return nil, err
 	}

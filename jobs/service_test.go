@@ -31,7 +31,7 @@ import (
 type env struct {
 	t     testing.TB
 	fake  *replicatetest.Server
-	db    *db.DB
+	db    dbtest.Store
 	store *storage.FS
 	rc    *replicate.Client
 	opts  Options
@@ -540,7 +540,7 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 			if crash {
 				s1.halt()
 				var leased int
-				e.db.R.QueryRow(`SELECT count(*) FROM generations WHERE state = 'running'`).Scan(&leased)
+				e.db.Raw(context.Background(), `SELECT count(*) FROM generations WHERE state = 'running'`, nil, &leased)
 				if leased == 0 {
 					t.Fatal("the crash left no leases behind; the test proves nothing")
 				}

@@ -11,7 +11,7 @@ import (
 )
 
 // CreateUser makes an account with the same rules as sign-up; the admin command uses it.
-func CreateUser(ctx context.Context, d *db.DB, cost int, username, email, password string, admin bool) (*db.User, error) {
+func CreateUser(ctx context.Context, d db.Store, cost int, username, email, password string, admin bool) (*db.User, error) {
 	username, email = strings.TrimSpace(username), strings.TrimSpace(email)
 	if err := errors.Join(validUsername(username), validEmail(email), validPassword("password", password)); err != nil {
 		return nil, mergeInvalid(err)
@@ -24,7 +24,7 @@ func CreateUser(ctx context.Context, d *db.DB, cost int, username, email, passwo
 }
 
 // SetPassword replaces a password and ends every session of the user.
-func SetPassword(ctx context.Context, d *db.DB, cost int, userID int64, password string) error {
+func SetPassword(ctx context.Context, d db.Store, cost int, userID int64, password string) error {
 	if err := validPassword("password", password); err != nil {
 		return err
 	}

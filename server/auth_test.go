@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"nanobanana/internal/dbtest"
 	"nanobanana/replicate"
 	"nanobanana/replicate/replicatetest"
 )
@@ -356,16 +357,15 @@ func TestAPIKeyVerifiedSealedAndNeverShown(t *testing.T) {
 		t.Fatalf("empty key: %d", r.Status)
 	}
 	// The plaintext is in no file (no row, with PostgreSQL) and no log line.
-	if ts.DB.Postgres() {
+	if path := dbtest.SQLitePath(ts.DB); path == "" {
 		var n int
-		err := ts.DB.R.QueryRow(`SELECT count(*) FROM users u WHERE strpos(u::text, $1) > 0
-			OR position(convert_to($1, 'UTF8') IN coalesce(u.api_key_sealed, ''::bytea)) > 0`, key).Scan(&n)
+		err := ts.DB.Raw(context.Background(), `SELECT count(*) FROM users u WHERE strpos(u::text, ?1) > 0
+			OR position(convert_to(?1, 'UTF8') IN coalesce(u.api_key_sealed, ''::bytea)) > 0`, []any{key}, &n)
 		if err != nil || n != 0 {
 			t.Errorf("%d user rows hold the plaintext key (%v)", n, err)
 		}
 	} else {
-		ts.DB.W.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		for _, f := range []string{ts.DB.Path, ts.DB.Path + "-wal"} {
+		for _, f := range []string{path, path + "-wal"} {
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -88,7 +89,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 				return nil // headers are sent; the client reconnects with Last-Event-ID
 			}
 			for i := range evs {
-				s.writeEvent(bw, &evs[i])
+				s.writeEvent(ctx, bw, &evs[i])
 				last = evs[i].ID
 			}
 			if len(evs) < eventsBatch {
@@ -131,37 +132,50 @@ func lastEventID(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-// writeEvent writes one event. The data is the generation's public fields as stored with
-// the event, plus image_id and, once completed, this server's signed URLs. A deletion is
-// event "deleted" with the id only.
-func (s *Server) writeEvent(bw *bufio.Writer, e *db.Event) {
+// writeEvent writes one event. Its data is the generation as the status answer shows it
+// at this moment: the stored part written with the change, completed with what the
+// answer would add now (db.AppendView). A deletion is event "deleted" with the ids.
+func (s *Server) writeEvent(ctx context.Context, bw *bufio.Writer, e *db.Event) {
 	bw.WriteString("id: ")
 	bw.WriteString(strconv.FormatInt(e.ID, 10))
 	if e.Type == db.EventDeleted {
 		bw.WriteString("\nevent: deleted\ndata: ")
-		b, _ := json.Marshal(map[string]string{"id": e.GenerationID, "image_id": e.GenerationID, "status": "deleted"})
-		bw.Write(b)
+		bw.Write(e.Data)
 		bw.WriteString("\n\n")
 		return
 	}
-	var data map[string]any
-	if err := json.Unmarshal(e.Data, &data); err != nil || data == nil {
-		data = map[string]any{"id": e.GenerationID, "status": e.Type}
-	}
-	data["image_id"] = e.GenerationID
-	data["price_usd"] = 0.0
-	if res, ok := data["resolution"].(string); ok {
-		data["price_usd"] = s.cfg.Prices.Price(res)
-	}
-	if data["status"] == db.StatusCompleted {
-		data["image_url"] = s.signedURL(kindImage, e.GenerationID, e.UserID)
-		data["thumbnail_url"] = s.signedURL(kindThumb, e.GenerationID, e.UserID)
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		b = []byte(`{}`)
-	}
+	v := s.eventView(ctx, e)
+	bp := jsonBufs.Get().(*[]byte)
+	b := db.AppendView((*bp)[:0], e.Data, e.Type, &v)
 	bw.WriteString("\nevent: generation\ndata: ")
 	bw.Write(b) // JSON has no raw newlines, so one data line suffices
 	bw.WriteString("\n\n")
+	*bp = b[:0]
+	jsonBufs.Put(bp)
+}
+
+// eventView is the View a status answer would give the event's generation now. The
+// price follows the stored resolution; a pending event shows the generation's current
+// place in the queue and a completed one its signed URLs, both read from the row as it
+// is now (a generation deleted or run again since shows none).
+func (s *Server) eventView(ctx context.Context, e *db.Event) db.View {
+	var stored struct {
+		Resolution string `json:"resolution"`
+	}
+	_ = json.Unmarshal(e.Data, &stored)
+	v := db.View{PriceUSD: s.cfg.Prices.Price(stored.Resolution)}
+	if e.Type != db.StatusPending && e.Type != db.StatusCompleted {
+		return v
+	}
+	g, err := s.db.GetGeneration(ctx, e.UserID, e.GenerationID)
+	if err != nil {
+		return v
+	}
+	now := s.view(g)
+	if e.Type == db.StatusPending {
+		v.QueuePosition = now.QueuePosition
+	} else {
+		v.ImageURL, v.ThumbnailURL = now.ImageURL, now.ThumbnailURL
+	}
+	return v
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"nanobanana/replicate/replicatetest"
 )
 
 // sseEvent is one parsed Server-Sent Event.
@@ -196,5 +199,59 @@ func TestEventsEndOnShutdown(t *testing.T) {
 	}
 	if r := p.get(t, "/api/v1/events?last_event_id=x", u.Access, nil); r.Status != 422 {
 		t.Errorf("bad last_event_id: %d", r.Status)
+	}
+}
+
+// An event carries the same object as the status answer: the same keys, the same
+// values (signed URLs compared without their signature, which is made per answer), for
+// a completed generation, a pending one (with its queue position) and a failed one.
+func TestEventsCarryTheStatusAnswer(t *testing.T) {
+	t.Parallel()
+	p := newPipeline(t)
+	alice := p.register(t, "alice")
+	s := p.openEvents(t, "/api/v1/events", http.Header{"Authorization": {"Bearer " + alice.Access}})
+
+	same := func(ev sseEvent) {
+		t.Helper()
+		id := ev.Data["id"].(string)
+		status := p.do(t, call{Method: "GET", Path: "/api/v1/images/status/" + id, Token: alice.Access}).JSON(t)
+		if status["status"] != ev.Data["status"] {
+			return // it moved on since; compared at its next event
+		}
+		strip := func(m map[string]any) map[string]any {
+			out := map[string]any{}
+			for k, v := range m {
+				if u, ok := v.(string); ok && strings.HasSuffix(k, "_url") {
+					v, _, _ = strings.Cut(u, "?")
+				}
+				out[k] = v
+			}
+			return out
+		}
+		got, want := strip(ev.Data), strip(status)
+		if len(got) != len(want) {
+			t.Errorf("%s event has %d keys, the status answer %d:\nevent  %v\nstatus %v", ev.Data["status"], len(got), len(want), got, want)
+		}
+		for k, v := range want {
+			if gv, ok := got[k]; !ok || !reflect.DeepEqual(gv, v) {
+				t.Errorf("%s event: %s = %v, status answer %v", ev.Data["status"], k, gv, v)
+			}
+		}
+	}
+
+	id := p.generate(t, alice.Access, map[string]any{"prompt": "same shape", "resolution": "2K"})["id"].(string)
+	evs := s.until(t, id, "completed")
+	same(evs[len(evs)-1])
+	if evs[len(evs)-1].Data["thumbnail_url"] == nil || evs[len(evs)-1].Data["width"] == nil {
+		t.Errorf("completed event lacks its image: %v", evs[len(evs)-1].Data)
+	}
+
+	// A failed generation: "error" is its sentence, and no image.
+	p.Fake.Configure(func(c *replicatetest.Config) { c.SafetyRate = 1 })
+	fid := p.generate(t, alice.Access, map[string]any{"prompt": "fails", "resolution": "1K"})["id"].(string)
+	evs = s.until(t, fid, "failed")
+	same(evs[len(evs)-1])
+	if evs[len(evs)-1].Data["error"] == nil || evs[len(evs)-1].Data["image_url"] != nil {
+		t.Errorf("failed event: %v", evs[len(evs)-1].Data)
 	}
 }

@@ -20,7 +20,7 @@ import (
 type testServer struct {
 	*Server
 	URL string
-	DB  *db.DB
+	DB  dbtest.Store
 	Cfg config.Config
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -53,71 +52,15 @@ func (s *Server) imageRoutes(r *httprouter.Router) {
 	r.POST("/api/v1/webhooks/replicate", s.h(s.webhook))
 }
 
-// generationJSON is a generation as the API shows it. image_id repeats id because the
-// seed's clients read image_id.
-type generationJSON struct {
-	ID                string     `json:"id"`
-	ImageID           string     `json:"image_id"`
-	Status            string     `json:"status"`
-	Prompt            string     `json:"prompt"`
-	Resolution        string     `json:"resolution"`
-	AspectRatio       string     `json:"aspect_ratio"`
-	OutputFormat      string     `json:"output_format"`
-	SafetyFilterLevel string     `json:"safety_filter_level"`
-	GenerationMode    string     `json:"generation_mode"`
-	ReferenceImageIDs []string   `json:"reference_image_ids"`
-	Error             *string    `json:"error"`
-	QueuePosition     *int       `json:"queue_position,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
-	StartedAt         *time.Time `json:"started_at"`
-	CompletedAt       *time.Time `json:"completed_at"`
-	ImageURL          *string    `json:"image_url"`
-	ThumbnailURL      *string    `json:"thumbnail_url"`
-	Width             *int       `json:"width"`
-	Height            *int       `json:"height"`
-	Bytes             *int64     `json:"bytes"`
-	PriceUSD          float64    `json:"price_usd"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}
-
-// view renders g; signed URLs are made once per call with the same expiry bucket, so a
-// list of 100 costs 200 HMACs and no queries.
-func (s *Server) view(g *db.Generation) generationJSON {
-	refs := g.ReferenceIDs
-	if refs == nil {
-		refs = []string{}
-	}
-	v := generationJSON{
-		ID: g.ID, ImageID: g.ID, Status: g.Status, Prompt: g.Prompt, Resolution: g.Resolution,
-		AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
-		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
-		CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt), CompletedAt: optTime(g.CompletedAt),
-		PriceUSD: s.cfg.Prices.Price(g.Resolution),
-	}
-	if g.Error != "" {
-		e := g.Error
-		v.Error = &e
-	}
-	if g.Status == db.StatusPending {
-		qp := max(g.QueuePosition, 1)
-		v.QueuePosition = &qp
-	}
+// view is what g's answer adds for its reader now (db.View): signed URLs are made once
+// per call with the same expiry bucket, so a list of 100 costs 200 HMACs and no queries.
+func (s *Server) view(g *db.Generation) db.View {
+	v := db.View{QueuePosition: g.QueuePosition, PriceUSD: s.cfg.Prices.Price(g.Resolution)}
 	if g.Status == db.StatusCompleted && g.ImageKey != "" {
-		img := s.signedURL(kindImage, g.ID, g.UserID)
-		v.ImageURL = &img
+		v.ImageURL = s.signedURL(kindImage, g.ID, g.UserID)
 		if g.ThumbKey != "" {
-			th := s.signedURL(kindThumb, g.ID, g.UserID)
-			v.ThumbnailURL = &th
+			v.ThumbnailURL = s.signedURL(kindThumb, g.ID, g.UserID)
 		}
-		w, h, b := g.Width, g.Height, g.Bytes
-		v.Width, v.Height, v.Bytes = &w, &h, &b
 	}
 	return v
 }
@@ -174,16 +117,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps
 	return nil
 }
 
-// writeGeneration answers g as the API shows it (generationJSON, encoded by hand).
+// writeGeneration answers g as the API shows it (db.AppendGeneration).
 func (s *Server) writeGeneration(w http.ResponseWriter, status int, g *db.Generation) {
 	v := s.view(g)
-	writeJSONBytes(w, status, func(b []byte) []byte { return appendGeneration(b, &v) })
-}
-
-// listJSON is the list's shape; writeList encodes it by hand.
-type listJSON struct {
-	Items      []generationJSON `json:"items"`
-	NextCursor *string          `json:"next_cursor"`
+	writeJSONBytes(w, status, func(b []byte) []byte { return db.AppendGeneration(b, g, &v) })
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
@@ -209,7 +146,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 		return err
 	}
 	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte {
-		return appendList(b, len(items), func(i int) generationJSON { return s.view(&items[i]) }, next)
+		return s.appendList(b, items, next)
 	})
 	return nil
 }

@@ -23,7 +23,7 @@ import (
 // Options are the parts a Server is wired from; main builds them.
 type Options struct {
 	Config    config.Config
-	DB        *db.DB
+	DB        db.Store
 	Sealer    *db.Sealer
 	Replicate *replicate.Client
 	Logger    *slog.Logger
@@ -44,7 +44,7 @@ type Options struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	cfg       config.Config
-	db        *db.DB
+	db        db.Store
 	sealer    *db.Sealer
 	replicate *replicate.Client
 	log       *slog.Logger

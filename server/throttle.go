@@ -14,14 +14,14 @@ import (
 // database error is logged and lets the attempt through: the sign-in that follows needs
 // the database too and fails on its own.
 type throttle struct {
-	db     *db.DB
+	db     db.Store
 	log    *slog.Logger
 	limit  int
 	window time.Duration
 	now    func() time.Time
 }
 
-func newThrottle(d *db.DB, log *slog.Logger, limit int, window time.Duration, now func() time.Time) *throttle {
+func newThrottle(d db.Store, log *slog.Logger, limit int, window time.Duration, now func() time.Time) *throttle {
 	return &throttle{db: d, log: log, limit: limit, window: window, now: now}
 }
 

@@ -1,4 +1,4 @@
-package db
+package sqlstore
 
 import (
 	"context"
@@ -9,67 +9,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"nanobanana/db"
+	"nanobanana/internal/jsonenc"
 )
-
-// Generation statuses (the seed's words, plus canceled).
-const (
-	StatusPending   = "pending"
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
-	StatusFailed    = "failed"
-	StatusCanceled  = "canceled"
-)
-
-// Generation modes.
-const (
-	ModeTextToImage  = "text-to-image"
-	ModeImageToImage = "image-to-image"
-)
-
-// Params are what the user asked for; the server validates them before they get here.
-type Params struct {
-	Prompt            string
-	Resolution        string
-	AspectRatio       string
-	OutputFormat      string
-	SafetyFilterLevel string
-	Mode              string   // ModeTextToImage or ModeImageToImage
-	ReferenceIDs      []string // upload ids, for image-to-image
-}
-
-// Generation is one requested image and what became of it.
-type Generation struct {
-	ID     string
-	UserID int64
-	Status string
-	Params
-	Error        string // a sentence a person can act on
-	PredictionID string
-	ImageKey     string // storage key of the image, once completed
-	ImageType    string // its content type, sniffed from the bytes
-	ThumbKey     string
-	Width        int
-	Height       int
-	Bytes        int64
-	SHA256       string
-	CreatedAt    time.Time
-	StartedAt    time.Time
-	CompletedAt  time.Time
-	UpdatedAt    time.Time
-	// QueuePosition is set for pending generations: an estimate (1 = next) of where this
-	// one stands in the fair claim order; 0 otherwise.
-	QueuePosition int
-}
-
-// Terminal reports whether the generation will not change again on its own.
-func (g *Generation) Terminal() bool {
-	switch g.Status {
-	case StatusCompleted, StatusFailed, StatusCanceled:
-		return true
-	}
-	return false
-}
 
 const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
@@ -77,14 +20,12 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
 	created_at, started_at, completed_at, updated_at`
 
-type scanner interface{ Scan(...any) error }
-
-func scanGeneration(row scanner) (*Generation, error) {
-	var g Generation
+func scanGeneration(row Row) (*db.Generation, error) {
+	var g db.Generation
 	dest, finish := genDest(&g)
 	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, db.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -97,7 +38,7 @@ func scanGeneration(row scanner) (*Generation, error) {
 
 // genDest returns the scan destinations of genCols for g, and what completes g once
 // they are scanned (so genCols can follow other columns in one row, as in the claim).
-func genDest(g *Generation) ([]any, func() error) {
+func genDest(g *db.Generation) ([]any, func() error) {
 	var refs string
 	var created, updated int64
 	var started, completed sql.NullInt64
@@ -123,7 +64,7 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	created_at, started_at, completed_at`
 
 // scanListed scans a listCols row into g, in place.
-func scanListed(row scanner, g *Generation) error {
+func scanListed(row Row, g *db.Generation) error {
 	var refs string
 	var created int64
 	var started, completed sql.NullInt64
@@ -151,19 +92,11 @@ func parseRefs(refs string, out *[]string) error {
 	return json.Unmarshal([]byte(refs), out)
 }
 
-// DefaultMaxAttempts bounds a job's claims when CreateGeneration's caller does not say.
-const DefaultMaxAttempts = 5
-
 // CreateGeneration inserts a pending generation, queued (its job is part of its row),
 // and its first event in one transaction, and returns it with its queue position.
-func (d *DB) CreateGeneration(ctx context.Context, userID int64, p Params) (*Generation, error) {
-	return d.CreateGenerationAttempts(ctx, userID, p, DefaultMaxAttempts)
-}
-
-// CreateGenerationAttempts is CreateGeneration with the job's attempt bound.
-func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Params, maxAttempts int) (*Generation, error) {
+func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params, maxAttempts int) (*db.Generation, error) {
 	if maxAttempts <= 0 {
-		maxAttempts = DefaultMaxAttempts
+		maxAttempts = db.DefaultMaxAttempts
 	}
 	if p.ReferenceIDs == nil {
 		p.ReferenceIDs = []string{}
@@ -172,143 +105,158 @@ func (d *DB) CreateGenerationAttempts(ctx context.Context, userID int64, p Param
 	if err != nil {
 		return nil, err
 	}
-	now := d.now()
-	g := &Generation{ID: NewTimeID(), UserID: userID, Status: StatusPending, Params: p,
+	now := s.now()
+	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
-	event := string(appendEventData(nil, g)) // encoded here, off the writer
-	err = d.eventTx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO generations (id, user_id, status, prompt,
+	event := db.AppendStored(nil, &g) // encoded here, off the writer
+	pos, err := writeEvents(ctx, s, func(q EventQuerier) (int, error) {
+		if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 			reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at)
 			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10)`,
 			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
 			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts); err != nil {
-			return fmt.Errorf("insert generation: %w", err)
+			return 0, fmt.Errorf("insert generation: %w", err)
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
 		// queued count, and every user's first r jobs come before or with it.
 		// (The user's count is a scalar subquery, run once: as a joined subquery SQLite
 		// planned the statement from the bound user id and prepared it again each time.)
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(CASE
+		var pos int
+		if err := q.QueryRow(`SELECT coalesce(sum(CASE
 				WHEN queued < (SELECT queued FROM queue_users WHERE user_id = ?1) THEN queued
 				ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) END), 0)
 			FROM queue_users`,
-			userID).Scan(&g.QueuePosition); err != nil {
-			return fmt.Errorf("queue position: %w", err)
+			userID).Scan(&pos); err != nil {
+			return 0, fmt.Errorf("queue position: %w", err)
 		}
-		return insertEventData(ctx, tx, userID, g.ID, StatusPending, event, now)
+		return pos, insertEventData(q, userID, g.ID, db.StatusPending, event, ms(now))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create generation: %w", err)
+		return nil, wrapf(err, "create generation")
 	}
-	d.notify(userID)
-	return g, nil
+	s.notify(userID)
+	g.QueuePosition = pos
+	return &g, nil
 }
 
 // GetGeneration returns the user's generation. Another user's id is ErrNotFound, exactly
 // like a missing one, so ids reveal nothing.
-func (d *DB) GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error) {
-	g, err := scanGeneration(d.queryRow(ctx,
-		`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("get generation: %w", err)
-	}
-	if g.Status == StatusPending {
-		if err := d.queuePosition(ctx, g); err != nil {
+func (s *Store) GetGeneration(ctx context.Context, userID int64, id string) (*db.Generation, error) {
+	g, err := read(ctx, s, func(q Querier) (*db.Generation, error) {
+		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
+		if err != nil {
 			return nil, err
 		}
+		if g.Status == db.StatusPending {
+			if err := queuePosition(q, g); err != nil {
+				return nil, err
+			}
+		}
+		return g, nil
+	})
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return nil, wrapf(err, "get generation")
 	}
-	return g, nil
+	return g, err
 }
 
 // queuePosition estimates where a pending generation stands in the fair order: with rank
 // r among its user's queued jobs, every user's first r jobs go first (ties among users
 // are counted as ahead, so it errs on the long side by at most the number of users).
-func (d *DB) queuePosition(ctx context.Context, g *Generation) error {
-	err := d.queryRow(ctx, `WITH r AS (
+func queuePosition(q Querier, g *db.Generation) error {
+	err := q.QueryRow(`WITH r AS (
 			SELECT count(*) AS rank FROM generations
 			WHERE user_id = ?1 AND state = 'queued'
 			  AND job_id <= (SELECT job_id FROM generations WHERE id = ?2))
 		SELECT coalesce(sum(CASE WHEN q.queued < r.rank THEN q.queued ELSE r.rank END), 0)
 		FROM queue_users q, r
 		WHERE r.rank > 0`, g.UserID, g.ID).Scan(&g.QueuePosition)
-	if err != nil {
-		return fmt.Errorf("queue position: %w", err)
-	}
-	return nil
+	return wrapf(err, "queue position")
 }
 
-// ListFilter selects a page of a user's generations.
-type ListFilter struct {
-	Status string // "" for all
-	Limit  int    // default 20, at most 100
-	Cursor string // "" for the first page, else a next cursor from a previous page
-}
+// The list's statements: one text for each combination of filters, the limit bound as
+// a parameter, so every list request runs one of these four prepared statements
+// whatever its limit, status and cursor (a text per variant would prepare a statement
+// per limit on every connection).
+var listQueries = func() (q [4]string) {
+	for i := range q {
+		text := `SELECT ` + listCols + ` FROM generations WHERE user_id = ?`
+		if i&1 != 0 {
+			text += ` AND status = ?`
+		}
+		if i&2 != 0 {
+			text += ` AND (created_at, id) < (?, ?)`
+		}
+		q[i] = text + ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	}
+	return q
+}()
 
 // ListGenerations returns one page of the user's generations, newest first, and the
 // cursor of the next page ("" after the last). The items have every field but
 // PredictionID, ImageType, SHA256 and UpdatedAt, which the API does not show: scanning
-// columns is most of a list's cost. Pagination is by keyset on
-// (created_at, id), so pages stay stable while new generations arrive.
-func (d *DB) ListGenerations(ctx context.Context, userID int64, f ListFilter) ([]Generation, string, error) {
+// columns is most of a list's cost. Pagination is by keyset on (created_at, id), so
+// pages stay stable while new generations arrive.
+func (s *Store) ListGenerations(ctx context.Context, userID int64, f db.ListFilter) ([]db.Generation, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 20
 	}
 	limit = min(limit, 100)
+	variant := 0
+	args := make([]any, 1, 5)
+	args[0] = userID
 	switch f.Status {
-	case "", StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled:
-	default:
-		return nil, "", Errorf(CodeInvalid, "status %q is not a generation status", f.Status)
-	}
-	q := `SELECT ` + listCols + ` FROM generations WHERE user_id = ?`
-	args := []any{userID}
-	if f.Status != "" {
-		q += ` AND status = ?`
+	case "":
+	case db.StatusPending, db.StatusRunning, db.StatusCompleted, db.StatusFailed, db.StatusCanceled:
+		variant |= 1
 		args = append(args, f.Status)
+	default:
+		return nil, "", db.Errorf(db.CodeInvalid, "status %q is not a generation status", f.Status)
 	}
 	if f.Cursor != "" {
-		created, id, err := decodeCursor(f.Cursor)
+		created, after, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		q += ` AND (created_at, id) < (?, ?)`
-		args = append(args, created, id)
+		variant |= 2
+		args = append(args, created, after)
 	}
-	// The limit goes into the text: SQLite plans a LIMIT from its bound value and would
-	// prepare the statement again whenever the value changed (one statement per limit,
-	// 1 to 101, is cached instead).
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(limit+1)
-	rows, err := d.query(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list generations: %w", err)
-	}
-	defer rows.Close()
-	out := make([]Generation, 0, limit+1)
-	for rows.Next() {
-		out = append(out, Generation{UserID: userID})
-		if err := scanListed(rows, &out[len(out)-1]); err != nil {
-			return nil, "", fmt.Errorf("list generations: %w", err)
+	args = append(args, limit+1)
+	out, err := read(ctx, s, func(q Querier) ([]db.Generation, error) {
+		rows, err := q.Query(listQueries[variant], args...)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list generations: %w", err)
+		defer rows.Close()
+		out := make([]db.Generation, 0, limit+1)
+		for rows.Next() {
+			out = append(out, db.Generation{UserID: userID})
+			if err := scanListed(rows, &out[len(out)-1]); err != nil {
+				return nil, err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for i := range min(len(out), limit) {
+			if out[i].Status == db.StatusPending {
+				if err := queuePosition(q, &out[i]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, "", wrapf(err, "list generations")
 	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
 		next = encodeCursor(ms(last.CreatedAt), last.ID)
-	}
-	for i := range out {
-		if out[i].Status == StatusPending {
-			if err := d.queuePosition(ctx, &out[i]); err != nil {
-				return nil, "", err
-			}
-		}
 	}
 	return out, next, nil
 }
@@ -320,15 +268,15 @@ func encodeCursor(createdMS int64, id string) string {
 func decodeCursor(c string) (int64, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return 0, "", ErrInvalidCursor
+		return 0, "", db.ErrInvalidCursor
 	}
 	a, id, ok := strings.Cut(string(raw), ".")
 	if !ok || len(id) != 32 {
-		return 0, "", ErrInvalidCursor
+		return 0, "", db.ErrInvalidCursor
 	}
 	n, err := strconv.ParseInt(a, 10, 64)
 	if err != nil || n < 0 {
-		return 0, "", ErrInvalidCursor
+		return 0, "", db.ErrInvalidCursor
 	}
 	return n, id, nil
 }
@@ -337,26 +285,32 @@ func decodeCursor(c string) (int64, string, error) {
 // event, and returns the row as it was (so the caller can remove its files). The caller
 // cancels a pending or running one first; the queue's conditional writes then find
 // nothing to update, and a worker that stored files after this cleans them up itself.
-func (d *DB) DeleteGeneration(ctx context.Context, userID int64, id string) (*Generation, error) {
-	var g *Generation
-	err := d.eventTx(ctx, func(tx *wtx) error {
-		var err error
-		g, err = scanGeneration(tx.QueryRowContext(ctx,
-			`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
+func (s *Store) DeleteGeneration(ctx context.Context, userID int64, id string) (*db.Generation, error) {
+	now := ms(s.now())
+	g, err := writeEvents(ctx, s, func(q EventQuerier) (*db.Generation, error) {
+		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM generations WHERE id = ?`, id); err != nil {
-			return err
+		if _, err := q.Exec(`DELETE FROM generations WHERE id = ?`, id); err != nil {
+			return nil, err
 		}
-		return insertEvent(ctx, tx, g, EventDeleted, d.now())
+		return g, insertEventData(q, userID, id, db.EventDeleted, deletedEvent(id), now)
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrNotFound
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, db.ErrNotFound
 		}
-		return nil, fmt.Errorf("delete generation: %w", err)
+		return nil, wrapf(err, "delete generation")
 	}
-	d.notify(userID)
+	s.notify(userID)
 	return g, nil
+}
+
+// deletedEvent is a deleted event's data: the generation's ids, and "deleted".
+func deletedEvent(id string) []byte {
+	b := append([]byte(`{"id":`), jsonenc.AppendString(nil, id)...)
+	b = append(b, `,"image_id":`...)
+	b = jsonenc.AppendString(b, id)
+	return append(b, `,"status":"deleted"}`...)
 }

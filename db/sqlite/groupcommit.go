@@ -1,4 +1,4 @@
-package db
+package sqlite
 
 import (
 	"context"
@@ -7,20 +7,25 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"nanobanana/db"
+	"nanobanana/db/sqlstore"
 )
 
-// Group commit. Every write of the package runs on the one writer connection, and a
-// commit costs about the same whether it holds one caller's few rows or thirty callers'
-// rows: most of it is writing the touched pages to the WAL, and callers share pages
-// (queue_users, the tail of each index, the events table). So callers queue their write
-// functions here and one goroutine runs whatever has queued up as a single transaction:
-// a function that fails is rolled back alone and its caller gets its error, while the
-// others commit (the batch is run again with each function inside a SAVEPOINT of its
-// own, see runBatch). A caller
-// is acknowledged only after the COMMIT, so "writeTx returned nil" still means "durable"
-// (what the queue's crash safety relies on). Nothing waits for a batch to fill: an idle
-// writer takes a lone request at once; under load, requests that arrive while a batch
-// is committing form the next one.
+// Group commit. Every write runs on the one writer connection, and a commit costs about
+// the same whether it holds one caller's few rows or thirty callers' rows: most of it is
+// writing the touched pages to the WAL, and callers share pages (queue_users, the tail
+// of each index, the events table). So callers queue their write functions here and one
+// goroutine runs whatever has queued up as a single transaction: a function that fails
+// is rolled back alone and its caller gets its error, while the others commit (the
+// batch runs again with each function inside a SAVEPOINT of its own, see runBatch). A
+// caller is acknowledged only after the COMMIT, so "Write returned nil" still means
+// "durable" (what the queue's crash safety relies on). Nothing waits for a batch to
+// fill: an idle writer takes a lone request at once; under load, requests that arrive
+// while a batch is committing form the next one.
+//
+// A function may so run twice; sqlstore's writes return their results instead of
+// keeping them, and only the last run's, the one committed, reaches the caller.
 
 // maxBatch bounds one transaction, so one commit never holds a long queue's latency.
 const maxBatch = 64
@@ -34,38 +39,37 @@ const (
 
 type writeReq struct {
 	ctx   context.Context
-	fn    func(tx *wtx) error
+	fn    func(q sqlstore.Querier) error
 	state atomic.Int32
 	err   error
 	done  chan struct{}
 }
 
 type committer struct {
-	d    *DB
-	reqs chan *writeReq
-	stop chan struct{}
-	wg   sync.WaitGroup
-	// closed is read by callers that arrive after close.
-	closed atomic.Bool
+	e      *engine
+	reqs   chan *writeReq
+	pauses chan func()
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool // read by callers that arrive after close
 }
 
-func startCommitter(d *DB) *committer {
-	c := &committer{d: d, reqs: make(chan *writeReq, 1024), stop: make(chan struct{})}
+func startCommitter(e *engine) *committer {
+	c := &committer{e: e, reqs: make(chan *writeReq, 1024), pauses: make(chan func()),
+		stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c
 }
 
-var errClosed = errors.New("database closed")
-
 // do queues fn and waits for its outcome. While fn has not started, the caller's context
 // can withdraw it; once started, the caller waits for the commit, so the answer is true.
-func (c *committer) do(ctx context.Context, fn func(tx *wtx) error) error {
+func (c *committer) do(ctx context.Context, fn func(q sqlstore.Querier) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if c.closed.Load() {
-		return errClosed
+		return db.ErrClosed
 	}
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
@@ -73,7 +77,7 @@ func (c *committer) do(ctx context.Context, fn func(tx *wtx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.stop:
-		return errClosed
+		return db.ErrClosed
 	}
 	select {
 	case <-r.done:
@@ -86,10 +90,23 @@ func (c *committer) do(ctx context.Context, fn func(tx *wtx) error) error {
 		return r.err
 	case <-c.stop:
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return errClosed
+			return db.ErrClosed
 		}
 		<-r.done
 		return r.err
+	}
+}
+
+// pause runs fn on the writer's goroutine between two batches, with the writer
+// connection to itself and no transaction open; false when the committer is closed.
+func (c *committer) pause(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case c.pauses <- func() { fn(); close(done) }:
+		<-done
+		return true
+	case <-c.stop:
+		return false
 	}
 }
 
@@ -101,6 +118,9 @@ func (c *committer) run() {
 		select {
 		case <-c.stop:
 			return
+		case fn := <-c.pauses:
+			fn()
+			continue
 		case first = <-c.reqs:
 		}
 		batch = append(batch[:0], first)
@@ -120,9 +140,7 @@ func (c *committer) run() {
 		}
 		c.runBatch(batch)
 		clear(batch)
-		if c.d.ckpt != nil {
-			c.d.ckpt.restart(c.d.wconn)
-		}
+		c.e.ckpt.restart(c.e.w)
 	}
 }
 
@@ -141,8 +159,7 @@ func (c *committer) runBatch(batch []*writeReq) {
 	// sub-journal copies of the pages each one touches, cost ~5% of the writer's time,
 	// and writes almost never fail. If one does, the whole transaction is rolled back
 	// and the batch runs again, each write in a savepoint of its own, so the others
-	// still commit. Running a write twice is safe: its function starts from the state
-	// the rollback restored (PostgreSQL retries them the same way, postgres.go).
+	// still commit.
 	err := c.runTx(live, false)
 	if errors.Is(err, errWriteFailed) {
 		err = c.runTx(live, true)
@@ -165,31 +182,28 @@ var errWriteFailed = errors.New("a write of the batch failed")
 // ends the transaction with errWriteFailed. A lone request needs no savepoint: the
 // transaction is its own.
 func (c *committer) runTx(live []*writeReq, savepoints bool) error {
-	conn := c.d.wconn
-	w := &wtx{c: conn, d: c.d}
-	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+	w := c.e.w
+	if _, err := w.Exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	err := c.runFns(w, live, savepoints)
-	conn.resetOpen()
+	w.resetOpen()
 	if err == nil {
-		if err = w.exec("COMMIT"); err != nil {
+		if _, err = w.Exec("COMMIT"); err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
 	}
 	if err != nil {
-		if conn.inTx() {
-			_ = w.exec("ROLLBACK")
+		if !w.c.AutocommitEnabled() {
+			_, _ = w.Exec("ROLLBACK")
 		}
 		return err
 	}
-	if c.d.ckpt != nil {
-		c.d.ckpt.committed()
-	}
+	c.e.ckpt.committed()
 	return nil
 }
 
-func (c *committer) runFns(w *wtx, live []*writeReq, savepoints bool) error {
+func (c *committer) runFns(w *conn, live []*writeReq, savepoints bool) error {
 	if len(live) == 1 {
 		live[0].err = live[0].call(w)
 		return live[0].err
@@ -201,16 +215,17 @@ func (c *committer) runFns(w *wtx, live []*writeReq, savepoints bool) error {
 			}
 			continue
 		}
-		if err := w.exec("SAVEPOINT w"); err != nil {
+		if _, err := w.Exec("SAVEPOINT w"); err != nil {
 			return err
 		}
 		r.err = r.call(w)
 		if r.err != nil {
-			if err := w.exec("ROLLBACK TO w"); err != nil {
+			w.resetOpen()
+			if _, err := w.Exec("ROLLBACK TO w"); err != nil {
 				return err
 			}
 		}
-		if err := w.exec("RELEASE w"); err != nil {
+		if _, err := w.Exec("RELEASE w"); err != nil {
 			return err
 		}
 	}
@@ -219,7 +234,7 @@ func (c *committer) runFns(w *wtx, live []*writeReq, savepoints bool) error {
 
 // call runs the request's function; a panic is turned into its error so one bad
 // caller cannot stop every writer of the process.
-func (r *writeReq) call(w *wtx) (err error) {
+func (r *writeReq) call(w *conn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("write panicked: %v", p)

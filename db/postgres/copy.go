@@ -1,37 +1,49 @@
-package db
+package postgres
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"nanobanana/db"
 )
 
-// copyTables are the tables CopyFromSQLite moves, parents first. queue_users is not
-// among them: the count trigger rebuilds it as the generations (and their jobs) arrive.
+// TableReader reads a whole table of another database (the SQLite one being moved):
+// db/sqlite's DB is one.
+type TableReader interface {
+	ReadTable(ctx context.Context, table string) (TableRows, error)
+}
+
+// TableRows are a table's rows, each as the values of Columns, in that order.
+type TableRows interface {
+	Columns() []string
+	Next() bool
+	Values() []any
+	Err() error
+	Close() error
+}
+
+// copyTables are the tables CopyFrom moves, parents first. queue_users is not among
+// them: the count trigger rebuilds it as the generations (and their jobs) arrive.
 var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "events"}
 
-// CopyFromSQLite copies every row of the SQLite database src into this PostgreSQL
-// database, keeping ids (so sealed API keys, whose associated data is the user id,
-// still open, and SSE clients' event ids stay valid), in one transaction: all or
-// nothing. The target must hold no accounts yet. Jobs src left running are queued
-// again with their prediction kept, so they resume instead of creating another; src
-// must not be in use meanwhile. It returns the number of rows copied per table.
-func (d *DB) CopyFromSQLite(ctx context.Context, src *DB) (map[string]int64, error) {
-	if !d.pg || src.pg {
-		return nil, errors.New("copy: from a SQLite database into a PostgreSQL one only")
-	}
+// CopyFrom copies every row of the SQLite database src into this PostgreSQL database,
+// keeping ids (so sealed API keys, whose associated data is the user id, still open,
+// and event streams' ids stay valid), in one transaction: all or nothing. The target
+// must hold no accounts yet. Jobs src left running are queued again with their
+// prediction kept, so they resume instead of creating another; src must not be in use
+// meanwhile. It returns the number of rows copied per table.
+func (d *DB) CopyFrom(ctx context.Context, src TableReader) (map[string]int64, error) {
 	var users int
-	if err := d.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&users); err != nil {
+	if err := d.e.pool.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&users); err != nil {
 		return nil, err
 	}
 	if users > 0 {
 		return nil, fmt.Errorf("copy: the PostgreSQL database already has %d accounts; copy into an empty one (a new database, or drop and recreate it)", users)
 	}
-	conn, err := d.W.Conn(ctx)
+	conn, err := d.e.pool.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +57,7 @@ func (d *DB) CopyFromSQLite(ctx context.Context, src *DB) (map[string]int64, err
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
 		// Event writers of other processes wait: ids must not interleave with the copy's.
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgEventLock); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", eventLock); err != nil {
 			return err
 		}
 		for _, table := range copyTables {
@@ -63,7 +75,7 @@ func (d *DB) CopyFromSQLite(ctx context.Context, src *DB) (map[string]int64, err
 				return fmt.Errorf("sequence of %s: %w", table, err)
 			}
 		}
-		// Every generation carries its job (one row since migration 0007).
+		// Every generation carries its job (one row since migration 0005).
 		counts["jobs"] = counts["generations"]
 		return tx.Commit(ctx)
 	})
@@ -75,25 +87,21 @@ func (d *DB) CopyFromSQLite(ctx context.Context, src *DB) (map[string]int64, err
 
 // copyTable streams one table from src with COPY. Every column SQLite has is one
 // PostgreSQL has too (same schema); running jobs are handed back to the queue.
-func copyTable(ctx context.Context, tx pgx.Tx, src *DB, table string) (int64, error) {
-	rows, err := src.R.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY rowid`)
+func copyTable(ctx context.Context, tx pgx.Tx, src TableReader, table string) (int64, error) {
+	rows, err := src.ReadTable(ctx, table)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	s := &sqlRowSource{rows: rows, vals: make([]any, len(cols))}
+	s := &rowSource{rows: rows}
 	if table == "generations" {
-		s.fix = requeueRunning(cols)
+		s.fix = requeueRunning(rows.Columns())
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, s)
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, rows.Columns(), s)
 	if err != nil {
 		return n, err
 	}
-	return n, s.err
+	return n, rows.Err()
 }
 
 // requeueRunning returns a row fix-up that turns a running job into a queued one with
@@ -104,42 +112,27 @@ func requeueRunning(cols []string) func([]any) {
 		idx[c] = i
 	}
 	return func(v []any) {
-		if s, _ := v[idx["state"]].(string); s != JobRunning {
+		if s, _ := v[idx["state"]].(string); s != db.JobRunning {
 			return
 		}
-		v[idx["state"]] = JobQueued
+		v[idx["state"]] = db.JobQueued
 		v[idx["lease_until"]] = nil
 		v[idx["lease_owner"]] = nil
 	}
 }
 
-// sqlRowSource adapts *sql.Rows to pgx's CopyFromSource.
-type sqlRowSource struct {
-	rows *sql.Rows
-	vals []any
+// rowSource adapts TableRows to pgx's CopyFromSource.
+type rowSource struct {
+	rows TableRows
 	fix  func([]any)
-	err  error
 }
 
-func (s *sqlRowSource) Next() bool {
-	if !s.rows.Next() {
-		s.err = s.rows.Err()
-		return false
-	}
-	ptrs := make([]any, len(s.vals))
-	for i := range s.vals {
-		s.vals[i] = nil
-		ptrs[i] = &s.vals[i]
-	}
-	if err := s.rows.Scan(ptrs...); err != nil {
-		s.err = err
-		return false
-	}
+func (s *rowSource) Next() bool { return s.rows.Next() }
+func (s *rowSource) Err() error { return s.rows.Err() }
+func (s *rowSource) Values() ([]any, error) {
+	v := s.rows.Values()
 	if s.fix != nil {
-		s.fix(s.vals)
+		s.fix(v)
 	}
-	return true
+	return v, nil
 }
-
-func (s *sqlRowSource) Values() ([]any, error) { return s.vals, nil }
-func (s *sqlRowSource) Err() error             { return s.err }

@@ -1,12 +1,9 @@
 package db
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
@@ -67,54 +64,3 @@ func (s *Sealer) Open(userID int64, sealed []byte) (string, error) {
 }
 
 func ad(userID int64) []byte { return []byte("user:" + strconv.FormatInt(userID, 10)) }
-
-// SetAPIKey stores the user's Replicate key sealed, with its last four characters (shown
-// so a person can tell which key is set) and whether Replicate accepted it.
-func (d *DB) SetAPIKey(ctx context.Context, s *Sealer, userID int64, key string, verified bool) error {
-	sealed, err := s.Seal(userID, key)
-	if err != nil {
-		return err
-	}
-	last4 := key
-	if len(last4) > 4 {
-		last4 = last4[len(last4)-4:]
-	}
-	return d.writeTx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET api_key_sealed = ?, api_key_last4 = ?, api_key_verified = ?, updated_at = ? WHERE id = ?`,
-			sealed, last4, verified, ms(d.now()), userID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-}
-
-// ClearAPIKey removes the user's key.
-func (d *DB) ClearAPIKey(ctx context.Context, userID int64) error {
-	_, err := d.exec(ctx, `UPDATE users SET api_key_sealed = NULL, api_key_last4 = NULL, api_key_verified = 0, updated_at = ? WHERE id = ?`,
-		ms(d.now()), userID)
-	return err
-}
-
-// APIKey returns the user's Replicate key in plaintext, or "" when none is set.
-func (d *DB) APIKey(ctx context.Context, s *Sealer, userID int64) (string, error) {
-	var sealed []byte
-	err := d.queryRow(ctx, `SELECT api_key_sealed FROM users WHERE id = ?`, userID).Scan(&sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", err
-	}
-	if sealed == nil {
-		return "", nil
-	}
-	key, err := s.Open(userID, sealed)
-	if err != nil {
-		return "", fmt.Errorf("user %d: %w", userID, err)
-	}
-	return key, nil
-}

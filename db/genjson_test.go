@@ -1,0 +1,120 @@
+package db
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// generationJSON is the shape of a generation written as a tagged struct: what
+// encoding/json makes of it is what AppendGeneration must write, byte for byte.
+type generationJSON struct {
+	ID                string     `json:"id"`
+	ImageID           string     `json:"image_id"`
+	Status            string     `json:"status"`
+	Prompt            string     `json:"prompt"`
+	Resolution        string     `json:"resolution"`
+	AspectRatio       string     `json:"aspect_ratio"`
+	OutputFormat      string     `json:"output_format"`
+	SafetyFilterLevel string     `json:"safety_filter_level"`
+	GenerationMode    string     `json:"generation_mode"`
+	ReferenceImageIDs []string   `json:"reference_image_ids"`
+	Error             *string    `json:"error"`
+	CreatedAt         time.Time  `json:"created_at"`
+	StartedAt         *time.Time `json:"started_at"`
+	CompletedAt       *time.Time `json:"completed_at"`
+	Width             *int       `json:"width"`
+	Height            *int       `json:"height"`
+	Bytes             *int64     `json:"bytes"`
+	QueuePosition     *int       `json:"queue_position,omitempty"`
+	ImageURL          *string    `json:"image_url"`
+	ThumbnailURL      *string    `json:"thumbnail_url"`
+	PriceUSD          float64    `json:"price_usd"`
+}
+
+func mirror(g *Generation, v *View) generationJSON {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	optTime := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	refs := g.ReferenceIDs
+	if refs == nil {
+		refs = []string{}
+	}
+	m := generationJSON{ID: g.ID, ImageID: g.ID, Status: g.Status, Prompt: g.Prompt,
+		Resolution: g.Resolution, AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
+		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
+		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
+		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
+		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD}
+	if g.Status == StatusCompleted {
+		w, h, b := g.Width, g.Height, g.Bytes
+		m.Width, m.Height, m.Bytes = &w, &h, &b
+	}
+	if g.Status == StatusPending {
+		qp := max(v.QueuePosition, 1)
+		m.QueuePosition = &qp
+	}
+	return m
+}
+
+// The hand-written encoder gives byte for byte what encoding/json gives for the shape:
+// escaping, nulls, optional fields, times, floats. And an event's stored bytes completed
+// at delivery (AppendView) are the status answer's bytes (AppendGeneration): one object.
+func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
+	created := time.UnixMilli(1767225600123).UTC()
+	odd := "quote\" back\\ <b>&amp; \n\r\t\b\f \x01\x1f é 日本 \u2028\u2029 bad\xff\xfe end 🍌"
+	cases := []struct {
+		g Generation
+		v View
+	}{
+		{Generation{ID: "a", Status: StatusPending, Params: Params{Prompt: "a cat", Resolution: "1K",
+			AspectRatio: "16:9", OutputFormat: "png", SafetyFilterLevel: "block_only_high",
+			Mode: ModeTextToImage, ReferenceIDs: []string{}}, CreatedAt: created},
+			View{QueuePosition: 3, PriceUSD: 0.15}},
+		{Generation{ID: "b", Status: StatusCompleted, Params: Params{Prompt: odd, Resolution: "4K",
+			ReferenceIDs: []string{"x", odd}}, Error: odd, CreatedAt: time.UnixMilli(1767225600000),
+			StartedAt: time.UnixMilli(1767225601100), CompletedAt: time.UnixMilli(1767225609999),
+			Width: 4096, Height: 0, Bytes: 1 << 40},
+			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3}},
+		{Generation{Status: StatusPending}, View{}},
+		{Generation{Status: StatusFailed, Error: "no", Width: 5}, View{PriceUSD: 1e-7}},
+		{Generation{Status: StatusRunning}, View{PriceUSD: 1e22}},
+		{Generation{Status: StatusCanceled}, View{PriceUSD: -2.5}},
+		{Generation{Status: StatusCompleted}, View{PriceUSD: 123456789.125}},
+	}
+	for i, c := range cases {
+		want, err := json.Marshal(mirror(&c.g, &c.v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := AppendGeneration(nil, &c.g, &c.v)
+		if !bytes.Equal(got, want) {
+			t.Errorf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+		if ev := AppendView(nil, AppendStored(nil, &c.g), c.g.Status, &c.v); !bytes.Equal(ev, got) {
+			t.Errorf("case %d: the event differs from the status answer:\nevent  %s\nstatus %s", i, ev, got)
+		}
+		// What an event stores depends on nothing of the reader's or the moment's.
+		stored := AppendStored(nil, &c.g)
+		for _, k := range []string{"queue_position", "image_url", "thumbnail_url", "price_usd"} {
+			if bytes.Contains(stored, []byte(`"`+k+`"`)) {
+				t.Errorf("case %d: the stored part holds %s: %s", i, k, stored)
+			}
+		}
+		var m map[string]any
+		if err := json.Unmarshal(stored, &m); err != nil {
+			t.Errorf("case %d: the stored part is not JSON: %v", i, err)
+		}
+	}
+}

@@ -1,0 +1,476 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"time"
+
+	"nanobanana/db"
+)
+
+const jobCols = `job_id, id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
+	max_attempts, run_after, lease_until, coalesce(lease_owner, ''), last_error,
+	coalesce(prediction_id, ''), submit_started_at, job_created_at, updated_at`
+
+func scanJob(row Row) (*db.Job, error) {
+	var j db.Job
+	var runAfter, created, updated int64
+	var lease, submit sql.NullInt64
+	err := row.Scan(&j.ID, &j.GenerationID, &j.UserID, &j.State, &j.Phase, &j.CancelRequested,
+		&j.Attempts, &j.MaxAttempts, &runAfter, &lease, &j.LeaseOwner, &j.LastError,
+		&j.PredictionID, &submit, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, db.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	j.RunAfter, j.CreatedAt, j.UpdatedAt = fromMS(runAfter), fromMS(created), fromMS(updated)
+	j.LeaseUntil, j.SubmitStartedAt = nullMS(lease), nullMS(submit)
+	return &j, nil
+}
+
+// MaxClaimLimit bounds one claim (and so the claim statements an engine prepares, one
+// per limit); a caller with more free slots claims again.
+const MaxClaimLimit = 32
+
+// ClaimSet is what a claim writes: the lease, for a fresh attempt 'submitting', and for
+// a pending generation its start. ?1 is the lease's end, ?2 the owner, ?3 now, ?4 the
+// running jobs a user may have. An engine's claim statement (Dialect.ClaimQuery) is
+// this UPDATE with the WHERE that picks the jobs; the store adds the RETURNING list.
+const ClaimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
+		lease_owner = ?2, attempts = attempts + 1, updated_at = ?3,
+		phase = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN 'submitting' ELSE phase END,
+		submit_started_at = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?3 ELSE submit_started_at END,
+		submit_owner = CASE WHEN phase IS NULL AND prediction_id IS NULL THEN ?2 ELSE submit_owner END,
+		status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
+		started_at = CASE WHEN status = 'pending' THEN coalesce(started_at, ?3) ELSE started_at END,
+		started_by = CASE WHEN status = 'pending' THEN ?2 ELSE started_by END`
+
+// claimReturning follows the claim: the job, whether this claim marked it submitting
+// and started its generation, and the generation.
+const claimReturning = ` RETURNING ` + jobCols +
+	`, coalesce(submit_owner = ?2, FALSE), coalesce(started_by = ?2, FALSE), ` + genCols
+
+// claimTexts holds the claim's statements by limit, built once (the text is ~2 KB).
+type claimTexts struct {
+	once sync.Once
+	q    [MaxClaimLimit + 1]string
+}
+
+func (s *Store) claimQuery(limit int) string {
+	s.claims.once.Do(func() {
+		for l := 1; l <= MaxClaimLimit; l++ {
+			s.claims.q[l] = s.e.ClaimQuery(l) + claimReturning
+		}
+	})
+	return s.claims.q[limit]
+}
+
+// claimed is what a claim's write found.
+type claimed struct {
+	jobs  []db.Job
+	users []int64
+}
+
+// ClaimJobs takes up to limit runnable queued jobs in one UPDATE, at most one per user per
+// call, and leases them to owner until leaseUntil. Fairness: users are served by fewest
+// running jobs first, then by their oldest runnable job, so a user with 200 queued jobs
+// takes turns with a user who has one; a user already running maxPerUser is skipped.
+// Callers wanting more slots than users call again. Claimed pending generations become
+// running, with an event, in the same transaction. A claimed job with neither prediction
+// nor phase is recorded as 'submitting' in that same commit (see Job.SubmitClaimed), and
+// a generation the claim started comes back with its job (Job.Generation).
+func (s *Store) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]db.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	// The limit is in the statement's text: one prepared statement per limit.
+	query := s.claimQuery(min(limit, MaxClaimLimit))
+	now := s.now()
+	c, err := writeEvents(ctx, s, func(q EventQuerier) (claimed, error) {
+		var c claimed
+		// A fresh attempt (no prediction, no phase) will create a prediction next:
+		// 'submitting' goes in this UPDATE rather than a commit of its own, and is
+		// durable before the create is sent. A job that was already 'submitting' keeps
+		// its old submit time, which reconciliation needs, and its holder marks a new
+		// one itself. SET sees the row as it was; submit_owner = this claim's owner
+		// tells the rows marked here from the others. The generation moves from pending
+		// to running in the same UPDATE; started_by = this claim's owner tells the
+		// generations this claim started (and so owes an event for) from resumed ones.
+		rows, err := q.Query(query, ms(leaseUntil), owner, ms(now), maxPerUser)
+		if err != nil {
+			return c, err
+		}
+		for rows.Next() {
+			var marked, started bool
+			g := new(db.Generation)
+			gd, gfin := genDest(g)
+			j, err := scanJob(scanPlus{rows, append([]any{&marked, &started}, gd...)})
+			if err == nil {
+				err = gfin()
+			}
+			if err != nil {
+				rows.Close()
+				return c, err
+			}
+			if marked {
+				// Phase tells what the previous attempt left behind: nothing.
+				j.SubmitClaimed, j.Phase = true, db.PhaseNone
+			}
+			if started {
+				// The whole row comes back, so the holder need not read it again.
+				j.Generation = g
+			}
+			c.jobs = append(c.jobs, *j)
+		}
+		if err := rows.Close(); err != nil {
+			return c, err
+		}
+		if err := rows.Err(); err != nil {
+			return c, err
+		}
+		for i := range c.jobs {
+			if g := c.jobs[i].Generation; g != nil {
+				if err := insertEvent(q, g, g.Status, ms(now)); err != nil {
+					return c, err
+				}
+				c.users = append(c.users, g.UserID)
+			}
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, wrapf(err, "claim jobs")
+	}
+	s.notify(c.users...)
+	return c.jobs, nil
+}
+
+// scanPlus scans a row of columns the scanner's user knows, then extra ones.
+type scanPlus struct {
+	r     Row
+	extra []any
+}
+
+func (x scanPlus) Scan(dest ...any) error { return x.r.Scan(append(dest, x.extra...)...) }
+
+// ReclaimExpiredLeases puts running jobs whose lease has expired back in the queue (their
+// holder died or hung), keeping prediction_id and phase so the next holder resumes
+// instead of creating again. It returns how many it reclaimed.
+func (s *Store) ReclaimExpiredLeases(ctx context.Context) (int64, error) {
+	return s.reclaim(ctx, `lease_until < ?1`)
+}
+
+// ReclaimLeasesNotOwnedBy puts every running job whose owner does not start with
+// ownerPrefix back in the queue at once. Only safe when no other process runs jobs on
+// this database (the SQLite deployment): it lets a restart after a crash resume at once
+// instead of waiting for the dead process's leases to expire.
+func (s *Store) ReclaimLeasesNotOwnedBy(ctx context.Context, ownerPrefix string) (int64, error) {
+	return s.reclaim(ctx, `substr(lease_owner, 1, length(CAST(?2 AS TEXT))) <> CAST(?2 AS TEXT)`, ownerPrefix)
+}
+
+func (s *Store) reclaim(ctx context.Context, cond string, extra ...any) (int64, error) {
+	now := ms(s.now())
+	n, err := write(ctx, s, func(q Querier) (int64, error) {
+		return q.Exec(`UPDATE generations SET state = 'queued', lease_until = NULL,
+			lease_owner = NULL, run_after = ?1, updated_at = ?1
+			WHERE state = 'running' AND `+cond, append([]any{now}, extra...)...)
+	})
+	return n, wrapf(err, "reclaim leases")
+}
+
+// leased runs one conditional update of a job the caller holds; no row means the lease
+// is lost.
+func leased(q Querier, jobID int64, owner, set string, args ...any) error {
+	n, err := q.Exec(`UPDATE generations SET `+set+` WHERE job_id = ? AND lease_owner = ? AND state = 'running'`,
+		append(args, jobID, owner)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return db.ErrLeaseLost
+	}
+	return nil
+}
+
+// writeLeased runs leased as a write of its own.
+func (s *Store) writeLeased(ctx context.Context, jobID int64, owner, set string, args ...any) error {
+	_, err := write(ctx, s, func(q Querier) (struct{}, error) {
+		return struct{}{}, leased(q, jobID, owner, set, args...)
+	})
+	return err
+}
+
+// ExtendLease moves the lease's end to until; ErrLeaseLost when the job is no longer
+// the caller's.
+func (s *Store) ExtendLease(ctx context.Context, jobID int64, owner string, until time.Time) error {
+	return s.writeLeased(ctx, jobID, owner, `lease_until = ?, updated_at = ?`, ms(until), ms(s.now()))
+}
+
+// ReleaseJob hands a job back to the queue at once, undoing the claim's attempt count:
+// used on graceful shutdown, which is not the job's fault. Phase and prediction stay.
+func (s *Store) ReleaseJob(ctx context.Context, jobID int64, owner string) error {
+	now := ms(s.now())
+	return s.writeLeased(ctx, jobID, owner, `state = 'queued', lease_until = NULL, lease_owner = NULL,
+		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, run_after = ?, updated_at = ?`, now, now)
+}
+
+func (s *Store) readJob(ctx context.Context, where string, arg any) (*db.Job, error) {
+	return read(ctx, s, func(q Querier) (*db.Job, error) {
+		return scanJob(q.QueryRow(`SELECT `+jobCols+` FROM generations WHERE `+where, arg))
+	})
+}
+
+// GetJob reads a job by id.
+func (s *Store) GetJob(ctx context.Context, jobID int64) (*db.Job, error) {
+	return s.readJob(ctx, `job_id = ?`, jobID)
+}
+
+// JobForGeneration reads the job of a generation.
+func (s *Store) JobForGeneration(ctx context.Context, genID string) (*db.Job, error) {
+	return s.readJob(ctx, `id = ?`, genID)
+}
+
+// JobForPrediction reads the job that owns a Replicate prediction id.
+func (s *Store) JobForPrediction(ctx context.Context, predictionID string) (*db.Job, error) {
+	return s.readJob(ctx, `prediction_id = ?`, predictionID)
+}
+
+// GenerationForJob reads a generation without an owner check (for the worker, which
+// already holds the job).
+func (s *Store) GenerationForJob(ctx context.Context, genID string) (*db.Generation, error) {
+	return read(ctx, s, func(q Querier) (*db.Generation, error) {
+		return scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ?`, genID))
+	})
+}
+
+// PredictionKnown reports whether some job already owns predictionID, so reconciliation
+// never adopts another job's prediction.
+func (s *Store) PredictionKnown(ctx context.Context, predictionID string) (bool, error) {
+	n, err := read(ctx, s, func(q Querier) (int, error) {
+		var n int
+		err := q.QueryRow(`SELECT count(*) FROM generations WHERE prediction_id = ?`, predictionID).Scan(&n)
+		return n, err
+	})
+	return n > 0, err
+}
+
+// MarkSubmitting records, before a create is sent, that one may reach Replicate. A
+// restart that finds this phase without a prediction id looks for the prediction
+// instead of blindly creating a second, paid one.
+func (s *Store) MarkSubmitting(ctx context.Context, jobID int64, owner string, at time.Time) error {
+	return s.writeLeased(ctx, jobID, owner, `phase = 'submitting', submit_started_at = ?, updated_at = ?`,
+		ms(at), ms(s.now()))
+}
+
+// SetPrediction records the prediction a job created (or adopted), in its own commit the
+// moment it is known. A prediction already owned by another job is CodePredictionOwned.
+func (s *Store) SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error {
+	err := s.writeLeased(ctx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
+		predictionID, ms(s.now()))
+	if s.e.UniqueViolation(err) {
+		return &db.Error{Code: db.CodePredictionOwned, Reason: "prediction " + predictionID + " belongs to another job", Err: err}
+	}
+	return err
+}
+
+// SetPhase records a phase change (e.g. PhaseDownloading) of a held job.
+func (s *Store) SetPhase(ctx context.Context, jobID int64, owner, phase string) error {
+	var p any
+	if phase != "" {
+		p = phase
+	}
+	return s.writeLeased(ctx, jobID, owner, `phase = ?, updated_at = ?`, p, ms(s.now()))
+}
+
+// RetryLater puts a held job back in the queue to run at runAfter. With newPrediction the
+// previous prediction ended without a result (E6716, aborted, or a create Replicate
+// refused) and the next attempt may create a new one; otherwise phase and prediction stay
+// so the next attempt resumes or reconciles.
+func (s *Store) RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error {
+	set := `state = 'queued', lease_until = NULL, lease_owner = NULL, run_after = ?, last_error = ?, updated_at = ?`
+	if newPrediction {
+		set += `, phase = NULL, prediction_id = NULL, submit_started_at = NULL`
+	}
+	return s.writeLeased(ctx, jobID, owner, set, ms(runAfter), lastError, ms(s.now()))
+}
+
+// FailJob ends a held job as failed and its generation with message, a sentence for the
+// user; lastError keeps the technical cause for the operator.
+func (s *Store) FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error {
+	return s.finishJob(ctx, jobID, owner, db.JobFailed, lastError, `status = 'failed', error = ?3,
+		completed_at = ?1, updated_at = ?1`, message)
+}
+
+// FinishCanceled ends a held job whose generation the user canceled.
+func (s *Store) FinishCanceled(ctx context.Context, jobID int64, owner string) error {
+	return s.writeLeased(ctx, jobID, owner, `state = 'canceled', lease_until = NULL, updated_at = ?`, ms(s.now()))
+}
+
+// CompleteJob marks a held job done and its generation completed with the stored image,
+// in one transaction. If the generation was canceled or deleted meanwhile it returns
+// ErrLeaseLost and changes nothing; the caller then removes the files it stored.
+func (s *Store) CompleteJob(ctx context.Context, jobID int64, owner, genID string, r db.Result) error {
+	return s.finishJob(ctx, jobID, owner, db.JobDone, "", `status = 'completed', error = '',
+		image_key = ?3, image_type = ?4, thumb_key = ?5, width = ?6, height = ?7, bytes = ?8,
+		sha256 = ?9, completed_at = ?1, updated_at = ?1`,
+		r.ImageKey, r.ImageType, r.ThumbKey, r.Width, r.Height, r.Bytes, r.SHA256)
+}
+
+func (s *Store) finishJob(ctx context.Context, jobID int64, owner, state, lastError, genSet string, genArgs ...any) error {
+	now := ms(s.now())
+	// genSet numbers its own values from ?3 (?1 is now, ?2 the job); the job's follow.
+	// Every parameter is used, which PostgreSQL requires (it cannot type one that no
+	// expression refers to).
+	n := 3 + len(genArgs)
+	set := fmt.Sprintf(`, state = ?%d, lease_until = NULL`, n)
+	args := append([]any{now, jobID}, genArgs...)
+	args = append(args, state, owner)
+	if lastError != "" {
+		set += fmt.Sprintf(`, last_error = ?%d`, n+2)
+		args = append(args, lastError)
+	}
+	// No row: the lease is lost, or the generation was canceled or deleted meanwhile.
+	query := `UPDATE generations SET ` + genSet + set +
+		fmt.Sprintf(` WHERE job_id = ?2 AND lease_owner = ?%d AND state = 'running'`, n+1) +
+		` AND status IN ('pending', 'running')`
+	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
+		g, err := updateWithEvent(q, now, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		if g == nil {
+			return 0, db.ErrLeaseLost
+		}
+		return g.UserID, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(userID)
+	return nil
+}
+
+// CancelGeneration marks the user's pending or running generation canceled (with an
+// event). A queued job is removed from the queue at once; a running one is flagged so
+// its worker cancels the prediction and stops. A finished generation is
+// CodeAlreadyFinished.
+func (s *Store) CancelGeneration(ctx context.Context, userID int64, genID string) (*db.CancelOutcome, error) {
+	now := ms(s.now())
+	out, err := writeEvents(ctx, s, func(q EventQuerier) (*db.CancelOutcome, error) {
+		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
+		if err != nil {
+			return nil, err
+		}
+		if g.Terminal() {
+			return nil, db.Errorf(db.CodeAlreadyFinished, "it is already %s", g.Status)
+		}
+		var state string
+		if err := q.QueryRow(`SELECT state FROM generations WHERE id = ?`, genID).Scan(&state); err != nil {
+			return nil, err
+		}
+		out := &db.CancelOutcome{PredictionID: g.PredictionID, WasRunning: state == db.JobRunning}
+		// Running: flagged, its worker cancels the prediction and lets go. Queued (maybe
+		// between retries, with a prediction id): out of the queue now.
+		if _, err := q.Exec(`UPDATE generations SET status = 'canceled', completed_at = ?1,
+			updated_at = ?1, cancel_requested = 1,
+			state = CASE WHEN state = 'running' THEN state ELSE 'canceled' END,
+			lease_until = CASE WHEN state = 'running' THEN lease_until END,
+			lease_owner = CASE WHEN state = 'running' THEN lease_owner END
+			WHERE id = ?2`, now, genID); err != nil {
+			return nil, err
+		}
+		g.Status, g.CompletedAt, g.UpdatedAt = db.StatusCanceled, fromMS(now), fromMS(now)
+		g.QueuePosition = 0
+		out.Generation = g
+		return out, insertEvent(q, g, db.StatusCanceled, now)
+	})
+	if err != nil {
+		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
+			return nil, err
+		}
+		return nil, wrapf(err, "cancel generation")
+	}
+	s.notify(userID)
+	return out, nil
+}
+
+// RetryGeneration puts the user's failed or canceled generation back in the queue with
+// the same parameters and a fresh job (new attempts, at the back of the queue). Anything
+// else is CodeNotRetryable; a canceled one whose worker has not yet let go is
+// CodeStillStopping.
+func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string, maxAttempts int) (*db.Generation, error) {
+	if maxAttempts <= 0 {
+		maxAttempts = db.DefaultMaxAttempts
+	}
+	now := ms(s.now())
+	// A fresh job: a new job id (the back of the queue), nothing of the old chain.
+	query := `UPDATE generations SET status = 'pending', error = '',
+		prediction_id = NULL, image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
+		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
+		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued', phase = NULL,
+		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
+		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
+		submit_owner = NULL, job_created_at = ?1, started_by = NULL
+		WHERE id = ?3 RETURNING ` + genCols
+	g, err := writeEvents(ctx, s, func(q EventQuerier) (*db.Generation, error) {
+		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
+		if err != nil {
+			return nil, err
+		}
+		if g.Status != db.StatusFailed && g.Status != db.StatusCanceled {
+			return nil, db.Errorf(db.CodeNotRetryable, "only failed or canceled generations can be retried, this one is %s", g.Status)
+		}
+		var state string
+		if err := q.QueryRow(`SELECT state FROM generations WHERE id = ?`, genID).Scan(&state); err != nil {
+			return nil, err
+		}
+		if state == db.JobRunning {
+			return nil, db.Errorf(db.CodeStillStopping, "the previous run is still stopping; retry in a moment")
+		}
+		g, err = scanGeneration(q.QueryRow(query, now, maxAttempts, genID))
+		if err != nil {
+			return nil, err
+		}
+		return g, insertEvent(q, g, db.StatusPending, now)
+	})
+	if err != nil {
+		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
+			return nil, err
+		}
+		return nil, wrapf(err, "retry generation")
+	}
+	s.notify(userID)
+	err = s.e.Read(ctx, func(q Querier) error { return queuePosition(q, g) })
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// QueueCounts returns the number of queued and running jobs for every user with any, as
+// the triggers keep them (for metrics and tests).
+func (s *Store) QueueCounts(ctx context.Context) (map[int64][2]int, error) {
+	return read(ctx, s, func(q Querier) (map[int64][2]int, error) {
+		rows, err := q.Query(`SELECT user_id, queued, running FROM queue_users`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[int64][2]int{}
+		for rows.Next() {
+			var u int64
+			var queued, running int
+			if err := rows.Scan(&u, &queued, &running); err != nil {
+				return nil, err
+			}
+			out[u] = [2]int{queued, running}
+		}
+		return out, rows.Err()
+	})
+}

@@ -1,0 +1,165 @@
+// Package db is the product's data: the domain types (User, Generation, Job, Event,
+// Upload), the Store interface that server and jobs use, the error catalogue
+// (errors.go), the one JSON shape of a generation (genjson.go) and the sealing of
+// users' keys. It knows nothing of HTTP and holds no SQL: the engines are below it,
+// db/sqlite (the default, one file) and db/postgres (several processes sharing one
+// queue), each opening a Store with its own migrations; both run the queries of
+// db/sqlstore, and db/storetest holds them to the same behaviour.
+package db
+
+import (
+	"context"
+	"time"
+)
+
+// Options tune how a store is opened. The zero value is right for production.
+type Options struct {
+	// Readers is the size of the read connection pool (default: SQLite 2 x CPUs, at
+	// least 4; PostgreSQL, one pool for reads and writes, 4 x CPUs, at least 8).
+	Readers int
+	// Now is the clock; nil means time.Now. Tests set it to control expiry.
+	Now func() time.Time
+}
+
+// Store is everything server and jobs ask of the database. Every method takes the
+// caller's context: a read stops when it ends; a write that has started runs to its
+// end (its answer is then the truth about what was stored).
+type Store interface {
+	Users
+	Generations
+	Queue
+	Events
+	Throttle
+	Uploads
+
+	// Ping checks that the database answers (/readyz).
+	Ping(ctx context.Context) error
+	// Now is the store's clock.
+	Now() time.Time
+	// Shared reports whether other processes may share this database (PostgreSQL): then
+	// no process may take back another's running jobs at start, and there is no file to
+	// lock or back up.
+	Shared() bool
+	// Describe names the database for logs, without secrets.
+	Describe() string
+	// Close releases the store; it is safe to call more than once.
+	Close() error
+}
+
+// Users are accounts, their sessions (refresh token families) and their Replicate keys.
+type Users interface {
+	// CreateUser inserts an account; the first account ever is the admin. A taken
+	// username or email is CodeUsernameTaken or CodeEmailTaken.
+	CreateUser(ctx context.Context, username, email, passwordHash string, forceAdmin bool) (*User, error)
+	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserByLogin finds an account by username or email, case-insensitively.
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	// ListUsers returns every account, oldest first.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetPassword stores a new hash, ends every access token and every session but
+	// keepFamily ("" for none).
+	SetPassword(ctx context.Context, userID int64, hash, keepFamily string) error
+	// SetDisabled enables or disables an account; disabling ends all its sessions.
+	SetDisabled(ctx context.Context, userID int64, disabled bool) error
+	// SignOutEverywhere ends every access token and session of the user.
+	SignOutEverywhere(ctx context.Context, userID int64) error
+
+	AddRefreshToken(ctx context.Context, userID int64, family, token string, ttl time.Duration) error
+	// RotateRefreshToken spends oldToken and records newToken in its family. Unknown,
+	// expired or revoked: ErrNotFound; spent already: ErrTokenReused, and the family
+	// is revoked.
+	RotateRefreshToken(ctx context.Context, oldToken, newToken string, ttl time.Duration) (userID int64, family string, err error)
+	// RevokeRefreshFamily ends the session token belongs to and answers its user.
+	RevokeRefreshFamily(ctx context.Context, token string) (userID int64, err error)
+	// RefreshFamily returns the family and user of a live token.
+	RefreshFamily(ctx context.Context, token string) (userID int64, family string, err error)
+	PruneRefreshTokens(ctx context.Context, olderThan time.Duration) (int64, error)
+
+	// SetAPIKey stores the user's Replicate key sealed by s, with its last four
+	// characters and whether Replicate accepted it.
+	SetAPIKey(ctx context.Context, s *Sealer, userID int64, key string, verified bool) error
+	ClearAPIKey(ctx context.Context, userID int64) error
+	// APIKey returns the user's key in plaintext, or "" when none is set.
+	APIKey(ctx context.Context, s *Sealer, userID int64) (string, error)
+}
+
+// Generations are what users asked for, as they see them.
+type Generations interface {
+	// CreateGeneration inserts a pending generation, queued, with its first event, in
+	// one transaction, and returns it with its queue position. maxAttempts <= 0 is
+	// DefaultMaxAttempts.
+	CreateGeneration(ctx context.Context, userID int64, p Params, maxAttempts int) (*Generation, error)
+	// GetGeneration returns the user's generation; another user's is ErrNotFound.
+	GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error)
+	// ListGenerations returns a page, newest first, and the next page's cursor.
+	ListGenerations(ctx context.Context, userID int64, f ListFilter) ([]Generation, string, error)
+	// DeleteGeneration removes the user's generation and returns it as it was.
+	DeleteGeneration(ctx context.Context, userID int64, id string) (*Generation, error)
+	// CancelGeneration marks a pending or running generation canceled; a finished one
+	// is CodeAlreadyFinished.
+	CancelGeneration(ctx context.Context, userID int64, id string) (*CancelOutcome, error)
+	// RetryGeneration queues a failed or canceled generation again with a fresh job.
+	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
+	// QueueCounts returns the queued and running jobs of every user with any.
+	QueueCounts(ctx context.Context) (map[int64][2]int, error)
+}
+
+// Queue is the workers' side of the generations: claims, leases and outcomes.
+type Queue interface {
+	// ClaimJobs takes up to limit runnable jobs, fairly across users, at most
+	// maxPerUser running per user, leased to owner until leaseUntil.
+	ClaimJobs(ctx context.Context, owner string, leaseUntil time.Time, maxPerUser, limit int) ([]Job, error)
+	ReclaimExpiredLeases(ctx context.Context) (int64, error)
+	// ReclaimLeasesNotOwnedBy queues again every running job whose owner does not start
+	// with ownerPrefix (a restart of the only process of a database).
+	ReclaimLeasesNotOwnedBy(ctx context.Context, ownerPrefix string) (int64, error)
+	ExtendLease(ctx context.Context, jobID int64, owner string, until time.Time) error
+	ReleaseJob(ctx context.Context, jobID int64, owner string) error
+	GetJob(ctx context.Context, jobID int64) (*Job, error)
+	JobForGeneration(ctx context.Context, genID string) (*Job, error)
+	JobForPrediction(ctx context.Context, predictionID string) (*Job, error)
+	// GenerationForJob reads a generation without an owner check (the worker holds it).
+	GenerationForJob(ctx context.Context, genID string) (*Generation, error)
+	PredictionKnown(ctx context.Context, predictionID string) (bool, error)
+	MarkSubmitting(ctx context.Context, jobID int64, owner string, at time.Time) error
+	// SetPrediction records the job's prediction; one owned by another job is
+	// CodePredictionOwned.
+	SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error
+	SetPhase(ctx context.Context, jobID int64, owner, phase string) error
+	RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error
+	FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error
+	FinishCanceled(ctx context.Context, jobID int64, owner string) error
+	CompleteJob(ctx context.Context, jobID int64, owner, genID string, r Result) error
+	// QueueSignal fires when another process queued jobs (nil when none can).
+	QueueSignal() <-chan struct{}
+}
+
+// Events are the log of generation changes that event streams follow.
+type Events interface {
+	// EventsSince returns the user's events after afterID, oldest first, at most limit.
+	EventsSince(ctx context.Context, userID int64, afterID int64, limit int) ([]Event, error)
+	// LastEventID returns an id every later event of the user's will exceed.
+	LastEventID(ctx context.Context, userID int64) (int64, error)
+	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)
+	// Subscribe returns a channel signalled after each commit of an event for userID,
+	// and the function that ends the subscription.
+	Subscribe(userID int64) (<-chan struct{}, func())
+}
+
+// Throttle counts failed sign-ins per key in fixed windows.
+type Throttle interface {
+	// LoginBlocked returns how long key must wait (0: it may try now) and its failures
+	// in the open window, for limit failures per window.
+	LoginBlocked(ctx context.Context, key string, limit int, now time.Time) (time.Duration, int, error)
+	LoginFailed(ctx context.Context, key string, window time.Duration, now time.Time) error
+	LoginSucceeded(ctx context.Context, key string) error
+	PruneLoginFailures(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Uploads are reference images users stored for image-to-image generations.
+type Uploads interface {
+	CreateUpload(ctx context.Context, u Upload) error
+	// GetUploads returns the user's uploads with these ids, in order; any missing or
+	// another user's makes the call ErrNotFound.
+	GetUploads(ctx context.Context, userID int64, ids []string) ([]Upload, error)
+}

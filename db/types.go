@@ -1,0 +1,210 @@
+package db
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// User is an account. PasswordHash never leaves the server.
+type User struct {
+	ID             int64
+	Username       string
+	Email          string
+	PasswordHash   string
+	IsAdmin        bool
+	Disabled       bool
+	TokenVersion   int64
+	HasAPIKey      bool
+	APIKeyLast4    string
+	APIKeyVerified bool
+	CreatedAt      time.Time
+}
+
+// Generation statuses (the seed's words, plus canceled).
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+// Generation modes.
+const (
+	ModeTextToImage  = "text-to-image"
+	ModeImageToImage = "image-to-image"
+)
+
+// Params are what the user asked for; the server validates them before they get here.
+type Params struct {
+	Prompt            string
+	Resolution        string
+	AspectRatio       string
+	OutputFormat      string
+	SafetyFilterLevel string
+	Mode              string   // ModeTextToImage or ModeImageToImage
+	ReferenceIDs      []string // upload ids, for image-to-image
+}
+
+// Generation is one requested image and what became of it. It is the one type of a
+// generation: the status and list answers and the event stream all encode it
+// (genjson.go).
+type Generation struct {
+	ID     string
+	UserID int64
+	Status string
+	Params
+	Error        string // a sentence a person can act on
+	PredictionID string
+	ImageKey     string // storage key of the image, once completed
+	ImageType    string // its content type, sniffed from the bytes
+	ThumbKey     string
+	Width        int
+	Height       int
+	Bytes        int64
+	SHA256       string
+	CreatedAt    time.Time
+	StartedAt    time.Time
+	CompletedAt  time.Time
+	UpdatedAt    time.Time
+	// QueuePosition is set for pending generations read from the store: an estimate
+	// (1 = next) of where this one stands in the fair claim order; 0 otherwise.
+	QueuePosition int
+}
+
+// Terminal reports whether the generation will not change again on its own.
+func (g *Generation) Terminal() bool {
+	switch g.Status {
+	case StatusCompleted, StatusFailed, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// DefaultMaxAttempts bounds a job's claims when the caller does not say.
+const DefaultMaxAttempts = 5
+
+// ListFilter selects a page of a user's generations.
+type ListFilter struct {
+	Status string // "" for all
+	Limit  int    // default 20, at most 100
+	Cursor string // "" for the first page, else a next cursor from a previous page
+}
+
+// Queue states (generations.state) and phases (generations.phase); see the first
+// migrations for what each means. A job is columns of its generation's row.
+const (
+	JobQueued   = "queued"
+	JobRunning  = "running"
+	JobDone     = "done"
+	JobFailed   = "failed"
+	JobCanceled = "canceled"
+
+	PhaseNone        = ""
+	PhaseSubmitting  = "submitting"
+	PhaseSubmitted   = "submitted"
+	PhaseDownloading = "downloading"
+)
+
+// Job is the queue's part of a generation's row: the attempt chain that runs it.
+type Job struct {
+	ID              int64 // job_id: a new one when the generation is run again
+	GenerationID    string
+	UserID          int64
+	State           string
+	Phase           string
+	CancelRequested bool
+	Attempts        int
+	MaxAttempts     int
+	RunAfter        time.Time
+	LeaseUntil      time.Time
+	LeaseOwner      string
+	LastError       string
+	PredictionID    string
+	SubmitStartedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+
+	// SubmitClaimed is set by ClaimJobs when the claim's own commit recorded phase
+	// 'submitting' (and SubmitStartedAt) for this attempt: the job had no prediction and
+	// no phase, so the holder may send its create without a MarkSubmitting commit of
+	// its own. Phase still tells what the previous attempt left behind.
+	SubmitClaimed bool
+
+	// Generation is set by ClaimJobs when its own commit moved the job's generation from
+	// pending to running: the row as that commit left it (not canceled, not deleted).
+	// Nil otherwise (a resumed job whose generation was already running): read it.
+	Generation *Generation
+}
+
+// Result is what a finished generation stored.
+type Result struct {
+	ImageKey, ImageType, ThumbKey string
+	Width, Height                 int
+	Bytes                         int64
+	SHA256                        string
+}
+
+// CancelOutcome says what CancelGeneration found, so the caller knows whether a
+// prediction at Replicate needs canceling too.
+type CancelOutcome struct {
+	Generation   *Generation
+	WasRunning   bool   // a worker holds (or held) the job: it will cancel the prediction
+	PredictionID string // the job's prediction, if one is recorded
+}
+
+// Event is one change of a generation, written in the same transaction as the change.
+// Data is the generation's stored part at that moment (AppendStored): what depends
+// neither on the reader nor on the clock. The server adds the rest at delivery
+// (AppendView), so an event carries the same object as a status answer.
+type Event struct {
+	ID           int64
+	UserID       int64
+	GenerationID string
+	Type         string // the generation's new status, or EventDeleted
+	Data         []byte
+	CreatedAt    time.Time
+}
+
+// EventDeleted is the Type of the event written when a generation is deleted.
+const EventDeleted = "deleted"
+
+// Upload is a reference image a user stored for image-to-image generations.
+type Upload struct {
+	ID          string // NewID(); the caller sets it
+	UserID      int64
+	Key         string // storage key
+	ContentType string
+	Width       int
+	Height      int
+	Bytes       int64
+	SHA256      string
+	CreatedAt   time.Time
+}
+
+// NewID returns a random 128-bit id as 32 lowercase hex characters: unguessable, so an
+// id alone never reveals or grants anything.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// NewTimeID returns a generation id: 32 lowercase hex characters like NewID's, of which
+// the first 12 are the current Unix time in milliseconds and the other 20 are 80 random
+// bits. 80 random bits per millisecond still cannot be guessed or enumerated; the id
+// does tell when it was made, which the generation shows its owner anyway. Ids that grow
+// with time put each insert into the index keyed by them on the last page, the one the
+// previous inserts touched, instead of a random page each: one page fewer written per
+// index and commit under load.
+func NewTimeID() string {
+	var b [16]byte
+	t := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(t)
+		t >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
