@@ -37,7 +37,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		return nil, internal(err)
 	}
 	if u.Disabled || u.TokenVersion != version {
-		return nil, unauthorized("This session has ended (password changed or signed out everywhere); sign in again.")
+		return nil, newError(db.CodeSessionEnded, "This session has ended (password changed or signed out everywhere); sign in again.")
 	}
 	return &principal{User: u, Session: session}, nil
 }

@@ -127,7 +127,7 @@ func (c *signedURLs) put(k signedKey, exp int64, u string) {
 	c.m[k] = u
 }
 
-var errBadSignature = forbidden("This image link is invalid or has expired; reload the page to get a fresh one.")
+var errBadSignature = newError(db.CodeInvalidLink, "This image link is invalid or has expired; reload the page to get a fresh one.")
 
 // verifySigned checks a signed URL's query and answers the user it was made for.
 func (s *Server) verifySigned(kind fileKind, id string, q url.Values) (int64, time.Time, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"nanobanana/db"
 )
 
 // healthz says the process is up. Demo mode is announced here too, so a monitor sees it.
@@ -18,7 +20,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
-		return &apiError{Status: http.StatusServiceUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
+		return &apiError{Code: db.CodeUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	return nil

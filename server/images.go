@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -146,17 +144,20 @@ func validID(id string) bool {
 	return true
 }
 
-// genError maps the queue's and db's errors for one generation to API errors.
+// genError names the generation in the queue's and db's errors about it: the code says
+// what refused (generation_finished, generation_not_retryable, generation_stopping, ...),
+// the db's reason says why in words; fail maps the code to the status.
 func genError(id string, err error) error {
-	switch {
-	case errors.Is(err, db.ErrNotFound):
+	code := db.CodeOf(err)
+	switch code.Kind() {
+	case db.KindNotFound:
 		return notFound("No generation with id " + strconv.Quote(id) + ".")
-	case errors.Is(err, db.ErrConflict):
-		msg := err.Error()
-		if _, after, ok := strings.Cut(msg, db.ErrConflict.Error()+": "); ok {
-			msg = after
+	case db.KindConflict:
+		reason := db.ReasonOf(err)
+		if reason == "" {
+			reason = "it cannot be changed in its current state"
 		}
-		return conflict("Generation " + id + ": " + msg + ".")
+		return &apiError{Code: code, Detail: "Generation " + id + ": " + reason + ".", Err: err}
 	}
 	return err
 }
@@ -203,8 +204,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 	}
 	items, next, err := s.db.ListGenerations(r.Context(), p.ID, f)
 	switch {
-	case errors.Is(err, db.ErrInvalidCursor):
-		return invalid("cursor", "cursor is not one this server gave out; start again without it.")
+	case db.CodeOf(err) == db.CodeInvalidCursor:
+		ae := invalid("cursor", "cursor is not one this server gave out; start again without it.")
+		ae.Code = db.CodeInvalidCursor
+		return ae
 	case err != nil:
 		return err
 	}

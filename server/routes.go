@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
 )
 
 // Body limits: JSON bodies are small; uploads are checked per file by their handler.
@@ -38,7 +40,7 @@ func (s *Server) routes() http.Handler {
 
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method " + req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + w.Header().Get("Allow") + "."})
+		s.fail(w, req, newError(db.CodeMethodNotAllowed, "Method "+req.Method+" is not allowed on "+req.URL.Path+"; allowed: "+w.Header().Get("Allow")+"."))
 	})
 	r.PanicHandler = nil // the middleware recovers, logs and answers
 	return r
@@ -47,7 +49,7 @@ func (s *Server) routes() http.Handler {
 // notFound answers JSON under /api and hands everything else to the frontend.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if s.frontend == nil || strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "No such endpoint: " + r.Method + " " + r.URL.Path + ". The API lives under /api/v1."})
+		s.fail(w, r, newError(db.CodeNoRoute, "No such endpoint: "+r.Method+" "+r.URL.Path+". The API lives under /api/v1."))
 		return
 	}
 	s.frontend.ServeHTTP(w, r)
@@ -61,7 +63,7 @@ func (s *Server) h(fn handlerFunc) httprouter.Handle {
 
 // json is h with the small JSON body limit.
 func (s *Server) json(fn handlerFunc) httprouter.Handle {
-	f := limitBody(jsonBodyLimit, s.wrap(fn))
+	f := s.limitBody(jsonBodyLimit, s.wrap(fn))
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { f(w, r) }
 }
 
@@ -88,7 +90,7 @@ func (s *Server) authedLimit(limit int64, fn authedHandler) httprouter.Handle {
 		}
 		run := s.wrap(func(w http.ResponseWriter, r *http.Request) error { return fn(w, r, p, ps) })
 		if limit > 0 {
-			run = limitBody(limit, run)
+			run = s.limitBody(limit, run)
 		}
 		run(w, r)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"nanobanana/db"
 	"nanobanana/replicate"
 )
 
@@ -89,7 +90,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	secret, err := s.webhookSecret(r.Context())
 	if err != nil {
 		s.log.WarnContext(r.Context(), "webhook refused: no signing secret", "err", err)
-		return &apiError{Status: http.StatusServiceUnavailable, Detail: "Webhooks cannot be verified right now.", RetryAfter: 30 * time.Second}
+		return &apiError{Code: db.CodeUnavailable, Detail: "Webhooks cannot be verified right now.", RetryAfter: 30 * time.Second}
 	}
 	if err := replicate.VerifyWebhook(secret, r.Header, body, s.now()); err != nil {
 		return unauthorized("Webhook signature or timestamp is not valid.")
