@@ -127,7 +127,7 @@ type registerRequest struct {
 	Password string `json:"password"`
 }
 
-func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	if !s.cfg.AllowRegistration {
 		return newError(db.CodeRegistrationClosed, "Registration is closed on this server; ask an administrator to create your account.")
 	}
@@ -188,7 +188,7 @@ type loginRequest struct {
 }
 
 // login accepts JSON and the OAuth2 password form that FastAPI clients send.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	var req loginRequest
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 		if err := r.ParseForm(); err != nil {
@@ -271,7 +271,7 @@ func refreshToken(r *http.Request) (string, error) {
 	return req.RefreshToken, nil
 }
 
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	old, err := refreshToken(r)
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func (s *Server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	token, err := refreshToken(r)
 	if err != nil {
 		return err

@@ -28,29 +28,6 @@ type Queue interface {
 	Wake(predictionID string)
 }
 
-// imageRoutes registers the generation endpoints. The id is always the last segment
-// because httprouter allows no static segment beside a parameter (API.md).
-func (s *Server) imageRoutes(r *httprouter.Router) {
-	// Multipart generates carry their reference images, so the limit is the uploads one;
-	// a JSON generate is refused at jsonBodyLimit by its decoder.
-	r.POST("/api/v1/images/generate", s.authedLimit(s.uploadBodyLimit(), s.generate))
-	r.GET("/api/v1/images/status/:id", s.authed(s.status))
-	r.GET("/api/v1/images/list", s.authed(s.list))
-	r.DELETE("/api/v1/images/:id", s.authed(s.deleteGeneration))
-	r.POST("/api/v1/images/cancel/:id", s.authed(s.cancel))
-	r.POST("/api/v1/images/retry/:id", s.authed(s.retry))
-
-	r.POST("/api/v1/images/uploads", s.authedLimit(s.uploadBodyLimit(), s.uploads))
-	for _, m := range []string{http.MethodGet, http.MethodHead} {
-		r.Handle(m, "/api/v1/images/uploads/file/:id", s.fileRoute(kindUpload))
-		r.Handle(m, "/api/v1/images/file/:id", s.fileRoute(kindImage))
-		r.Handle(m, "/api/v1/images/thumbnail/:id", s.fileRoute(kindThumb))
-	}
-
-	r.GET("/api/v1/events", s.events)
-	r.POST("/api/v1/webhooks/replicate", s.h(s.webhook))
-}
-
 // generationJSON is a generation as the API shows it. image_id repeats id because the
 // seed's clients read image_id.
 type generationJSON struct {
@@ -162,16 +139,45 @@ func genError(id string, err error) error {
 	return err
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+// generation reads the caller's generation named by the route's id.
+func (s *Server) generation(r *http.Request, p *principal, ps httprouter.Params) (*db.Generation, error) {
 	id, err := genID(ps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := s.db.GetGeneration(r.Context(), p.ID, id)
 	if err != nil {
-		return genError(id, err)
+		return nil, genError(id, err)
+	}
+	return g, nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	g, err := s.generation(r, p, ps)
+	if err != nil {
+		return err
 	}
 	s.writeGeneration(w, http.StatusOK, g)
+	return nil
+}
+
+// statusOriginal answers GET /api/v1/images/{id}, where the original service's clients
+// read one generation: the status answer, plus the original's names for two of its
+// fields, result_url (image_url) and error_message (error).
+func (s *Server) statusOriginal(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	g, err := s.generation(r, p, ps)
+	if err != nil {
+		return err
+	}
+	v := s.view(g)
+	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte {
+		b = appendGeneration(b, &v)
+		b = append(b[:len(b)-1], `,"result_url":`...) // reopen the object
+		b = appendOptString(b, v.ImageURL)
+		b = append(b, `,"error_message":`...)
+		b = appendOptString(b, v.Error)
+		return append(b, '}')
+	})
 	return nil
 }
 

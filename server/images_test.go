@@ -271,6 +271,7 @@ func TestImageEndpointsRefuseStrangers(t *testing.T) {
 		ownerOnly    bool // another user's token gets 404 (the id is not theirs)
 	}{
 		{"GET", "/api/v1/images/status/" + id, nil, true},
+		{"GET", "/api/v1/images/" + id, nil, true}, // the original's read, served by the fallback
 		{"GET", "/api/v1/images/file/" + id, nil, true},
 		{"GET", "/api/v1/images/thumbnail/" + id, nil, true},
 		{"POST", "/api/v1/images/cancel/" + id, nil, true},

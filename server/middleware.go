@@ -142,16 +142,3 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return false
 }
-
-// limitBody caps the request body; a larger body fails its decode with 413.
-func (s *Server) limitBody(n int64, next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			w.Header().Set("Connection", "close")
-			s.fail(w, r, tooLarge(n))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next(w, r)
-	}
-}

@@ -173,14 +173,3 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeJSON(w, status, errorJSON{Detail: ae.Detail, Code: ae.Code, Fields: ae.Fields})
 }
-
-// handlerFunc is a handler that returns its error; see (*Server).h.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-func (s *Server) wrap(fn handlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			s.fail(w, r, err)
-		}
-	}
-}

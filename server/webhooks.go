@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
+
 	"nanobanana/db"
 	"nanobanana/replicate"
 )
@@ -82,8 +84,8 @@ func (s *Server) webhookSecret(ctx context.Context) (string, error) {
 // webhook receives Replicate's "completed" deliveries. It only wakes the job that
 // follows the prediction: the worker then reads the prediction from Replicate itself, so
 // the body is never trusted beyond its id, and polling remains the backstop.
-func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webhookBodyLimit))
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
+	body, err := io.ReadAll(r.Body) // capped at webhookBodyLimit by the route
 	if err != nil {
 		return jsonError(err)
 	}
