@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,6 +102,32 @@ func TestRegisterConflictsByCode(t *testing.T) {
 		r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: c.body})
 		if r.Status != http.StatusConflict || r.Code(t) != c.code || !strings.Contains(r.Detail(t), c.says) {
 			t.Errorf("%v: %d %s; want 409 %s", c.body, r.Status, r.Body, c.code)
+		}
+	}
+}
+
+// The README's table of error codes lists every code of the catalogue at the status the
+// server answers it with, so a new code cannot go undocumented.
+func TestREADMEListsEveryErrorCode(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := map[db.Code]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		status, codes, ok := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
+		if !ok || len(status) != 3 || status[0] < '1' || status[0] > '5' {
+			continue
+		}
+		for _, f := range strings.Split(codes, "`") {
+			if f != "" && f == strings.ToLower(f) && !strings.ContainsAny(f, " ,()|") {
+				row[db.Code(f)] = status
+			}
+		}
+	}
+	for _, c := range db.Codes() {
+		if got, want := row[c], strconv.Itoa(httpStatus(c)); got != want {
+			t.Errorf("README lists %s at status %q; the server answers it with %s", c, got, want)
 		}
 	}
 }
