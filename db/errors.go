@@ -61,6 +61,9 @@ const (
 	CodeUnavailable        Code = "unavailable"
 	CodeNoAPIKey           Code = "no_api_key" // no Replicate key for this user and none shared
 	CodeUpstream           Code = "upstream_error"
+	CodeUnsupportedMedia   Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
+	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
+	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
 )
 
 var codeKinds = map[Code]Kind{
@@ -92,6 +95,9 @@ var codeKinds = map[Code]Kind{
 	CodeUnavailable:        KindUnavailable,
 	CodeNoAPIKey:           KindInvalid,
 	CodeUpstream:           KindUpstream,
+	CodeUnsupportedMedia:   KindInvalid,
+	CodeAccountDisabled:    KindForbidden,
+	CodeInvalidLink:        KindForbidden,
 }
 
 // Codes lists the catalogue (for documentation and tests).

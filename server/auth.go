@@ -127,9 +127,9 @@ type registerRequest struct {
 	Password string `json:"password"`
 }
 
-func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	if !s.cfg.AllowRegistration {
-		return forbidden("Registration is closed on this server; ask an administrator to create your account.")
+		return newError(db.CodeRegistrationClosed, "Registration is closed on this server; ask an administrator to create your account.")
 	}
 	var req registerRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -144,13 +144,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return internal(err)
 	}
 	u, err := s.db.CreateUser(r.Context(), req.Username, req.Email, string(hash), false)
-	if errors.Is(err, db.ErrConflict) {
-		if strings.Contains(err.Error(), "username") {
-			return conflict("That username is taken; choose another.")
-		}
-		return conflict("An account with that email already exists; sign in instead.")
-	}
-	if err != nil {
+	switch code := db.CodeOf(err); {
+	case err == nil:
+	case code == db.CodeUsernameTaken:
+		return newError(code, "That username is taken; choose another.")
+	case code == db.CodeEmailTaken:
+		return newError(code, "An account with that email already exists; sign in instead.")
+	case code.Kind() == db.KindConflict:
+		// Taken by a concurrent sign-up: the store cannot tell which of the two.
+		return newError(code, "That username or email was just registered; choose another username, or sign in.")
+	default:
 		return internal(err)
 	}
 	s.log.InfoContext(r.Context(), "user registered", "user_id", u.ID, "admin", u.IsAdmin)
@@ -159,7 +162,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 
 // mergeInvalid joins several field errors into one 422.
 func mergeInvalid(err error) error {
-	out := &apiError{Status: http.StatusUnprocessableEntity}
+	out := &apiError{Code: db.CodeInvalid}
 	var msgs []string
 	for _, e := range unwrapAll(err) {
 		var ae *apiError
@@ -185,7 +188,7 @@ type loginRequest struct {
 }
 
 // login accepts JSON and the OAuth2 password form that FastAPI clients send.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	var req loginRequest
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 		if err := r.ParseForm(); err != nil {
@@ -204,7 +207,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	waitAcct, acctFailed := s.failedByAccount.blocked(ctx, acct)
 	waitAddr, _ := s.failedByAddr.blocked(ctx, addr)
 	if wait := max(waitAcct, waitAddr); wait > 0 {
-		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: wait,
+		return &apiError{Code: db.CodeTooManyAttempts, RetryAfter: wait,
 			Detail: "Too many failed sign-ins; wait " + roundUp(wait) + " and try again."}
 	}
 	u, err := s.db.UserByLogin(r.Context(), req.Username)
@@ -221,13 +224,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		s.failedByAccount.fail(ctx, acct)
 		s.failedByAddr.fail(ctx, addr)
-		return unauthorized("Incorrect username or password.")
+		return newError(db.CodeBadCredentials, "Incorrect username or password.")
 	}
 	if acctFailed {
 		s.failedByAccount.clear(ctx, acct)
 	}
 	if u.Disabled {
-		return forbidden("This account is disabled; contact the administrator.")
+		return newError(db.CodeAccountDisabled, "This account is disabled; contact the administrator.")
 	}
 	return s.startSession(w, r, u, http.StatusOK)
 }
@@ -268,7 +271,7 @@ func refreshToken(r *http.Request) (string, error) {
 	return req.RefreshToken, nil
 }
 
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	old, err := refreshToken(r)
 	if err != nil {
 		return err
@@ -279,7 +282,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, db.ErrTokenReused):
 		s.log.WarnContext(r.Context(), "refresh token reuse: session family revoked", "client", s.clientIP(r).String())
 		s.clearRefreshCookie(w, r)
-		return unauthorized("This refresh token was already used, so the session was ended for safety; sign in again.")
+		return newError(db.CodeTokenReused, "This refresh token was already used, so the session was ended for safety; sign in again.")
 	case errors.Is(err, db.ErrNotFound):
 		s.clearRefreshCookie(w, r)
 		return unauthorized("The refresh token is invalid or expired; sign in again.")
@@ -304,7 +307,7 @@ func (s *Server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	token, err := refreshToken(r)
 	if err != nil {
 		return err
@@ -344,7 +347,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	acct := "acct:" + strings.ToLower(p.Username)
 	if wait, _ := s.failedByAccount.blocked(r.Context(), acct); wait > 0 {
-		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: wait,
+		return &apiError{Code: db.CodeTooManyAttempts, RetryAfter: wait,
 			Detail: "Too many wrong passwords; wait " + roundUp(wait) + " and try again."}
 	}
 	if bcrypt.CompareHashAndPassword([]byte(p.PasswordHash), []byte(req.CurrentPassword)) != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"nanobanana/db"
 	"nanobanana/internal/dbtest"
 	"nanobanana/replicate"
 	"nanobanana/replicate/replicatetest"
@@ -101,7 +102,7 @@ func TestLoginJSONFormEmailAndSameAnswerForUnknownUser(t *testing.T) {
 	}
 	wrong := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "wrong-password"}})
 	unknown := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "nobody", "password": "wrong-password"}})
-	if wrong.Status != 401 || unknown.Status != 401 || string(wrong.Body) != string(unknown.Body) {
+	if wrong.Status != 401 || unknown.Status != 401 || string(wrong.Body) != string(unknown.Body) || wrong.Code(t) != db.CodeBadCredentials {
 		t.Fatalf("wrong password and unknown user must answer alike: %d %s / %d %s", wrong.Status, wrong.Body, unknown.Status, unknown.Body)
 	}
 }
@@ -116,7 +117,7 @@ func TestFailedLoginsAreThrottledPerAccountAndAddress(t *testing.T) {
 		}
 	}
 	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}})
-	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Code(t) != db.CodeTooManyAttempts {
 		t.Fatalf("6th attempt (even with the right password) must wait: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 	// The count is in the database: a restarted server, or another process sharing a
@@ -304,8 +305,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		for name, tok := range tokens {
 			ep.Token = tok
-			if r := ts.do(t, ep); r.Status != 401 {
-				t.Errorf("%s %s with %s token: %d %s; want 401", ep.Method, ep.Path, name, r.Status, r.Body)
+			want := db.CodeUnauthorized
+			if name == "issued before password change" {
+				want = db.CodeSessionEnded
+			}
+			if r := ts.do(t, ep); r.Status != 401 || r.Code(t) != want {
+				t.Errorf("%s %s with %s token: %d %s; want 401 %s", ep.Method, ep.Path, name, r.Status, r.Body, want)
 			}
 		}
 		ep.Token = ""
@@ -414,13 +419,13 @@ func TestSecurityHeadersBodyLimitAndJSONErrors(t *testing.T) {
 		t.Errorf("readyz: %d", r.Status)
 	}
 	big := `{"username":"` + strings.Repeat("a", 100<<10) + `"}`
-	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: big}); r.Status != 413 || r.Detail(t) == "" {
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: big}); r.Status != 413 || r.Code(t) != db.CodeTooLarge {
 		t.Errorf("oversized body: %d %s", r.Status, r.Body)
 	}
-	if r := ts.do(t, call{Method: "GET", Path: "/api/v1/nope"}); r.Status != 404 || r.Detail(t) == "" {
+	if r := ts.do(t, call{Method: "GET", Path: "/api/v1/nope"}); r.Status != 404 || r.Code(t) != db.CodeNoRoute {
 		t.Errorf("unknown endpoint: %d %s", r.Status, r.Body)
 	}
-	if r := ts.do(t, call{Method: "DELETE", Path: "/api/v1/auth/login"}); r.Status != 405 || r.Detail(t) == "" {
+	if r := ts.do(t, call{Method: "DELETE", Path: "/api/v1/auth/login"}); r.Status != 405 || r.Code(t) != db.CodeMethodNotAllowed {
 		t.Errorf("wrong method: %d %s", r.Status, r.Body)
 	}
 }

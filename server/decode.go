@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"nanobanana/db"
 )
 
 // decodeJSON reads a JSON object body into dst. Unknown fields are ignored, as FastAPI
@@ -20,14 +22,14 @@ func decodeJSON(r *http.Request, dst any) error {
 		err = jsonError(err)
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 			var ae *apiError
-			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+			if errors.As(err, &ae) && ae.Code == db.CodeBadJSON {
 				ae.Detail += " (the request said Content-Type: " + mt + "; send JSON with Content-Type: application/json)"
 			}
 		}
 		return err
 	}
 	if dec.More() {
-		return badRequest("The body must be one JSON object; remove what follows it.")
+		return badJSON("The body must be one JSON object; remove what follows it.")
 	}
 	return nil
 }
@@ -38,19 +40,19 @@ func jsonError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &maxErr):
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is too large; the limit is " + humanBytes(maxErr.Limit) + "."}
+		return tooLarge(maxErr.Limit)
 	case errors.Is(err, io.EOF):
-		return badRequest("The request body is empty; send a JSON object.")
+		return badJSON("The request body is empty; send a JSON object.")
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			return badRequest("The body must be a JSON object.")
+			return badJSON("The body must be a JSON object.")
 		}
 		return invalid(field, "The field "+field+" must be a "+jsonKind(typeErr.Type.Kind().String())+".")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("The body is not valid JSON; check quotes, commas and braces.")
+		return badJSON("The body is not valid JSON; check quotes, commas and braces.")
 	default:
-		return badRequest("The body could not be read as JSON: " + err.Error())
+		return badJSON("The body could not be read as JSON: " + err.Error())
 	}
 }
 

@@ -23,29 +23,8 @@ const eventsBatch = 200
 // events streams the user's generation changes as Server-Sent Events. Every change is a
 // row in the events table, so a reconnect with Last-Event-ID replays exactly what was
 // missed; the db's Subscribe signal only says "read again", so no event is lost when a
-// signal is.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	// A browser's EventSource cannot send an Authorization header, so on this endpoint
-	// (and only here) the access token may come as ?access_token=. It is a short-lived
-	// JWT, and the access log records the path only, never the query.
-	if r.Header.Get("Authorization") == "" {
-		if tok := r.URL.Query().Get("access_token"); tok != "" {
-			r = r.Clone(r.Context())
-			r.Header.Set("Authorization", "Bearer "+tok)
-		}
-	}
-	p, err := s.authenticate(r)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="nanobanana"`)
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.streamEvents(w, r, p); err != nil {
-		s.fail(w, r, err)
-	}
-}
-
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
+// signal is. The access token may come as ?access_token= here (bearerOrQuery).
+func (s *Server) events(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
 

@@ -127,7 +127,7 @@ func (c *signedURLs) put(k signedKey, exp int64, u string) {
 	c.m[k] = u
 }
 
-var errBadSignature = forbidden("This image link is invalid or has expired; reload the page to get a fresh one.")
+var errBadSignature = newError(db.CodeInvalidLink, "This image link is invalid or has expired; reload the page to get a fresh one.")
 
 // verifySigned checks a signed URL's query and answers the user it was made for.
 func (s *Server) verifySigned(kind fileKind, id string, q url.Values) (int64, time.Time, error) {
@@ -147,13 +147,11 @@ func (s *Server) verifySigned(kind fileKind, id string, q url.Values) (int64, ti
 	return uid, expires, nil
 }
 
-// fileRoute serves one kind of file to its owner: with a bearer token, or with a signed
-// URL (which <img> tags use).
-func (s *Server) fileRoute(kind fileKind) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-			return s.serveFile(w, r, kind, ps.ByName("id"))
-		})(w, r)
+// file serves one kind of file to its owner, who comes with a bearer token or with a
+// signed URL (bearerOrLink).
+func (s *Server) file(kind fileKind) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+		return s.serveFile(w, r, kind, ps.ByName("id"), p)
 	}
 }
 
@@ -161,27 +159,15 @@ func (s *Server) fileRoute(kind fileKind) httprouter.Handle {
 // under an id (which the pipeline never writes) would go out as a download.
 var inlineTypes = map[string]string{"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind, id string) error {
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind, id string, p *principal) error {
 	missing := notFound("No image with id " + strconv.Quote(id) + ".")
 	if !validID(id) {
 		return missing
 	}
-	var userID int64
+	userID := p.ID
 	cacheFor := fileMaxAge
-	if q := r.URL.Query(); q.Has("sig") {
-		uid, expires, err := s.verifySigned(kind, id, q)
-		if err != nil {
-			return err
-		}
-		userID = uid
-		cacheFor = min(cacheFor, expires.Sub(s.now()))
-	} else {
-		p, err := s.authenticate(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="nanobanana"`)
-			return err
-		}
-		userID = p.ID
+	if !p.LinkExpires.IsZero() {
+		cacheFor = min(cacheFor, p.LinkExpires.Sub(s.now()))
 	}
 
 	var key, ctype, name, etag string

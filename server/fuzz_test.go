@@ -49,7 +49,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			return
 		}
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Detail == "" {
+		if !errors.As(err, &ae) || ae.Status() < 400 || ae.Status() >= 500 || ae.Detail == "" {
 			t.Fatalf("decode error is not a client error with a sentence: %#v", err)
 		}
 	})

@@ -39,7 +39,7 @@ func (s *Server) requireAPIKey(p *principal) error {
 	if p.HasAPIKey || s.cfg.ReplicateAPIToken != "" || s.cfg.Demo {
 		return nil
 	}
-	return badRequest(noKeyMessage)
+	return newError(db.CodeNoAPIKey, noKeyMessage)
 }
 
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
@@ -204,7 +204,7 @@ func validateGenerate(req generateRequest, attached int) (db.Params, error) {
 		if len(bad) > 1 {
 			detail = "Some fields are not valid: " + bad[0].Message + " (and " + strconv.Itoa(len(bad)-1) + " more; see fields)."
 		}
-		return p, &apiError{Status: http.StatusUnprocessableEntity, Detail: detail, Fields: bad}
+		return p, &apiError{Code: db.CodeInvalid, Detail: detail, Fields: bad}
 	}
 	return p, nil
 }

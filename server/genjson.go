@@ -46,3 +46,11 @@ func (s *Server) appendList(b []byte, items []db.Generation, next string) []byte
 	b = jsonenc.AppendString(b, next)
 	return append(b, '}')
 }
+
+// appendOptString appends s as a JSON string, or null when it is empty.
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return jsonenc.AppendString(b, s)
+}

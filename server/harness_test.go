@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,39 @@ func (ts *testServer) do(t testing.TB, c call) reply {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return reply{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	rep := reply{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	if rep.Status >= 400 && c.Method != http.MethodHead {
+		checkErrorBody(t, c.Method+" "+c.Path, rep)
+	}
+	return rep
+}
+
+// checkErrorBody holds every error answer the tests provoke to the contract: JSON with a
+// detail sentence and a code of db's catalogue, and the status that code maps to.
+func checkErrorBody(t testing.TB, what string, r reply) {
+	t.Helper()
+	var body struct {
+		Detail *string `json:"detail"`
+		Code   db.Code `json:"code"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Errorf("%s: error answer %d is not JSON: %q", what, r.Status, r.Body)
+		return
+	}
+	switch {
+	case body.Detail == nil || *body.Detail == "":
+		t.Errorf("%s: error answer %d has no detail: %s", what, r.Status, r.Body)
+	case !slices.Contains(db.Codes(), body.Code):
+		t.Errorf("%s: error answer %d has code %q, not one of db's catalogue: %s", what, r.Status, body.Code, r.Body)
+	case httpStatus(body.Code) != r.Status:
+		t.Errorf("%s: error answer %d has code %q, which maps to %d", what, r.Status, body.Code, httpStatus(body.Code))
+	}
+}
+
+func (r reply) Code(t testing.TB) db.Code {
+	t.Helper()
+	c, _ := r.JSON(t)["code"].(string)
+	return db.Code(c)
 }
 
 // session is a registered user with its tokens.

@@ -4,21 +4,31 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
 )
 
 // healthz says the process is up. Demo mode is announced here too, so a monitor sees it.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.version, "demo": s.cfg.Demo})
 	return nil
 }
 
+// health is the original service's health check, kept for its monitors.
+func (s *Server) health(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
 // readyz says the database answers.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
-		return &apiError{Status: http.StatusServiceUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
+		return &apiError{Code: db.CodeUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	return nil
@@ -26,7 +36,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 
 // meta tells clients (the frontend) what this server offers: prices per resolution, the
 // model's choices, whether sign-up is open, and whether it runs in demo mode.
-func (s *Server) meta(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) meta(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":            s.version,
 		"demo":               s.cfg.Demo,

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -27,29 +25,6 @@ type Queue interface {
 	Retry(ctx context.Context, userID int64, id string) (*db.Generation, error)
 	// Wake tells the worker following predictionID to look at it now (a webhook came).
 	Wake(predictionID string)
-}
-
-// imageRoutes registers the generation endpoints. The id is always the last segment
-// because httprouter allows no static segment beside a parameter (API.md).
-func (s *Server) imageRoutes(r *httprouter.Router) {
-	// Multipart generates carry their reference images, so the limit is the uploads one;
-	// a JSON generate is refused at jsonBodyLimit by its decoder.
-	r.POST("/api/v1/images/generate", s.authedLimit(s.uploadBodyLimit(), s.generate))
-	r.GET("/api/v1/images/status/:id", s.authed(s.status))
-	r.GET("/api/v1/images/list", s.authed(s.list))
-	r.DELETE("/api/v1/images/:id", s.authed(s.deleteGeneration))
-	r.POST("/api/v1/images/cancel/:id", s.authed(s.cancel))
-	r.POST("/api/v1/images/retry/:id", s.authed(s.retry))
-
-	r.POST("/api/v1/images/uploads", s.authedLimit(s.uploadBodyLimit(), s.uploads))
-	for _, m := range []string{http.MethodGet, http.MethodHead} {
-		r.Handle(m, "/api/v1/images/uploads/file/:id", s.fileRoute(kindUpload))
-		r.Handle(m, "/api/v1/images/file/:id", s.fileRoute(kindImage))
-		r.Handle(m, "/api/v1/images/thumbnail/:id", s.fileRoute(kindThumb))
-	}
-
-	r.GET("/api/v1/events", s.events)
-	r.POST("/api/v1/webhooks/replicate", s.h(s.webhook))
 }
 
 // view is what g's answer adds for its reader now (db.View): signed URLs are made once
@@ -89,31 +64,63 @@ func validID(id string) bool {
 	return true
 }
 
-// genError maps the queue's and db's errors for one generation to API errors.
+// genError names the generation in the queue's and db's errors about it: the code says
+// what refused (generation_finished, generation_not_retryable, generation_stopping, ...),
+// the db's reason says why in words; fail maps the code to the status.
 func genError(id string, err error) error {
-	switch {
-	case errors.Is(err, db.ErrNotFound):
+	code := db.CodeOf(err)
+	switch code.Kind() {
+	case db.KindNotFound:
 		return notFound("No generation with id " + strconv.Quote(id) + ".")
-	case errors.Is(err, db.ErrConflict):
-		msg := err.Error()
-		if _, after, ok := strings.Cut(msg, db.ErrConflict.Error()+": "); ok {
-			msg = after
+	case db.KindConflict:
+		reason := db.ReasonOf(err)
+		if reason == "" {
+			reason = "it cannot be changed in its current state"
 		}
-		return conflict("Generation " + id + ": " + msg + ".")
+		return &apiError{Code: code, Detail: "Generation " + id + ": " + reason + ".", Err: err}
 	}
 	return err
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+// generation reads the caller's generation named by the route's id.
+func (s *Server) generation(r *http.Request, p *principal, ps httprouter.Params) (*db.Generation, error) {
 	id, err := genID(ps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := s.db.GetGeneration(r.Context(), p.ID, id)
 	if err != nil {
-		return genError(id, err)
+		return nil, genError(id, err)
+	}
+	return g, nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	g, err := s.generation(r, p, ps)
+	if err != nil {
+		return err
 	}
 	s.writeGeneration(w, http.StatusOK, g)
+	return nil
+}
+
+// statusOriginal answers GET /api/v1/images/{id}, where the original service's clients
+// read one generation: the status answer, plus the original's names for two of its
+// fields, result_url (image_url) and error_message (error).
+func (s *Server) statusOriginal(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	g, err := s.generation(r, p, ps)
+	if err != nil {
+		return err
+	}
+	v := s.view(g)
+	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte {
+		b = db.AppendGeneration(b, g, &v)
+		b = append(b[:len(b)-1], `,"result_url":`...) // reopen the object
+		b = appendOptString(b, v.ImageURL)
+		b = append(b, `,"error_message":`...)
+		b = appendOptString(b, g.Error)
+		return append(b, '}')
+	})
 	return nil
 }
 
@@ -140,8 +147,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 	}
 	items, next, err := s.db.ListGenerations(r.Context(), p.ID, f)
 	switch {
-	case errors.Is(err, db.ErrInvalidCursor):
-		return invalid("cursor", "cursor is not one this server gave out; start again without it.")
+	case db.CodeOf(err) == db.CodeInvalidCursor:
+		ae := invalid("cursor", "cursor is not one this server gave out; start again without it.")
+		ae.Code = db.CodeInvalidCursor
+		return ae
 	case err != nil:
 		return err
 	}

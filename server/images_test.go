@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"nanobanana/db"
 	"nanobanana/jobs"
 	"nanobanana/replicate"
 	"nanobanana/replicate/replicatetest"
@@ -270,6 +271,7 @@ func TestImageEndpointsRefuseStrangers(t *testing.T) {
 		ownerOnly    bool // another user's token gets 404 (the id is not theirs)
 	}{
 		{"GET", "/api/v1/images/status/" + id, nil, true},
+		{"GET", "/api/v1/images/" + id, nil, true}, // the original's read, served by the fallback
 		{"GET", "/api/v1/images/file/" + id, nil, true},
 		{"GET", "/api/v1/images/thumbnail/" + id, nil, true},
 		{"POST", "/api/v1/images/cancel/" + id, nil, true},
@@ -625,7 +627,7 @@ func TestCancelAndRetry(t *testing.T) {
 	if r.Status != 200 || r.JSON(t)["status"] != "canceled" {
 		t.Fatalf("cancel pending: %d %s", r.Status, r.Body)
 	}
-	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/cancel/" + qid, Token: u.Access}); r.Status != 409 {
+	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/cancel/" + qid, Token: u.Access}); r.Status != 409 || r.Code(t) != db.CodeAlreadyFinished {
 		t.Errorf("second cancel: %d %s", r.Status, r.Body)
 	}
 	// Canceling the running one cancels it at Replicate too.
@@ -645,10 +647,10 @@ func TestCancelAndRetry(t *testing.T) {
 		t.Fatalf("retry canceled: %d %s", r.Status, r.Body)
 	}
 	p.waitStatus(t, u.Access, qid, "completed")
-	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/retry/" + qid, Token: u.Access}); r.Status != 409 {
+	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/retry/" + qid, Token: u.Access}); r.Status != 409 || r.Code(t) != db.CodeNotRetryable {
 		t.Errorf("retry of a completed one: %d %s", r.Status, r.Body)
 	}
-	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/cancel/" + qid, Token: u.Access}); r.Status != 409 {
+	if r := p.do(t, call{Method: "POST", Path: "/api/v1/images/cancel/" + qid, Token: u.Access}); r.Status != 409 || r.Code(t) != db.CodeAlreadyFinished {
 		t.Errorf("cancel of a completed one: %d %s", r.Status, r.Body)
 	}
 }

@@ -142,16 +142,3 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return false
 }
-
-// limitBody caps the request body; a larger body fails its decode with 413.
-func limitBody(n int64, next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			w.Header().Set("Connection", "close")
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"detail": "The request body is too large; the limit is " + humanBytes(n) + "."})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next(w, r)
-	}
-}

@@ -2,94 +2,279 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
 )
 
 // Body limits: JSON bodies are small; uploads are checked per file by their handler.
 const jsonBodyLimit = 64 << 10
 
-// routes registers every route, top to bottom like a table of contents.
+// route is one line of the route table: what a request must be, who may send it, and
+// who answers it. The table is the only place routes are registered and the only place
+// authentication is decided; handlers never authenticate.
+type route struct {
+	method string
+	path   string // httprouter syntax: :id is one segment
+	who    who
+	// scope is the word a scoped API token will need to call the route ("read",
+	// "generate"); "" where no scope has been decided yet.
+	scope string
+	// limit caps the body; 0 is jsonBodyLimit for methods with a body and none for GET
+	// and HEAD (their bodies are never read).
+	limit int64
+	// creds is where a user's credentials come from; nil is the Authorization header only.
+	creds credentials
+	// fallback: httprouter refuses the path beside the others (a parameter where another
+	// route of the method has a static segment), so it is served from the router's
+	// 404/405 fallback, matched against the table (see fallbacks).
+	fallback bool
+	handle   handler
+}
+
+// who may call a route.
+type who int
+
+const (
+	whoPublic who = iota // anyone: no credentials are read
+	whoUser              // a signed-in user: the handler gets the principal
+	whoAdmin             // a signed-in administrator; anyone else signed in gets 403
+)
+
+// handler answers one route; p is the caller (nil on public routes), ps the path's
+// parameters. An error is answered by fail.
+type handler func(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error
+
+// credentials finds the caller of a request (see authn.go).
+type credentials func(r *http.Request, ps httprouter.Params) (*principal, error)
+
+// routeTable is every route, top to bottom like a table of contents. The id is always
+// the last segment because httprouter allows no static segment beside a parameter
+// (API.md); the one route of the original service that breaks that rule is a fallback.
+func (s *Server) routeTable() []route {
+	return []route{
+		// Health and what this server offers.
+		{method: "GET", path: "/healthz", who: whoPublic, handle: s.healthz},
+		{method: "GET", path: "/health", who: whoPublic, handle: s.health}, // the original's health check
+		{method: "GET", path: "/readyz", who: whoPublic, handle: s.readyz},
+		{method: "GET", path: "/api/v1/meta", who: whoPublic, handle: s.meta},
+
+		// Accounts (seed paths first).
+		{method: "POST", path: "/api/v1/auth/register", who: whoPublic, handle: s.register},
+		{method: "POST", path: "/api/v1/auth/login", who: whoPublic, handle: s.login},
+		{method: "GET", path: "/api/v1/auth/me", who: whoUser, scope: "read", handle: s.me},
+		{method: "POST", path: "/api/v1/auth/refresh", who: whoPublic, handle: s.refresh},
+		{method: "POST", path: "/api/v1/auth/logout", who: whoPublic, handle: s.logout},
+		{method: "POST", path: "/api/v1/auth/logout-all", who: whoUser, handle: s.logoutAll},
+		{method: "PUT", path: "/api/v1/auth/password", who: whoUser, handle: s.changePassword},
+
+		// The user's Replicate key (seed).
+		{method: "PUT", path: "/api/v1/users/api-key", who: whoUser, handle: s.putAPIKey},
+		{method: "GET", path: "/api/v1/users/api-key", who: whoUser, scope: "read", handle: s.getAPIKey},
+		{method: "DELETE", path: "/api/v1/users/api-key", who: whoUser, handle: s.deleteAPIKey},
+
+		// Generations (seed paths first). Multipart generates carry their reference
+		// images, so their limit is the uploads one; a JSON generate is refused at
+		// jsonBodyLimit by its decoder.
+		{method: "POST", path: "/api/v1/images/generate", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.generate},
+		{method: "GET", path: "/api/v1/images/status/:id", who: whoUser, scope: "read", handle: s.status},
+		{method: "GET", path: "/api/v1/images/list", who: whoUser, scope: "read", handle: s.list},
+		{method: "DELETE", path: "/api/v1/images/:id", who: whoUser, handle: s.deleteGeneration},
+		{method: "GET", path: "/api/v1/images/:id", who: whoUser, scope: "read", fallback: true, handle: s.statusOriginal},
+		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
+		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
+
+		// Reference images, and the files: to their owner by token or by signed link.
+		{method: "POST", path: "/api/v1/images/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.uploads},
+		{method: "GET", path: "/api/v1/images/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
+		{method: "HEAD", path: "/api/v1/images/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
+		{method: "GET", path: "/api/v1/images/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindImage), handle: s.file(kindImage)},
+		{method: "HEAD", path: "/api/v1/images/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindImage), handle: s.file(kindImage)},
+		{method: "GET", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
+		{method: "HEAD", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
+
+		// Live changes, for the browser's EventSource (which cannot send headers).
+		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrQuery, handle: s.events},
+
+		// Replicate's deliveries: signed by Replicate, checked by the handler.
+		{method: "POST", path: "/api/v1/webhooks/replicate", who: whoPublic, limit: webhookBodyLimit, handle: s.webhook},
+	}
+}
+
+// routes fills the router from the table.
 func (s *Server) routes() http.Handler {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
-
-	r.GET("/healthz", s.h(s.healthz))
-	r.GET("/readyz", s.h(s.readyz))
-	r.GET("/api/v1/meta", s.h(s.meta))
-
-	// Accounts (seed paths first).
-	r.POST("/api/v1/auth/register", s.json(s.register))
-	r.POST("/api/v1/auth/login", s.json(s.login))
-	r.GET("/api/v1/auth/me", s.authed(s.me))
-	r.POST("/api/v1/auth/refresh", s.json(s.refresh))
-	r.POST("/api/v1/auth/logout", s.json(s.logout))
-	r.POST("/api/v1/auth/logout-all", s.authed(s.logoutAll))
-	r.PUT("/api/v1/auth/password", s.authedJSON(s.changePassword))
-
-	// The user's Replicate key (seed).
-	r.PUT("/api/v1/users/api-key", s.authedJSON(s.putAPIKey))
-	r.GET("/api/v1/users/api-key", s.authed(s.getAPIKey))
-	r.DELETE("/api/v1/users/api-key", s.authed(s.deleteAPIKey))
-
-	s.imageRoutes(r)
-
-	r.NotFound = http.HandlerFunc(s.notFound)
+	var fb fallbacks
+	for _, rt := range s.routeTable() {
+		if rt.fallback {
+			fb.add(rt.method, rt.path, s.handle(rt))
+			continue
+		}
+		r.Handle(rt.method, rt.path, s.handle(rt))
+	}
+	// httprouter answers 405 when another method has the path, else 404; either way a
+	// fallback route may be the one asked for, and adds its method to Allow.
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method " + req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + w.Header().Get("Allow") + "."})
+		if fb.serve(w, req) {
+			return
+		}
+		s.methodNotAllowed(w, req, fb.allow(w.Header().Get("Allow"), req.URL.Path))
+	})
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if fb.serve(w, req) {
+			return
+		}
+		if allow := fb.allow("", req.URL.Path); allow != "" {
+			if req.Method == http.MethodOptions {
+				w.Header().Set("Allow", allow)
+				return
+			}
+			s.methodNotAllowed(w, req, allow)
+			return
+		}
+		s.notFound(w, req)
+	})
+	r.GlobalOPTIONS = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", fb.allow(w.Header().Get("Allow"), req.URL.Path))
 	})
 	r.PanicHandler = nil // the middleware recovers, logs and answers
 	return r
 }
 
+// handle builds rt's httprouter handle, once, at startup: per request it only
+// authenticates, caps the body and calls, with nothing allocated of its own.
+func (s *Server) handle(rt route) httprouter.Handle {
+	limit := rt.limit
+	if limit == 0 && rt.method != http.MethodGet && rt.method != http.MethodHead {
+		limit = jsonBodyLimit
+	}
+	creds := rt.creds
+	if creds == nil {
+		creds = s.bearer
+	}
+	who, fn := rt.who, rt.handle
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		var p *principal
+		if who != whoPublic {
+			// Before any body is read, so an anonymous client cannot make the server
+			// read a large one.
+			var err error
+			if p, err = creds(r, ps); err != nil {
+				if httpStatus(answerOf(err).Code) == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="nanobanana"`)
+				}
+				s.fail(w, r, err)
+				return
+			}
+			if who == whoAdmin && !p.IsAdmin {
+				s.fail(w, r, forbidden("Only an administrator may do this."))
+				return
+			}
+		}
+		if limit > 0 {
+			if r.ContentLength > limit {
+				w.Header().Set("Connection", "close")
+				s.fail(w, r, tooLarge(limit))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		if err := fn(w, r, p, ps); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	s.fail(w, r, newError(db.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allow+"."))
+}
+
 // notFound answers JSON under /api and hands everything else to the frontend.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if s.frontend == nil || strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "No such endpoint: " + r.Method + " " + r.URL.Path + ". The API lives under /api/v1."})
+		s.fail(w, r, newError(db.CodeNoRoute, "No such endpoint: "+r.Method+" "+r.URL.Path+". The API lives under /api/v1."))
 		return
 	}
 	s.frontend.ServeHTTP(w, r)
 }
 
-// h adapts an error-returning handler to httprouter.
-func (s *Server) h(fn handlerFunc) httprouter.Handle {
-	f := s.wrap(fn)
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { f(w, r) }
+// fallbacks are the table's routes httprouter cannot hold; they are few, so a request
+// that reached the fallback tries each.
+type fallbacks []fallbackRoute
+
+type fallbackRoute struct {
+	method string
+	segs   []string // the path's segments; ":name" matches any one non-empty segment
+	handle httprouter.Handle
 }
 
-// json is h with the small JSON body limit.
-func (s *Server) json(fn handlerFunc) httprouter.Handle {
-	f := limitBody(jsonBodyLimit, s.wrap(fn))
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { f(w, r) }
+func (fb *fallbacks) add(method, path string, h httprouter.Handle) {
+	*fb = append(*fb, fallbackRoute{method: method, segs: strings.Split(strings.TrimPrefix(path, "/"), "/"), handle: h})
 }
 
-// authedHandler is a handler for a signed-in user; ps are the route's parameters.
-type authedHandler func(w http.ResponseWriter, r *http.Request, u *principal, ps httprouter.Params) error
-
-func (s *Server) authed(fn authedHandler) httprouter.Handle {
-	return s.authedLimit(0, fn)
-}
-
-func (s *Server) authedJSON(fn authedHandler) httprouter.Handle {
-	return s.authedLimit(jsonBodyLimit, fn)
-}
-
-// authedLimit authenticates before reading any body, so an anonymous client cannot make
-// the server read a large one.
-func (s *Server) authedLimit(limit int64, fn authedHandler) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="nanobanana"`)
-			s.fail(w, r, err)
-			return
+// serve answers req when a fallback route is its method and path.
+func (fb fallbacks) serve(w http.ResponseWriter, req *http.Request) bool {
+	for _, f := range fb {
+		if f.method != req.Method {
+			continue
 		}
-		run := s.wrap(func(w http.ResponseWriter, r *http.Request) error { return fn(w, r, p, ps) })
-		if limit > 0 {
-			run = limitBody(limit, run)
+		if ps, ok := f.match(req.URL.Path); ok {
+			w.Header().Del("Allow") // set by httprouter for its 405
+			f.handle(w, req, ps)
+			return true
 		}
-		run(w, r)
 	}
+	return false
+}
+
+// allow adds the methods of the fallback routes of path to the router's Allow list.
+func (fb fallbacks) allow(allow, path string) string {
+	var methods []string
+	if allow != "" {
+		methods = strings.Split(allow, ", ")
+	}
+	for _, f := range fb {
+		if _, ok := f.match(path); ok && !slices.Contains(methods, f.method) {
+			methods = append(methods, f.method)
+		}
+	}
+	if len(methods) == 0 {
+		return ""
+	}
+	if !slices.Contains(methods, http.MethodOptions) {
+		methods = append(methods, http.MethodOptions)
+	}
+	slices.Sort(methods)
+	return strings.Join(methods, ", ")
+}
+
+func (f *fallbackRoute) match(path string) (httprouter.Params, bool) {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil, false
+	}
+	var ps httprouter.Params
+	for i, seg := range f.segs {
+		part, tail, more := strings.Cut(rest, "/")
+		if more != (i < len(f.segs)-1) {
+			return nil, false
+		}
+		rest = tail
+		switch {
+		case strings.HasPrefix(seg, ":"):
+			if part == "" {
+				return nil, false
+			}
+			ps = append(ps, httprouter.Param{Key: seg[1:], Value: part})
+		case part != seg:
+			return nil, false
+		}
+	}
+	return ps, true
 }

@@ -57,7 +57,7 @@ type uploadJSON struct {
 // uploads stores 1 to 14 reference images for image-to-image generations.
 func (s *Server) uploads(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 	if !isMultipart(r) {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Detail: "Send the images as multipart/form-data in a field named images."}
+		return newError(db.CodeUnsupportedMedia, "Send the images as multipart/form-data in a field named images.")
 	}
 	_, stored, err := s.readMultipart(r, p.ID, false)
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[
 func multipartError(err error) error {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is too large; the limit is " + humanBytes(maxErr.Limit) + "."}
+		return tooLarge(maxErr.Limit)
 	}
 	return badRequest("The multipart body could not be read: " + err.Error() + ".")
 }
@@ -192,7 +192,7 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 	}
 	format, ok := imaging.Sniff(head)
 	if !ok {
-		return storedUpload{}, &apiError{Status: http.StatusUnsupportedMediaType,
+		return storedUpload{}, &apiError{Code: db.CodeUnsupportedMedia,
 			Detail: "The file " + fname + " is not a JPEG, PNG or WebP image (judged by its content, not its name); convert it and try again.",
 			Fields: []fieldError{{"images", "unsupported image type: " + fname}}}
 	}
@@ -203,8 +203,7 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 	info, err := s.store.Put(ctx, key, cr, format.ContentType())
 	if err != nil {
 		if errors.Is(err, errFileTooLarge) {
-			return storedUpload{}, &apiError{Status: http.StatusRequestEntityTooLarge,
-				Detail: "The file " + fname + " is larger than the limit of " + humanBytes(limit) + " per image."}
+			return storedUpload{}, newError(db.CodeTooLarge, "The file "+fname+" is larger than the limit of "+humanBytes(limit)+" per image.")
 		}
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
@@ -221,7 +220,7 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		case errors.Is(err, imaging.ErrTooManyPixels):
 			return storedUpload{}, invalid("images", "The image "+fname+" has too many pixels (the limit is "+strconv.FormatInt(s.maxPixels(), 10)+"); scale it down and try again.")
 		case errors.Is(err, imaging.ErrUnsupported):
-			return storedUpload{}, &apiError{Status: http.StatusUnsupportedMediaType, Detail: "The file " + fname + " is not a JPEG, PNG or WebP image."}
+			return storedUpload{}, newError(db.CodeUnsupportedMedia, "The file "+fname+" is not a JPEG, PNG or WebP image.")
 		default:
 			return storedUpload{}, invalid("images", "The image "+fname+" could not be read: it looks damaged or truncated.")
 		}

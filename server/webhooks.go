@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
+
+	"nanobanana/db"
 	"nanobanana/replicate"
 )
 
@@ -81,15 +84,15 @@ func (s *Server) webhookSecret(ctx context.Context) (string, error) {
 // webhook receives Replicate's "completed" deliveries. It only wakes the job that
 // follows the prediction: the worker then reads the prediction from Replicate itself, so
 // the body is never trusted beyond its id, and polling remains the backstop.
-func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webhookBodyLimit))
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
+	body, err := io.ReadAll(r.Body) // capped at webhookBodyLimit by the route
 	if err != nil {
 		return jsonError(err)
 	}
 	secret, err := s.webhookSecret(r.Context())
 	if err != nil {
 		s.log.WarnContext(r.Context(), "webhook refused: no signing secret", "err", err)
-		return &apiError{Status: http.StatusServiceUnavailable, Detail: "Webhooks cannot be verified right now.", RetryAfter: 30 * time.Second}
+		return &apiError{Code: db.CodeUnavailable, Detail: "Webhooks cannot be verified right now.", RetryAfter: 30 * time.Second}
 	}
 	if err := replicate.VerifyWebhook(secret, r.Header, body, s.now()); err != nil {
 		return unauthorized("Webhook signature or timestamp is not valid.")
