@@ -294,7 +294,9 @@ func (c *Client) WebhookSecret(ctx context.Context, token string) (string, error
 }
 
 // UploadFile streams r to POST /files; pass the result's URLs.Get as an
-// input URI.
+// input URI. It returns only once it has stopped reading r (on success, on an
+// error and on ctx's end alike), so the caller may close r then; a Read that
+// blocks delays the return until it comes back.
 func (c *Client) UploadFile(ctx context.Context, token, filename, contentType string, r io.Reader) (*File, error) {
 	u, err := c.endpoint("/files")
 	if err != nil {
@@ -305,20 +307,28 @@ func (c *Client) UploadFile(ctx context.Context, token, filename, contentType st
 	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	written := make(chan struct{})
 	go func() {
-		// The transport closes pr when the request ends early, which
-		// unblocks these writes, so the goroutine always finishes.
+		defer close(written)
 		pw.CloseWithError(writeUpload(mw, filename, contentType, r))
 	}()
 	h := http.Header{"Content-Type": {mw.FormDataContentType()}}
 	var f File
 	err = c.doJSON(ctx, "upload file", token, http.MethodPost, u, h, pr, &f)
-	pr.Close()
+	// The request is over, but the transport may still hold the body (net/http closes
+	// it asynchronously) and the writer may be in the middle of a write: closing the
+	// pipe fails that write, and waiting for the writer means nothing reads r once
+	// UploadFile has returned.
+	pr.CloseWithError(errUploadOver)
+	<-written
 	if err != nil {
 		return nil, err
 	}
 	return &f, nil
 }
+
+// errUploadOver ends the upload's body writer once the request has been answered.
+var errUploadOver = errors.New("replicate: upload file: request over")
 
 func writeUpload(mw *multipart.Writer, filename, contentType string, r io.Reader) error {
 	ph := textproto.MIMEHeader{}

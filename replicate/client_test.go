@@ -16,7 +16,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"nanobanana/replicate"
@@ -863,5 +865,122 @@ func TestDownloadTokenHosts(t *testing.T) {
 		if (a == "Bearer "+secret) != want {
 			t.Errorf("%s: Authorization %q, want token=%v", u, a, want)
 		}
+	}
+}
+
+// blockingReader is a caller's body that arrives over a slow link: its first Read gives
+// a few bytes at once, the next one blocks until released.
+type blockingReader struct {
+	first    []byte
+	blocked  chan struct{} // closed when the blocking Read starts
+	release  chan struct{}
+	returned atomic.Bool // set by the test once UploadFile has returned
+	late     atomic.Bool // a Read ran, or was still running, after UploadFile returned
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	if r.returned.Load() {
+		r.late.Store(true)
+	}
+	if len(r.first) > 0 {
+		n := copy(p, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	close(r.blocked)
+	<-r.release
+	if r.returned.Load() {
+		r.late.Store(true)
+	}
+	return 0, io.EOF
+}
+
+// UploadFile must not return while it is still reading the caller's reader (the caller
+// closes it next): not when Replicate refuses the upload while the body is still
+// coming, and not when the caller gives up. The uploads run over loopback inside a
+// synctest bubble, so "UploadFile has not returned" is checked once every goroutine of
+// the upload has come to rest, not after some delay.
+//
+// The API here is a loopback server of the test's own, not the fake: it answers only
+// once it has received the reader's first bytes, which guarantees that the reader is
+// then read again (and blocks) whether or not the answer comes first; the fake answers
+// a refused token before reading anything. (On a cancel, net/http itself sometimes
+// waits for the body's writer, so that case alone may miss a regression; the refused
+// one never does.)
+func TestUploadFileStopsReadingBeforeItReturns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		answer bool // refuse the upload with a 401, else never answer
+		check  func(error) bool
+	}{
+		{name: "refused", answer: true, check: func(err error) bool { return replicate.IsPermanent(err) }},
+		{name: "canceled", check: func(err error) bool { return errors.Is(err, context.Canceled) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stop := make(chan struct{})
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Errors end the request quietly: a canceled client closes the
+				// connection while this may still be reading.
+				mr, err := r.MultipartReader()
+				if err != nil {
+					return
+				}
+				part, err := mr.NextPart()
+				if err != nil {
+					return
+				}
+				if _, err := part.Read(make([]byte, 1)); err != nil {
+					return
+				}
+				if !tc.answer {
+					select {
+					case <-r.Context().Done():
+					case <-stop:
+					}
+					return
+				}
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"title":"Unauthenticated","detail":"You did not pass a valid authentication token","status":401}`))
+			}))
+			t.Cleanup(api.Close)
+			t.Cleanup(func() { close(stop) }) // runs first: lets a waiting handler end
+			synctest.Test(t, func(t *testing.T) {
+				// No idle connections, whose readers would never come to rest.
+				tr := &http.Transport{DisableKeepAlives: true}
+				c := replicate.New(replicate.Options{BaseURL: api.URL + "/v1", HTTPClient: &http.Client{Transport: tr}})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				r := &blockingReader{first: []byte("\x89PNG\r\n\x1a\n"), blocked: make(chan struct{}), release: make(chan struct{})}
+				done := make(chan error, 1)
+				go func() {
+					_, err := c.UploadFile(ctx, tok, "ref.png", "image/png", r)
+					r.returned.Store(true)
+					done <- err
+				}()
+				<-r.blocked
+				if !tc.answer {
+					cancel()
+				}
+				synctest.Wait()
+				select {
+				case err := <-done:
+					t.Errorf("UploadFile returned (%v) while a Read of the caller's reader was still running", err)
+					close(r.release)
+					return
+				default:
+				}
+				close(r.release)
+				err := <-done
+				if !tc.check(err) {
+					t.Errorf("UploadFile: unexpected error %v", err)
+				}
+				if r.late.Load() {
+					t.Error("the reader was read after UploadFile returned")
+				}
+			})
+		})
 	}
 }
