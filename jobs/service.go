@@ -154,6 +154,9 @@ type Service struct {
 	// storeOutput, when set (benchmarks only), replaces download+store+thumbnail so the
 	// queue's own cost can be measured apart from image processing.
 	storeOutput func(ctx context.Context, r *run, g *db.Generation, token string, p *replicate.Prediction) error
+	// extendLease is the lease keeper's database call (DB.ExtendLease); tests wrap it to
+	// see when it runs.
+	extendLease func(ctx context.Context, jobID int64, owner string, until time.Time) error
 }
 
 // run is one claimed job being worked on in this process.
@@ -190,6 +193,7 @@ func New(o Options) (*Service, error) {
 		byPred:   map[string]*run{},
 
 		earlyCancels: map[string]time.Time{},
+		extendLease:  o.DB.ExtendLease,
 	}, nil
 }
 
@@ -221,6 +225,10 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops claiming, interrupts running jobs at their next resumable point and hands
 // them back to the queue (or leaves them to their leases), and waits for the workers
 // until ctx ends. Jobs interrupted mid-create are reconciled by whoever runs them next.
+//
+// Once Stop has returned nil, no goroutine of the service is left (dispatcher, workers,
+// lease keepers), so nothing of it touches the database again: the caller may close it.
+// If ctx ends first, Stop returns ctx's error and the workers may still be finishing.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.started
@@ -483,14 +491,26 @@ func (s *Service) work(ctx context.Context, r *run) {
 	}()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go s.keepLease(jctx, cancel, r)
+	// The keeper holds the lease until the job's last write (finish, which may outlast
+	// a short lease) is done, so Stop's cancel does not reach it: work stops it after
+	// finish and waits for it. Stop waits for work, so once Stop has returned no lease
+	// extension is running or can start.
+	kctx, stopKeeper := context.WithCancelCause(context.WithoutCancel(jctx))
+	var keeper sync.WaitGroup
+	keeper.Go(func() { s.keepLease(kctx, cancel, r) })
+	defer keeper.Wait()
+	defer stopKeeper(errJobOver)
 	err := s.attempt(jctx, r)
 	s.finish(ctx, jctx, r, err)
 }
 
-var errLeaseLost = errors.New("lease lost")
+var (
+	errLeaseLost = errors.New("lease lost")
+	errJobOver   = errors.New("job over: its lease keeper stops")
+)
 
-// keepLease extends the job's lease every third of its duration until the job ends.
+// keepLease extends the job's lease every third of its duration until ctx ends (work
+// ends it once the job is over) or the lease is lost, which cancels the job.
 func (s *Service) keepLease(ctx context.Context, cancel context.CancelCauseFunc, r *run) {
 	t := time.NewTicker(s.o.LeaseDuration / 3)
 	defer t.Stop()
@@ -499,7 +519,10 @@ func (s *Service) keepLease(ctx context.Context, cancel context.CancelCauseFunc,
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			err := s.o.DB.ExtendLease(ctx, r.job.ID, r.owner, s.o.Now().Add(s.o.LeaseDuration))
+			if s.halted.Load() {
+				return // a simulated crash writes nothing more
+			}
+			err := s.extendLease(ctx, r.job.ID, r.owner, s.o.Now().Add(s.o.LeaseDuration))
 			if errors.Is(err, db.ErrLeaseLost) {
 				cancel(errLeaseLost)
 				return

@@ -660,3 +660,68 @@ func pngBytes(t testing.TB, w, h int, noisy bool) []byte {
 	}
 	return buf.Bytes()
 }
+
+// After Stop returns nothing of the service touches the database, so the caller may close
+// it. The job's first lease extension is held in flight (as a slow write would be) until
+// its context ends; if that end comes from anything but the job being over, it is held
+// until Stop has returned, which a service that does not wait for its lease keepers lets
+// happen. Every extension records whether Stop had already returned.
+func TestStopWaitsForLeaseKeepers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, replicatetest.Config{RunTime: time.Hour}) // the job runs until Stop
+	u := e.user("alice")
+	ctx := context.Background()
+	s := e.service(func(o *Options) { o.LeaseDuration = 600 * time.Millisecond })
+
+	var (
+		mu      sync.Mutex
+		stopped bool // Stop has returned
+		late    int  // extensions that ran on after that
+	)
+	entered, extended := make(chan struct{}), make(chan struct{})
+	stopReturned := make(chan struct{})
+	var once sync.Once
+	s.extendLease = func(ctx context.Context, jobID int64, owner string, until time.Time) error {
+		held := false
+		once.Do(func() { held = true })
+		if held {
+			defer close(extended)
+			close(entered)
+			<-ctx.Done()
+			if !errors.Is(context.Cause(ctx), errJobOver) {
+				<-stopReturned
+			}
+		}
+		mu.Lock()
+		if stopped {
+			late++
+		}
+		mu.Unlock()
+		return e.db.ExtendLease(ctx, jobID, owner, until)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Enqueue(ctx, u, params("held lease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	close(stopReturned)
+	<-extended
+	mu.Lock()
+	defer mu.Unlock()
+	if late != 0 {
+		t.Fatalf("%d lease extensions ran after Stop returned", late)
+	}
+	// The interrupted job went back to the queue for the next process.
+	if j, err := e.db.JobForGeneration(ctx, g.ID); err != nil || j.State != "queued" {
+		t.Fatalf("job after Stop: %+v %v", j, err)
+	}
+}

@@ -10,11 +10,15 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"nanobanana/replicate"
@@ -729,15 +733,18 @@ func TestOutputWhileProcessing(t *testing.T) {
 	}
 }
 
-// The user's token goes with a download to Replicate's own hosts (here: the API's host);
-// another host an output URL names gets it only if it asks for auth.
+// The user's token goes with a download only to Replicate's own hosts (here: the API's
+// host and port). Another host an output URL names never sees it: not when it answers
+// 401 (the download then fails, saying why), not when it is the API's host name on
+// another port, and not when the API's host redirects there.
 func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
-	_, c := newFake(t, replicatetest.Options{})
+	t.Parallel()
+	const secret = "r8_secret_token"
 	var mu sync.Mutex
-	var got []string
+	seen := map[string][]string{} // path -> Authorization headers received
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		got = append(got, r.Header.Get("Authorization"))
+		seen[r.URL.Path] = append(seen[r.URL.Path], r.Header.Get("Authorization"))
 		mu.Unlock()
 		if r.URL.Path == "/private.png" && r.Header.Get("Authorization") == "" {
 			http.Error(w, "auth required", http.StatusUnauthorized)
@@ -747,18 +754,233 @@ func TestDownloadSendsTheTokenOnlyToReplicate(t *testing.T) {
 		w.Write([]byte("\x89PNG\r\n\x1a\n"))
 	}))
 	defer other.Close()
+	// The API's host: its own files get the token; /moved redirects to the other server.
+	var apiAuth []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/moved" {
+			http.Redirect(w, r, other.URL+"/redirected.png", http.StatusFound)
+			return
+		}
+		mu.Lock()
+		apiAuth = append(apiAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "image/png")
+		w.Write([]byte("\x89PNG\r\n\x1a\n"))
+	}))
+	defer api.Close()
+	c := replicate.New(replicate.Options{BaseURL: api.URL + "/v1"})
+	ctx := context.Background()
+
 	port := other.URL[strings.LastIndex(other.URL, ":")+1:]
-	for _, u := range []string{"http://localhost:" + port + "/out.png", other.URL + "/out.png", "http://localhost:" + port + "/private.png"} {
-		rc, _, err := c.Download(context.Background(), "r8_secret_token", u, 1<<20)
+	for _, u := range []string{
+		"http://localhost:" + port + "/out.png", // another host
+		other.URL + "/same-name.png",            // the API's host name (127.0.0.1), another port
+		api.URL + "/v1/moved",                   // the API's host, redirecting elsewhere
+		api.URL + "/files/own.png",              // the API's own host: gets the token
+	} {
+		rc, _, err := c.Download(ctx, secret, u, 1<<20)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("download %s: %v", u, err)
 		}
 		rc.Close()
 	}
+	_, _, err := c.Download(ctx, secret, "http://localhost:"+port+"/private.png", 1<<20)
+	if !errors.Is(err, replicate.ErrOutputNeedsAuth) || !replicate.IsPermanent(err) {
+		t.Errorf("an output host asking for auth: want ErrOutputNeedsAuth (permanent), got %v", err)
+	}
+	if msg := replicate.UserMessage(err); !strings.Contains(msg, "not at Replicate") {
+		t.Errorf("user message %q does not say why", msg)
+	}
+	if err != nil && strings.Contains(err.Error(), secret) {
+		t.Errorf("error holds the token: %v", err)
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{"", "Bearer r8_secret_token", "", "Bearer r8_secret_token"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("Authorization sent: %q; want %q (none to another host unless it asks, the token to the API's host)", got, want)
+	for path, auth := range seen {
+		for _, a := range auth {
+			if a != "" {
+				t.Errorf("%s on a host that is not Replicate's received Authorization %q", path, a)
+			}
+		}
+	}
+	for _, path := range []string{"/out.png", "/same-name.png", "/redirected.png", "/private.png"} {
+		if len(seen[path]) != 1 {
+			t.Errorf("%s requested %d times, want once (no retry with the token)", path, len(seen[path]))
+		}
+	}
+	if len(apiAuth) != 1 || apiAuth[0] != "Bearer "+secret {
+		t.Errorf("the API's own host received Authorization %q, want the token once", apiAuth)
+	}
+}
+
+// Replicate's domains get the token over https only; look-alike names never do.
+func TestDownloadTokenHosts(t *testing.T) {
+	t.Parallel()
+	const secret = "r8_secret_token"
+	var mu sync.Mutex
+	got := map[string]string{} // host -> Authorization
+	// Every URL is sent to this one loopback server, whatever host it names, so the
+	// test sees exactly what the client would send to that host.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Host] = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Write([]byte("\x89PNG\r\n\x1a\n"))
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+		DialTLSContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			// Plain HTTP behind an https URL: the client only decides on the URL.
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	c := replicate.New(replicate.Options{HTTPClient: &http.Client{Transport: tr}})
+	cases := map[string]bool{
+		"https://replicate.delivery/xezq/a/out.png":    true,
+		"https://pbxt.replicate.delivery/a/out.png":    true,
+		"https://api.replicate.com/v1/files/a":         true,
+		"https://replicate.com/a.png":                  true,
+		"http://replicate.delivery/a.png":              false, // not https
+		"https://evilreplicate.delivery/a.png":         false,
+		"https://replicate.delivery.example.com/a.png": false,
+		"https://replicate.com.example.net/a.png":      false,
+		"https://example.com/replicate.delivery/a.png": false,
+	}
+	for u, want := range cases {
+		rc, _, err := c.Download(context.Background(), secret, u, 1<<20)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		rc.Close()
+		h, _ := url.Parse(u)
+		mu.Lock()
+		a := got[h.Host]
+		mu.Unlock()
+		if (a == "Bearer "+secret) != want {
+			t.Errorf("%s: Authorization %q, want token=%v", u, a, want)
+		}
+	}
+}
+
+// blockingReader is a caller's body that arrives over a slow link: its first Read gives
+// a few bytes at once, the next one blocks until released.
+type blockingReader struct {
+	first    []byte
+	blocked  chan struct{} // closed when the blocking Read starts
+	release  chan struct{}
+	returned atomic.Bool // set by the test once UploadFile has returned
+	late     atomic.Bool // a Read ran, or was still running, after UploadFile returned
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	if r.returned.Load() {
+		r.late.Store(true)
+	}
+	if len(r.first) > 0 {
+		n := copy(p, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	close(r.blocked)
+	<-r.release
+	if r.returned.Load() {
+		r.late.Store(true)
+	}
+	return 0, io.EOF
+}
+
+// UploadFile must not return while it is still reading the caller's reader (the caller
+// closes it next): not when Replicate refuses the upload while the body is still
+// coming, and not when the caller gives up. The uploads run over loopback inside a
+// synctest bubble, so "UploadFile has not returned" is checked once every goroutine of
+// the upload has come to rest, not after some delay.
+//
+// The API here is a loopback server of the test's own, not the fake: it answers only
+// once it has received the reader's first bytes, which guarantees that the reader is
+// then read again (and blocks) whether or not the answer comes first; the fake answers
+// a refused token before reading anything. (On a cancel, net/http itself sometimes
+// waits for the body's writer, so that case alone may miss a regression; the refused
+// one never does.)
+func TestUploadFileStopsReadingBeforeItReturns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		answer bool // refuse the upload with a 401, else never answer
+		check  func(error) bool
+	}{
+		{name: "refused", answer: true, check: func(err error) bool { return replicate.IsPermanent(err) }},
+		{name: "canceled", check: func(err error) bool { return errors.Is(err, context.Canceled) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stop := make(chan struct{})
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Errors end the request quietly: a canceled client closes the
+				// connection while this may still be reading.
+				mr, err := r.MultipartReader()
+				if err != nil {
+					return
+				}
+				part, err := mr.NextPart()
+				if err != nil {
+					return
+				}
+				if _, err := part.Read(make([]byte, 1)); err != nil {
+					return
+				}
+				if !tc.answer {
+					select {
+					case <-r.Context().Done():
+					case <-stop:
+					}
+					return
+				}
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"title":"Unauthenticated","detail":"You did not pass a valid authentication token","status":401}`))
+			}))
+			t.Cleanup(api.Close)
+			t.Cleanup(func() { close(stop) }) // runs first: lets a waiting handler end
+			synctest.Test(t, func(t *testing.T) {
+				// No idle connections, whose readers would never come to rest.
+				tr := &http.Transport{DisableKeepAlives: true}
+				c := replicate.New(replicate.Options{BaseURL: api.URL + "/v1", HTTPClient: &http.Client{Transport: tr}})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				r := &blockingReader{first: []byte("\x89PNG\r\n\x1a\n"), blocked: make(chan struct{}), release: make(chan struct{})}
+				done := make(chan error, 1)
+				go func() {
+					_, err := c.UploadFile(ctx, tok, "ref.png", "image/png", r)
+					r.returned.Store(true)
+					done <- err
+				}()
+				<-r.blocked
+				if !tc.answer {
+					cancel()
+				}
+				synctest.Wait()
+				select {
+				case err := <-done:
+					t.Errorf("UploadFile returned (%v) while a Read of the caller's reader was still running", err)
+					close(r.release)
+					return
+				default:
+				}
+				close(r.release)
+				err := <-done
+				if !tc.check(err) {
+					t.Errorf("UploadFile: unexpected error %v", err)
+				}
+				if r.late.Load() {
+					t.Error("the reader was read after UploadFile returned")
+				}
+			})
+		})
 	}
 }

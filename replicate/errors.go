@@ -126,6 +126,9 @@ var (
 	ErrOutputExpired = errors.New("replicate: output expired (removed by Replicate's retention)")
 	// ErrOutputTooLarge: a download exceeded the caller's byte cap.
 	ErrOutputTooLarge = errors.New("replicate: output larger than the allowed size")
+	// ErrOutputNeedsAuth: an output URL on a host that is not Replicate's asked for
+	// credentials (401/403). The API token is never sent to such a host.
+	ErrOutputNeedsAuth = errors.New("replicate: download output: the output's host asks for credentials, and the API token is only sent to Replicate's own hosts")
 )
 
 // IsTransient reports whether retrying later may succeed: 429, 5xx, network
@@ -155,8 +158,12 @@ func IsTransient(err error) bool {
 }
 
 // IsPermanent reports whether retrying the same request cannot help: 401,
-// 402, 403, 404, 422 and the safety block E005.
+// 402, 403, 404, 422, the safety block E005, and an output host that wants
+// credentials we will not send.
 func IsPermanent(err error) bool {
+	if errors.Is(err, ErrOutputNeedsAuth) {
+		return true
+	}
 	var ae *Error
 	if errors.As(err, &ae) {
 		switch ae.StatusCode {
@@ -195,6 +202,8 @@ func UserMessage(err error) string {
 		return "The image expired at Replicate before it could be downloaded; generate it again."
 	case errors.Is(err, ErrOutputTooLarge):
 		return "The image from Replicate was larger than allowed and was not stored."
+	case errors.Is(err, ErrOutputNeedsAuth):
+		return "The image's download address is not at Replicate and asked for credentials; the API key is never sent there, so the image could not be fetched."
 	case errors.As(err, &ae):
 		switch {
 		case ae.StatusCode == 401:
