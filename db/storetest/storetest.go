@@ -43,6 +43,11 @@ type test struct {
 var tests []test
 
 func register(name string, fn func(t *testing.T, open Opener)) bool {
+	for _, tc := range tests {
+		if tc.name == name {
+			panic("storetest: two tests named " + name)
+		}
+	}
 	tests = append(tests, test{name, fn})
 	return true
 }
@@ -67,4 +72,29 @@ func params(prompt string) db.Params {
 func fixedClock(t time.Time) (func() time.Time, func(time.Duration)) {
 	now := t
 	return func() time.Time { return now }, func(d time.Duration) { now = now.Add(d) }
+}
+
+// create enqueues a generation of prompt for user, failing the test on an error.
+func create(t testing.TB, d Store, user int64, prompt string) *db.Generation {
+	t.Helper()
+	g, err := d.CreateGeneration(context.Background(), user, params(prompt), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// count runs a SELECT count(*) (or any one-integer query) and returns its answer.
+func count(t testing.TB, d Store, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := d.Raw(context.Background(), q, args, &n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// result is a stored image's description for CompleteJob.
+func result() db.Result {
+	return db.Result{ImageKey: "k", ImageType: "image/png", ThumbKey: "t", Width: 1, Height: 1, Bytes: 1, SHA256: "x"}
 }
