@@ -277,9 +277,12 @@ func (e *engine) Close() error {
 			errs = append(errs, e.w.close())
 		}
 		if e.readers != nil {
-			// The pool closes its connections, finalizing their cached statements.
-			e.readConns.Range(func(k, v any) bool { v.(*conn).stmts = nil; return true })
+			// The pool closes its connections, finalizing their cached statements, once
+			// the reads still running have given theirs back; only then are the
+			// wrappers' caches dropped (before, a running read raced with this and
+			// could panic storing a statement into the nil map: TestReadRunningDuringClose).
 			errs = append(errs, e.readers.Close())
+			e.readConns.Range(func(k, v any) bool { v.(*conn).stmts = nil; return true })
 		}
 		e.closeErr = errors.Join(errs...)
 	})
