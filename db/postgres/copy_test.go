@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nanobanana/db"
+	"nanobanana/db/sqlite"
+	"nanobanana/internal/pgtest"
+)
+
+// sqliteTables reads a db/sqlite database's tables for CopyFrom: its ReadTable answers
+// the concrete *sqlite.TableRows, which CopyFrom takes as a TableRows.
+type sqliteTables struct{ d *sqlite.DB }
+
+func (s sqliteTables) ReadTable(ctx context.Context, table string) (TableRows, error) {
+	rows, err := s.d.ReadTable(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// A SQLite deployment moved to PostgreSQL keeps everything a user or a job relies on:
+// accounts and their sealed keys, sessions, generations, references, the queue (a job
+// the old process held resumes its prediction), and event ids.
+func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	src, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "old.db"), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sealer, _ := db.NewSealer("copy-test-secret-copy-test-secret-0123")
+	alice, err := src.CreateUser(ctx, "alice", "alice@example.com", "hash-a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _ := src.CreateUser(ctx, "bob", "bob@example.com", "hash-b", false)
+	if err := src.SetAPIKey(ctx, sealer, bob.ID, "r8_bobs_key_5678", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddRefreshToken(ctx, alice.ID, "fam", "refresh-token-alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	up := db.Upload{ID: db.NewID(), UserID: bob.ID, Key: "uploads/x.png", ContentType: "image/png", Width: 2, Height: 3, Bytes: 40, SHA256: "ab"}
+	if err := src.CreateUpload(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := src.CreateGeneration(ctx, alice.ID, params("finished"), 0)
+	running, _ := src.CreateGeneration(ctx, alice.ID, params("was running"), 0)
+	var jobs []db.Job
+	for range 2 { // a claim takes one job per user
+		js, err := src.ClaimJobs(ctx, "old-process", time.Now().Add(time.Hour), 3, 2)
+		if err != nil || len(js) != 1 {
+			t.Fatalf("claim: %v %v", js, err)
+		}
+		jobs = append(jobs, js...)
+	}
+	p := params("queued with a reference")
+	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{up.ID}
+	queued, _ := src.CreateGeneration(ctx, bob.ID, p, 0)
+	var runJob db.Job
+	for _, j := range jobs {
+		switch j.GenerationID {
+		case done.ID:
+			if err := src.CompleteJob(ctx, j.ID, "old-process", done.ID, db.Result{ImageKey: "img/k.png", ImageType: "image/png",
+				ThumbKey: "img/t.jpg", Width: 1024, Height: 1024, Bytes: 1234, SHA256: "cafe"}); err != nil {
+				t.Fatal(err)
+			}
+		case running.ID:
+			runJob = j
+			if err := src.SetPrediction(ctx, j.ID, "old-process", running.ID, "pred-running"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if runJob.ID == 0 {
+		t.Fatal("the running generation was not claimed")
+	}
+	if err := src.LoginFailed(ctx, "acct:bob", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	srcEvents, _ := src.EventsSince(ctx, alice.ID, 0, 100)
+
+	dst := openPG(t, pgtest.DSN(t), db.Options{})
+	counts, err := dst.CopyFrom(ctx, sqliteTables{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["users"] != 2 || counts["generations"] != 3 || counts["jobs"] != 3 || counts["uploads"] != 1 ||
+		counts["refresh_tokens"] != 1 || counts["events"] != int64(len(srcEvents)+1) {
+		t.Fatalf("copied %v", counts)
+	}
+
+	if u, err := dst.UserByLogin(ctx, "ALICE"); err != nil || u.ID != alice.ID || !u.IsAdmin || u.PasswordHash != "hash-a" {
+		t.Fatalf("alice after the copy: %+v %v", u, err)
+	}
+	if key, err := dst.APIKey(ctx, sealer, bob.ID); err != nil || key != "r8_bobs_key_5678" {
+		t.Fatalf("bob's sealed key after the copy: %q %v", key, err)
+	}
+	if uid, _, err := dst.RotateRefreshToken(ctx, "refresh-token-alice", "next", time.Hour); err != nil || uid != alice.ID {
+		t.Fatalf("alice's session after the copy: %d %v", uid, err)
+	}
+	g, err := dst.GetGeneration(ctx, alice.ID, done.ID)
+	if err != nil || g.Status != db.StatusCompleted || g.ImageKey != "img/k.png" || g.Width != 1024 || !g.CreatedAt.Equal(done.CreatedAt) {
+		t.Fatalf("completed generation: %+v %v", g, err)
+	}
+	// Position 2: beside alice's requeued job, which the estimate counts as ahead.
+	if q, err := dst.GetGeneration(ctx, bob.ID, queued.ID); err != nil || q.QueuePosition != 2 ||
+		len(q.ReferenceIDs) != 1 || q.ReferenceIDs[0] != up.ID {
+		t.Fatalf("queued generation: %+v %v", q, err)
+	}
+	if ups, err := dst.GetUploads(ctx, bob.ID, []string{up.ID}); err != nil || ups[0].Key != up.Key {
+		t.Fatalf("upload: %v %v", ups, err)
+	}
+	// The job the old process held is queued again, still bound to its prediction.
+	j, err := dst.JobForGeneration(ctx, running.ID)
+	if err != nil || j.State != db.JobQueued || j.PredictionID != "pred-running" || j.Phase != db.PhaseSubmitted || j.LeaseOwner != "" {
+		t.Fatalf("running job after the copy: %+v %v", j, err)
+	}
+	counts2, _ := dst.QueueCounts(ctx)
+	if counts2[alice.ID] != [2]int{1, 0} || counts2[bob.ID] != [2]int{1, 0} {
+		t.Fatalf("queue counts after the copy: %v", counts2)
+	}
+	claimed, err := dst.ClaimJobs(ctx, "new-process", time.Now().Add(time.Minute), 3, 5)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("the new process claims %v (%v); want both queued jobs", claimed, err)
+	}
+	// Events keep their ids, and new ones come after them.
+	dstEvents, _ := dst.EventsSince(ctx, alice.ID, 0, 100)
+	if len(dstEvents) < len(srcEvents) || dstEvents[0].ID != srcEvents[0].ID || string(dstEvents[0].Data) != string(srcEvents[0].Data) {
+		t.Fatalf("events: %d copied from %d", len(dstEvents), len(srcEvents))
+	}
+	last := dstEvents[len(dstEvents)-1].ID
+	if _, err := dst.CreateGeneration(ctx, alice.ID, params("after the copy"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := dst.EventsSince(ctx, alice.ID, last, 10); len(after) != 1 {
+		t.Fatalf("a new event after the copy's last id %d: %v", last, after)
+	}
+	// New accounts get new ids; new jobs come behind the copied ones.
+	carol, err := dst.CreateUser(ctx, "carol", "carol@example.com", "h", false)
+	if err != nil || carol.ID <= bob.ID || carol.IsAdmin {
+		t.Fatalf("carol: %+v %v", carol, err)
+	}
+
+	// A second copy into a database with accounts is refused and changes nothing.
+	if _, err := dst.CopyFrom(ctx, sqliteTables{src}); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("copy into a non-empty database: %v", err)
+	}
+	if users, err := dst.ListUsers(ctx); err != nil || len(users) != 3 {
+		t.Fatalf("accounts after the refused copy: %d %v", len(users), err)
+	}
+}
