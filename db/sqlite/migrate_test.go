@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,6 +229,14 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	for i, want := range []string{"pending", "pending", "pending", "running", "completed", "canceled"} {
 		if evs[i].Type != want || evs[i].ID != int64(i+1) {
 			t.Errorf("event %d: %d %s; want %d %s", i, evs[i].ID, evs[i].Type, i+1, want)
+		}
+		// Written by the old code in the old shape, read back in the one shape.
+		var data map[string]any
+		if err := json.Unmarshal(evs[i].Data, &data); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if _, ok := data["error"]; !ok || data["image_id"] != data["id"] || data["status"] != want {
+			t.Errorf("event %d is not in the stored shape: %s", i, evs[i].Data)
 		}
 	}
 	// bob's failed sign-in is still counted.

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -82,13 +84,55 @@ func (s *Store) EventsSince(ctx context.Context, userID int64, afterID int64, li
 			if err := rows.Scan(&e.ID, &e.UserID, &e.GenerationID, &e.Type, &data, &created); err != nil {
 				return nil, err
 			}
-			e.Data = []byte(data)
+			e.Data = storedShape(e.Type, []byte(data))
 			e.CreatedAt = fromMS(created)
 			out = append(out, e)
 		}
 		return out, rows.Err()
 	})
 	return out, wrapf(err, "events since")
+}
+
+// storedShape returns an event's data in the stored shape (db.AppendStored). Events
+// written before the shape was one (they lack "image_id") are decoded and written
+// again, so a stream replaying them shows the same object as any other event.
+func storedShape(typ string, data []byte) []byte {
+	if typ == db.EventDeleted || bytes.Contains(data, []byte(`"image_id":`)) {
+		return data
+	}
+	var old struct {
+		ID                string     `json:"id"`
+		Status            string     `json:"status"`
+		Prompt            string     `json:"prompt"`
+		Resolution        string     `json:"resolution"`
+		AspectRatio       string     `json:"aspect_ratio"`
+		OutputFormat      string     `json:"output_format"`
+		SafetyFilterLevel string     `json:"safety_filter_level"`
+		GenerationMode    string     `json:"generation_mode"`
+		ReferenceImageIDs []string   `json:"reference_image_ids"`
+		Error             string     `json:"error"`
+		Width             int        `json:"width"`
+		Height            int        `json:"height"`
+		Bytes             int64      `json:"bytes"`
+		CreatedAt         time.Time  `json:"created_at"`
+		StartedAt         *time.Time `json:"started_at"`
+		CompletedAt       *time.Time `json:"completed_at"`
+	}
+	if err := json.Unmarshal(data, &old); err != nil || old.ID == "" {
+		return data
+	}
+	g := db.Generation{ID: old.ID, Status: old.Status, Params: db.Params{Prompt: old.Prompt,
+		Resolution: old.Resolution, AspectRatio: old.AspectRatio, OutputFormat: old.OutputFormat,
+		SafetyFilterLevel: old.SafetyFilterLevel, Mode: old.GenerationMode,
+		ReferenceIDs: old.ReferenceImageIDs}, Error: old.Error, Width: old.Width,
+		Height: old.Height, Bytes: old.Bytes, CreatedAt: old.CreatedAt}
+	if old.StartedAt != nil {
+		g.StartedAt = *old.StartedAt
+	}
+	if old.CompletedAt != nil {
+		g.CompletedAt = *old.CompletedAt
+	}
+	return db.AppendStored(nil, &g)
 }
 
 // LastEventID returns an id that every later event of the user's will exceed (0 when
