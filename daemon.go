@@ -317,15 +317,22 @@ type startedServer struct {
 
 // takeStarted picks up what `start` handed this process, if it did: it writes the pid
 // into the pid file it now holds locked and stops HUP from ending it.
-func takeStarted() (*startedServer, error) {
+func takeStarted(pidPath string) (*startedServer, error) {
 	if os.Getenv(startedEnv) != "start" {
 		return nil, nil
 	}
 	// Nothing this process starts is a server started by `start`.
 	os.Unsetenv(startedEnv)
+	s := &startedServer{pidFile: os.NewFile(pidFD, "pid file"), ready: os.NewFile(readyFD, "ready pipe")}
+	// Descriptor 3 must be the pid file: the variable set by hand must not make serve
+	// truncate whatever else it inherited.
+	inherited, err1 := s.pidFile.Stat()
+	named, err2 := os.Stat(pidPath)
+	if err1 != nil || err2 != nil || !os.SameFile(inherited, named) {
+		return nil, fmt.Errorf("%s is for `nanobanana start` only: descriptor %d is not PID_FILE %s", startedEnv, pidFD, pidPath)
+	}
 	syscall.CloseOnExec(pidFD)
 	syscall.CloseOnExec(readyFD)
-	s := &startedServer{pidFile: os.NewFile(pidFD, "pid file"), ready: os.NewFile(readyFD, "ready pipe")}
 	if err := s.pidFile.Truncate(0); err != nil {
 		return nil, fmt.Errorf("PID_FILE: %w", err)
 	}

@@ -149,7 +149,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	started, err := takeStarted()
+	started, err := takeStarted(cfg.PIDFile)
 	if err != nil {
 		return err
 	}
