@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -191,8 +192,32 @@ func cmdService(args []string, stdout, stderr io.Writer) error {
 		o.BinaryPath = exe
 	}
 	err := systemd.Run(context.Background(), action, o, stdout)
-	if errors.Is(err, systemd.ErrUnknownAction) {
+	switch {
+	case errors.Is(err, systemd.ErrUnknownAction):
 		return usageError{err.Error()}
+	case errors.Is(err, systemd.ErrNoSystemd), errors.Is(err, systemd.ErrNotRoot):
+		return fmt.Errorf("%w\n%s", err, cronHint(o))
 	}
 	return err
+}
+
+// cronHint is what a host without systemd, or without root (a shared host), does
+// instead of a service: `nanobanana start` from cron, with this binary and the settings
+// the service command was given.
+func cronHint(o systemd.Options) string {
+	flags := ""
+	for _, f := range []struct{ name, value string }{{"--env-file", o.EnvFile}, {"--data-dir", o.DataDir}} {
+		if f.value == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(f.value); err == nil {
+			f.value = abs
+		}
+		flags += " " + f.name + " " + f.value
+	}
+	return "Without systemd or root (a shared host), keep nanobanana running with cron instead:\n" +
+		"  " + o.BinaryPath + " start" + flags + "      starts it in the background (stop and status likewise)\n" +
+		"  crontab -e, then add this line, which starts it again within a minute whenever it is not running:\n" +
+		"  * * * * * " + o.BinaryPath + " start --quiet" + flags + "\n" +
+		"See docs/DEPLOY.md, \"Shared hosting\"."
 }

@@ -34,6 +34,8 @@ type App struct {
 	Fake      *replicatetest.Server // demo mode only
 	Jobs      *jobs.Service
 	Server    *server.Server
+	// Ready, when set, is called once the workers run and ln is served.
+	Ready func(ln net.Listener)
 
 	closers []func() error
 }
@@ -196,6 +198,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	a.Log.Info("nanobanana listening", "addr", ln.Addr().String(), "version", version, "data_dir", a.Config.DataDir,
 		"storage", a.Config.Storage, "workers", a.Config.MaxWorkers, "demo", a.Config.Demo)
+	if a.Ready != nil {
+		a.Ready(ln)
+	}
 	err := a.Server.Serve(ctx, ln, 15*time.Second)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"nanobanana/db"
 	"nanobanana/db/postgres"
 	"nanobanana/db/sqlite"
+	"nanobanana/internal/logfile"
 )
 
 // Set at build time: -ldflags "-X main.version=... -X main.commit=...".
@@ -32,6 +33,10 @@ Usage:
   nanobanana migrate [flags]        apply database migrations and exit
                                     (--from-sqlite FILE: copy a SQLite database into PostgreSQL)
   nanobanana config check [flags]   load, validate and print the settings (secrets redacted)
+  nanobanana start [flags]          run the server in the background unless it runs already
+                                    (safe from cron every minute; no root or systemd needed)
+  nanobanana stop [flags]           stop the server that start started
+  nanobanana status [flags]         say whether it runs (exit status 0) or not (3)
   nanobanana service ACTION [flags] install|uninstall|start|stop|restart|status the systemd service
   nanobanana user ACTION [flags]    create|list|set-password|disable|enable accounts
   nanobanana backup --to FILE       write a consistent copy of the database while it runs
@@ -53,9 +58,12 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	err := dispatch(args, stdout, stderr)
 	var ue usageError
+	var code exitStatus
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &code):
+		return int(code)
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "nanobanana:", ue.msg)
 		fmt.Fprint(stderr, "\n"+usage)
@@ -87,6 +95,12 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintf(stdout, "nanobanana %s (commit %s)\n", version, commit)
 		return nil
+	case "start":
+		return cmdStart(args, stdout, stderr)
+	case "stop":
+		return cmdStop(args, stdout, stderr)
+	case "status":
+		return cmdStatus(args, stdout, stderr)
 	case "service":
 		return cmdService(args, stdout, stderr)
 	case "user":
@@ -135,7 +149,22 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	started, err := takeStarted(cfg.PIDFile)
+	if err != nil {
+		return err
+	}
+	defer started.exit()
+	var logOut io.Writer = stderr
+	if cfg.LogFile != "" || started != nil {
+		lf, err := logfile.Open(logPath(cfg), logfile.Options{MaxBytes: cfg.LogMaxBytes, Keep: cfg.LogMaxFiles, OnOpen: started.redirect})
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		logOut = lf
+	}
+	log := newLogger(logOut, cfg.LogLevel, cfg.LogFormat)
+	applyMemoryLimit(cfg, log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app, err := NewApp(ctx, cfg, log)
@@ -147,6 +176,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	app.Ready = started.serving
 	return app.Run(ctx, ln)
 }
 

@@ -73,6 +73,11 @@ type Config struct {
 	MaxOutputBytes    int64          // MAX_OUTPUT_BYTES: per generated image
 	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
 	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
+	MemoryLimit       int64          // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
+	LogFile           string         // LOG_FILE: serve logs there, rotating, instead of to standard error
+	LogMaxBytes       int64          // LOG_MAX_BYTES: the log file's size before it rotates
+	LogMaxFiles       int            // LOG_MAX_FILES: rotated log files kept
+	PIDFile           string         // PID_FILE: where `nanobanana start` records the server it started
 
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
@@ -93,6 +98,7 @@ func Defaults() Config {
 		ReplicateAPIBase: "https://api.replicate.com/v1", ReplicateModel: "google/nano-banana-pro",
 		Storage: "fs", Prices: Prices{P1K: 0.15, P2K: 0.15, P4K: 0.30},
 		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000, JobLease: 60 * time.Second,
+		LogMaxBytes: 10 << 20, LogMaxFiles: 3,
 	}
 }
 
@@ -130,9 +136,15 @@ func Load(f Flags) (Config, error) {
 		if env["DATABASE_PATH"] == "" {
 			c.DatabasePath = ""
 		}
+		if env["PID_FILE"] == "" {
+			c.PIDFile = ""
+		}
 	}
 	if c.DatabasePath == "" {
 		c.DatabasePath = filepath.Join(c.DataDir, "nanobanana.db")
+	}
+	if c.PIDFile == "" {
+		c.PIDFile = filepath.Join(c.DataDir, "nanobanana.pid")
 	}
 	if f.ListenAddr != "" {
 		c.ListenAddr = f.ListenAddr
@@ -261,6 +273,11 @@ func FromMap(m map[string]string) (Config, error) {
 	if p.intRange("JOB_LEASE_SECONDS", &lease, 5, 3600) {
 		c.JobLease = time.Duration(lease) * time.Second
 	}
+	p.memory("MEMORY_LIMIT", &c.MemoryLimit, 16<<20)
+	p.str("LOG_FILE", &c.LogFile)
+	p.bytes("LOG_MAX_BYTES", &c.LogMaxBytes, 1<<10, 1<<30)
+	p.intRange("LOG_MAX_FILES", &c.LogMaxFiles, 0, 100)
+	p.str("PID_FILE", &c.PIDFile)
 	return c, p.err
 }
 

@@ -51,6 +51,12 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"DATABASE": "mysql"}, "DATABASE"},
 		{map[string]string{"POSTGRES_SSLMODE": "on"}, "POSTGRES_SSLMODE"},
 		{map[string]string{"JOB_LEASE_SECONDS": "1"}, "JOB_LEASE_SECONDS"},
+		{map[string]string{"MEMORY_LIMIT": "400MB"}, "MEMORY_LIMIT"},
+		{map[string]string{"MEMORY_LIMIT": "lots"}, "MEMORY_LIMIT"},
+		{map[string]string{"MEMORY_LIMIT": "1MiB"}, "MEMORY_LIMIT"},
+		{map[string]string{"MEMORY_LIMIT": "-5GiB"}, "MEMORY_LIMIT"},
+		{map[string]string{"LOG_MAX_BYTES": "10"}, "LOG_MAX_BYTES"},
+		{map[string]string{"LOG_MAX_FILES": "-1"}, "LOG_MAX_FILES"},
 	} {
 		c, err := FromMap(tc.env)
 		if err == nil {
@@ -65,6 +71,52 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if tc.name == "SECRET_KEY" && strings.Contains(err.Error(), tc.env["SECRET_KEY"]) {
 			t.Errorf("the error repeats the secret: %v", err)
 		}
+	}
+}
+
+// MEMORY_LIMIT takes GOMEMLIMIT's form, and prints back in it.
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		bytes int64
+		print string
+	}{
+		{"", 0, ""},
+		{"400MiB", 400 << 20, "400MiB"},
+		{"1GiB", 1 << 30, "1GiB"},
+		{"524288KiB", 512 << 20, "512MiB"},
+		{"268435456", 256 << 20, "256MiB"},
+		{"100000000B", 100000000, "100000000"},
+	} {
+		c, err := FromMap(map[string]string{"MEMORY_LIMIT": tc.in})
+		if err != nil {
+			t.Errorf("MEMORY_LIMIT=%s: %v", tc.in, err)
+			continue
+		}
+		if c.MemoryLimit != tc.bytes {
+			t.Errorf("MEMORY_LIMIT=%s: %d bytes, want %d", tc.in, c.MemoryLimit, tc.bytes)
+		}
+		var buf bytes.Buffer
+		c.Print(&buf)
+		if !strings.Contains(buf.String(), "\nMEMORY_LIMIT="+tc.print+"\n") {
+			t.Errorf("MEMORY_LIMIT=%s prints as:\n%s", tc.in, buf.String())
+		}
+	}
+}
+
+// The pid file follows DATA_DIR, like the database, unless it is set itself.
+func TestPIDFileFollowsDataDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load(Flags{DataDir: "/srv/nb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PIDFile != "/srv/nb/nanobanana.pid" || c.LogFile != "" || c.LogMaxBytes != 10<<20 || c.LogMaxFiles != 3 {
+		t.Errorf("defaults under --data-dir: PID_FILE %q LOG_FILE %q LOG_MAX_BYTES %d LOG_MAX_FILES %d", c.PIDFile, c.LogFile, c.LogMaxBytes, c.LogMaxFiles)
+	}
+	t.Setenv("PID_FILE", "/run/user/1000/nb.pid")
+	if c, err = Load(Flags{DataDir: "/srv/nb"}); err != nil || c.PIDFile != "/run/user/1000/nb.pid" {
+		t.Errorf("PID_FILE set: %q %v", c.PIDFile, err)
 	}
 }
 

@@ -59,6 +59,32 @@ func (p *parser) bytes(name string, dst *int64, lo, hi int64) {
 	*dst = n
 }
 
+// memory reads a size in GOMEMLIMIT's form: a whole number of bytes, or one followed by
+// B, KiB, MiB, GiB or TiB (400MiB). It must be at least lo.
+func (p *parser) memory(name string, dst *int64, lo int64) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	want := "want a size such as 400MiB or 1GiB (a whole number of bytes, or one followed by B, KiB, MiB, GiB or TiB, as GOMEMLIMIT takes), at least " + strconv.FormatInt(lo>>20, 10) + "MiB"
+	num, unit := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, unit = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/unit || n*unit < lo {
+		p.fail(name, v, want)
+		return
+	}
+	*dst = n * unit
+}
+
 func (p *parser) boolean(name string, dst *bool) {
 	v, ok := p.lookup(name)
 	if !ok {

@@ -16,6 +16,19 @@ func redact(v string) string {
 	return "(set, redacted)"
 }
 
+// memory prints a MEMORY_LIMIT back in the unit it was most likely given in.
+func memory(n int64) string {
+	switch {
+	case n == 0:
+		return ""
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // Print writes the effective settings, one VARIABLE=value a line, secrets redacted.
 func (c Config) Print(w io.Writer) error {
 	secret := redact(c.SecretKey)
@@ -60,6 +73,11 @@ func (c Config) Print(w io.Writer) error {
 		{"MAX_OUTPUT_BYTES", strconv.FormatInt(c.MaxOutputBytes, 10)},
 		{"MAX_IMAGE_PIXELS", strconv.FormatInt(c.MaxPixels, 10)},
 		{"JOB_LEASE_SECONDS", strconv.Itoa(int(c.JobLease / time.Second))},
+		{"MEMORY_LIMIT", memory(c.MemoryLimit)},
+		{"LOG_FILE", c.LogFile},
+		{"LOG_MAX_BYTES", strconv.FormatInt(c.LogMaxBytes, 10)},
+		{"LOG_MAX_FILES", strconv.Itoa(c.LogMaxFiles)},
+		{"PID_FILE", c.PIDFile},
 		{"POSTGRES_HOST", c.PostgresHost},
 		{"POSTGRES_PORT", strconv.Itoa(c.PostgresPort)},
 		{"POSTGRES_DB", c.PostgresDB},

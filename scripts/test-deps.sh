@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Go: Debian's nginx (deploy test), chromium
+# Installs what the test suite needs beyond Go: Debian's nginx and apache2 (deploy tests), chromium
 # (frontend end-to-end test), python3-requests (the seed's Python example), postgresql
 # (the tests start their own server with internal/pgtest; the package's own cluster
 # service is not used) and a real MinIO server built from the Go module proxy into
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_proxy_http.so ] || missing+=(apache2)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 /usr/bin/python3 -c 'import requests' >/dev/null 2>&1 || missing+=(python3-requests)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)

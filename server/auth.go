@@ -98,9 +98,12 @@ func (s *Server) setRefreshCookie(w http.ResponseWriter, r *http.Request, value 
 	})
 }
 
-// isHTTPS tells whether the client reached us over TLS (directly, or through a trusted proxy).
+// isHTTPS tells whether the client reached us over TLS: directly, through a trusted proxy
+// that says so, or by the public address, when PUBLIC_URL is https. The last is how a
+// server behind a shared host's Apache knows: a proxy set up from .htaccess sends no
+// X-Forwarded-Proto.
 func (s *Server) isHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
+	if r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://") {
 		return true
 	}
 	peer, viaSocket := remoteAddr(r)

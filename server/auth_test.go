@@ -462,3 +462,67 @@ func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
 		t.Errorf("trusted proxy's X-Forwarded-For ignored: %s", got)
 	}
 }
+
+// Behind a shared host's Apache (docs/DEPLOY.md, shared hosting) the app listens on a
+// unix socket, mod_proxy appends the client's address to X-Forwarded-For and sends no
+// X-Forwarded-Proto: the client is the last address of the list, whatever the client
+// claimed before it, and PUBLIC_URL says whether the public side is https.
+func TestBehindApacheOnAUnixSocket(t *testing.T) {
+	plain := newTestServer(t).Server
+	public := newTestServer(t, func(o *Options) { o.Config.PublicURL = "https://nanobanana.example.com" }).Server
+	for _, tc := range []struct {
+		name, remote, xff string
+		want              string
+	}{
+		// A unix socket peer has no address; net/http leaves RemoteAddr empty or "@".
+		{"socket, client forged a header", "@", "203.0.113.9, 198.51.100.7", "198.51.100.7"},
+		{"socket, empty peer", "", "198.51.100.7", "198.51.100.7"},
+		{"socket, no header", "@", "", "::1"},
+		{"untrusted TCP peer", "198.51.100.20:4444", "203.0.113.9", "198.51.100.20"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := plain.clientIP(r).String(); got != tc.want {
+			t.Errorf("%s: client %s, want %s", tc.name, got, tc.want)
+		}
+	}
+
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "@"
+	if !public.isHTTPS(r) {
+		t.Error("PUBLIC_URL https, no X-Forwarded-Proto: not taken as https")
+	}
+	if plain.isHTTPS(r) {
+		t.Error("no PUBLIC_URL, no X-Forwarded-Proto, no TLS: taken as https")
+	}
+	// An untrusted peer cannot claim https for itself.
+	r.RemoteAddr = "198.51.100.20:4444"
+	r.Header.Set("X-Forwarded-Proto", "https")
+	if plain.isHTTPS(r) {
+		t.Error("an untrusted peer's X-Forwarded-Proto was believed")
+	}
+}
+
+// A browser's refresh cookie is Secure when PUBLIC_URL is https, with no proxy header.
+func TestRefreshCookieSecureByPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		publicURL string
+		secure    bool
+	}{{"", false}, {"http://127.0.0.1:8080", false}, {"https://nanobanana.example.com", true}} {
+		ts := newTestServer(t, func(o *Options) { o.Config.PublicURL = tc.publicURL })
+		r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Header: http.Header{"X-Refresh-Cookie": {"1"}},
+			Body: map[string]string{"username": "alice", "email": "a@example.com", "password": "password-alice"}})
+		var cookie *http.Cookie
+		for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+			if c.Name == refreshCookie {
+				cookie = c
+			}
+		}
+		if cookie == nil || cookie.Secure != tc.secure {
+			t.Errorf("PUBLIC_URL=%q: refresh cookie %+v, want Secure %v", tc.publicURL, cookie, tc.secure)
+		}
+	}
+}

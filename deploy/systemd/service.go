@@ -30,7 +30,7 @@ type Options struct {
 // Errors Run returns; they are wrapped with the detail a person needs.
 var (
 	ErrNotRoot          = errors.New("installing or controlling the system service needs root (run with sudo, or use --user-service)")
-	ErrNoSystemd        = errors.New("systemd is not running on this host (no /run/systemd/system); run `nanobanana serve` under another process manager, see docs/DEPLOY.md")
+	ErrNoSystemd        = errors.New("systemd is not running on this host (no /run/systemd/system), so there is no service to install or control")
 	ErrAlreadyInstalled = errors.New("the service is already installed")
 	ErrNotInstalled     = errors.New("the service is not installed")
 	ErrUnknownAction    = errors.New("unknown service action: want install, uninstall, start, stop, restart or status")
