@@ -17,6 +17,8 @@ import (
 	"nanobanana/db/postgres"
 	"nanobanana/db/sqlite"
 	"nanobanana/deploy/systemd"
+	"nanobanana/jobs"
+	"nanobanana/replicate"
 	"nanobanana/server"
 )
 
@@ -138,10 +140,15 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("user %q: %w", username, err)
 		}
-		if err := d.SetDisabled(ctx, u.ID, action == "disable"); err != nil {
+		outs, err := d.SetDisabled(ctx, u.ID, action == "disable")
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s %sd\n", u.Username, action)
+		if action == "disable" {
+			stopped := stopPredictions(ctx, cfg, d, u.ID, outs, stdout)
+			fmt.Fprintf(stdout, "its sessions ended; %d waiting or running generations canceled, %d predictions stopped at Replicate\n", len(outs), stopped)
+		}
 	}
 	return nil
 }
@@ -220,4 +227,39 @@ func cronHint(o systemd.Options) string {
 		"  crontab -e, then add this line, which starts it again within a minute whenever it is not running:\n" +
 		"  * * * * * " + o.BinaryPath + " start --quiet" + flags + "\n" +
 		"See docs/DEPLOY.md, \"Shared hosting\"."
+}
+
+// stopPredictions cancels at Replicate the predictions of the generations a disable
+// stopped, as the server's workers would: the server may be running (it lets go of a
+// canceled job by itself) or not. It returns how many it stopped.
+func stopPredictions(ctx context.Context, cfg config.Config, d db.Store, userID int64, outs []db.CancelOutcome, stdout io.Writer) int {
+	var preds []string
+	for _, o := range outs {
+		if o.PredictionID != "" {
+			preds = append(preds, o.PredictionID)
+		}
+	}
+	if len(preds) == 0 {
+		return 0
+	}
+	if err := cfg.ResolveSecret(); err != nil {
+		fmt.Fprintf(stdout, "warning: cannot stop %d predictions at Replicate (%v); they end by themselves within the create's time limit\n", len(preds), err)
+		return 0
+	}
+	sealer, err := db.NewSealer(cfg.SecretKey)
+	if err != nil {
+		fmt.Fprintf(stdout, "warning: cannot stop %d predictions at Replicate (%v)\n", len(preds), err)
+		return 0
+	}
+	rc := replicate.New(replicate.Options{BaseURL: cfg.ReplicateAPIBase, Model: cfg.ReplicateModel, UserAgent: "nanobanana/" + version})
+	token := userToken(d, sealer, cfg.ReplicateAPIToken)
+	n := 0
+	for _, p := range preds {
+		if err := jobs.CancelPrediction(ctx, rc, token, userID, p); err != nil {
+			fmt.Fprintf(stdout, "warning: prediction %s not stopped at Replicate: %v\n", p, err)
+			continue
+		}
+		n++
+	}
+	return n
 }

@@ -51,6 +51,7 @@ type Config struct {
 	ReplicateAPIToken string // REPLICATE_API_TOKEN (secret): the global key
 	MaxWorkers        int    // MAX_WORKERS
 	MaxPerUser        int    // MAX_CONCURRENT_GENERATIONS
+	MaxPendingPerUser int    // MAX_PENDING_PER_USER: generations one user may have waiting
 
 	// Ours.
 	DataDir           string         // DATA_DIR
@@ -92,7 +93,7 @@ func Defaults() Config {
 		PostgresHost: "", PostgresPort: 5432, PostgresDB: "nano_banana", PostgresUser: "nano_banana_user", PostgresSSLMode: "prefer",
 		MinIOEndpoint: "localhost:9000", MinIOBucket: "nano-banana-images",
 		Algorithm: "HS256", AccessTokenTTL: 180 * time.Minute, RefreshTokenTTL: 7 * 24 * time.Hour,
-		PwdSchemes: "bcrypt", MaxWorkers: 3, MaxPerUser: 3,
+		PwdSchemes: "bcrypt", MaxWorkers: 3, MaxPerUser: 3, MaxPendingPerUser: 100,
 		DataDir: "./data", Database: "sqlite", ListenAddr: "127.0.0.1:8000", AllowRegistration: true,
 		LogLevel: "info", LogFormat: "text", BcryptCost: 12,
 		ReplicateAPIBase: "https://api.replicate.com/v1", ReplicateModel: "google/nano-banana-pro",
@@ -210,6 +211,7 @@ func FromMap(m map[string]string) (Config, error) {
 	p.str("REPLICATE_API_TOKEN", &c.ReplicateAPIToken)
 	p.intRange("MAX_WORKERS", &c.MaxWorkers, 1, 64)
 	p.intRange("MAX_CONCURRENT_GENERATIONS", &c.MaxPerUser, 1, 64)
+	p.intRange("MAX_PENDING_PER_USER", &c.MaxPendingPerUser, 1, 100000)
 
 	p.str("DATA_DIR", &c.DataDir)
 	p.str("DATABASE_PATH", &c.DatabasePath)

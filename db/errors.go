@@ -55,6 +55,7 @@ const (
 	CodeStillStopping      Code = "generation_stopping"      // retry while the canceled run still lets go: clears by itself
 	CodePredictionOwned    Code = "prediction_owned"         // a prediction id already belongs to another job
 	CodeLeaseLost          Code = "lease_lost"               // the worker no longer holds the job
+	CodeCancelRequested    Code = "cancel_requested"         // the worker holds the job, but its generation was canceled
 	CodeRateLimited        Code = "rate_limited"
 	CodeTooManyAttempts    Code = "too_many_attempts" // sign-in attempts throttled
 	CodeTooLarge           Code = "too_large"
@@ -64,6 +65,7 @@ const (
 	CodeUnsupportedMedia   Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
+	CodePendingLimit       Code = "pending_limit"          // the account has as many generations waiting as it may
 )
 
 var codeKinds = map[Code]Kind{
@@ -89,6 +91,7 @@ var codeKinds = map[Code]Kind{
 	CodeStillStopping:      KindConflict,
 	CodePredictionOwned:    KindConflict,
 	CodeLeaseLost:          KindInternal, // never shown: a worker stops on it
+	CodeCancelRequested:    KindInternal, // never shown: a worker stops on it
 	CodeRateLimited:        KindLimit,
 	CodeTooManyAttempts:    KindLimit,
 	CodeTooLarge:           KindTooLarge,
@@ -98,6 +101,7 @@ var codeKinds = map[Code]Kind{
 	CodeUnsupportedMedia:   KindInvalid,
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
+	CodePendingLimit:       KindLimit,
 }
 
 // Codes lists the catalogue (for documentation and tests).
@@ -189,6 +193,9 @@ var (
 	// ErrLeaseLost means the job is no longer held by the caller's lease: it was
 	// reclaimed, canceled and retried, or deleted. The holder must stop working on it.
 	ErrLeaseLost error = &Error{Code: CodeLeaseLost}
+	// ErrCancelRequested means the caller still holds the job, but its generation was
+	// canceled meanwhile (by its user, or with its account): it must stop and let go.
+	ErrCancelRequested error = &Error{Code: CodeCancelRequested}
 	// ErrTokenReused means a spent refresh token was presented: its family is revoked.
 	ErrTokenReused error = &Error{Code: CodeTokenReused}
 	// ErrInvalidCursor is a list cursor this package did not produce.

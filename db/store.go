@@ -52,6 +52,11 @@ type Users interface {
 	// username or email is CodeUsernameTaken or CodeEmailTaken.
 	CreateUser(ctx context.Context, username, email, passwordHash string, forceAdmin bool) (*User, error)
 	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserForSession is UserByID for a caller holding a token of session family
+	// ("" for none): a family that was ended (sign-out, reuse of a spent refresh
+	// token, password change, sign out everywhere) is CodeSessionEnded, read in the
+	// same query, so it takes effect at the next request in every process.
+	UserForSession(ctx context.Context, id int64, family string) (*User, error)
 	// UserByLogin finds an account by username or email, case-insensitively.
 	UserByLogin(ctx context.Context, login string) (*User, error)
 	// ListUsers returns every account, oldest first.
@@ -59,8 +64,10 @@ type Users interface {
 	// SetPassword stores a new hash, ends every access token and every session but
 	// keepFamily ("" for none).
 	SetPassword(ctx context.Context, userID int64, hash, keepFamily string) error
-	// SetDisabled enables or disables an account; disabling ends all its sessions.
-	SetDisabled(ctx context.Context, userID int64, disabled bool) error
+	// SetDisabled enables or disables an account. Disabling ends all its sessions and,
+	// in the same transaction, cancels its pending generations and flags its running
+	// ones (returned: their predictions must be canceled at Replicate).
+	SetDisabled(ctx context.Context, userID int64, disabled bool) ([]CancelOutcome, error)
 	// SignOutEverywhere ends every access token and session of the user.
 	SignOutEverywhere(ctx context.Context, userID int64) error
 
@@ -86,9 +93,10 @@ type Users interface {
 // Generations are what users asked for, as they see them.
 type Generations interface {
 	// CreateGeneration inserts a pending generation, queued, with its first event, in
-	// one transaction, and returns it with its queue position. maxAttempts <= 0 is
-	// DefaultMaxAttempts.
-	CreateGeneration(ctx context.Context, userID int64, p Params, maxAttempts int) (*Generation, error)
+	// one transaction, and returns it with its queue position. Past o.MaxPending
+	// waiting generations of the user it is CodePendingLimit, decided in that
+	// transaction.
+	CreateGeneration(ctx context.Context, userID int64, p Params, o CreateOptions) (*Generation, error)
 	// GetGeneration returns the user's generation; another user's is ErrNotFound.
 	GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error)
 	// ListGenerations returns a page, newest first, and the next page's cursor.
@@ -102,6 +110,15 @@ type Generations interface {
 	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
+}
+
+// CreateOptions bound a new generation's job and its user's queue.
+type CreateOptions struct {
+	// MaxAttempts bounds the job's claims (<= 0: DefaultMaxAttempts).
+	MaxAttempts int
+	// MaxPending is how many generations a user may have waiting in the queue (<= 0:
+	// no bound).
+	MaxPending int
 }
 
 // Queue is the workers' side of the generations: claims, leases and outcomes.

@@ -131,7 +131,7 @@ func BenchmarkCreateGeneration(b *testing.B) {
 			uid := users[i%len(users)]
 			i++
 			n.Unlock()
-			if _, err := e.db.CreateGeneration(ctx, uid, params("enqueue"), 0); err != nil {
+			if _, err := e.db.CreateGeneration(ctx, uid, params("enqueue"), db.CreateOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

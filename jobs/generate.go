@@ -139,6 +139,10 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		}
 		if p != nil {
 			if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
+				if errors.Is(err, db.ErrCancelRequested) {
+					s.cancelPrediction(context.WithoutCancel(ctx), g.UserID, p.ID)
+					return errUserCanceled
+				}
 				return err
 			}
 			predID = p.ID
@@ -180,6 +184,9 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
 			// Nobody will ever poll this prediction: stop it so it is not paid for nothing.
 			s.cancelPrediction(context.WithoutCancel(ctx), g.UserID, p.ID)
+			if errors.Is(err, db.ErrCancelRequested) {
+				return errUserCanceled // canceled while the create was under way: let go
+			}
 			return err
 		}
 		predID = p.ID

@@ -50,6 +50,7 @@ type Options struct {
 	ReclaimOnStart bool
 
 	MaxAttempts    int           // claims per job before giving up on transient errors, default 5
+	MaxPending     int           // generations one user may have waiting; 0: no bound
 	MaxRetryWindow time.Duration // no retry is scheduled past this age of the job, default 30m
 	RetryBase      time.Duration // first backoff, doubled per attempt, jittered; default 2s
 	RetryMax       time.Duration // cap of one backoff, default 2m
@@ -283,7 +284,7 @@ func (s *Service) Wake(predictionID string) {
 
 // Enqueue queues a generation for userID and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
-	g, err := s.o.DB.CreateGeneration(ctx, userID, p, s.o.MaxAttempts)
+	g, err := s.o.DB.CreateGeneration(ctx, userID, p, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending})
 	if err != nil {
 		return nil, err
 	}
@@ -299,10 +300,31 @@ func (s *Service) Cancel(ctx context.Context, userID int64, id string) (*db.Gene
 	if err != nil {
 		return nil, err
 	}
+	s.stop(ctx, userID, out)
+	return out.Generation, nil
+}
+
+// DisableUser disables the account and stops its work: its sessions end and its pending
+// generations are canceled in one transaction (db.Store.SetDisabled), and its running
+// ones are stopped here and at Replicate, so no new prediction is made for it.
+func (s *Service) DisableUser(ctx context.Context, userID int64) error {
+	outs, err := s.o.DB.SetDisabled(ctx, userID, true)
+	if err != nil {
+		return err
+	}
+	for i := range outs {
+		s.stop(ctx, userID, &outs[i])
+	}
+	return nil
+}
+
+// stop ends the run of a generation just canceled: this process's worker lets go, and
+// its prediction is canceled at Replicate.
+func (s *Service) stop(ctx context.Context, userID int64, out *db.CancelOutcome) {
 	predID := out.PredictionID
 	if out.WasRunning {
 		s.mu.Lock()
-		r := s.runToCancelLocked(id)
+		r := s.runToCancelLocked(out.Generation.ID)
 		s.mu.Unlock()
 		if r != nil {
 			r.userCancel.Store(true)
@@ -317,7 +339,6 @@ func (s *Service) Cancel(ctx context.Context, userID int64, id string) (*db.Gene
 		// holder is another (or a dead) process.
 		s.cancelPrediction(ctx, userID, predID)
 	}
-	return out.Generation, nil
 }
 
 // runToCancelLocked returns this process's run of a canceled running generation, or,
@@ -338,14 +359,24 @@ func (s *Service) runToCancelLocked(id string) *run {
 }
 
 func (s *Service) cancelPrediction(ctx context.Context, userID int64, predID string) {
-	token, err := s.token(ctx, userID)
-	if err != nil {
-		s.log.Warn("cannot cancel prediction: no token", "prediction", predID, "err", err)
-		return
-	}
-	if _, err := s.o.Replicate.Cancel(ctx, token, predID); err != nil {
+	if err := CancelPrediction(ctx, s.o.Replicate, s.token, userID, predID); err != nil {
 		s.log.Warn("cancel prediction at Replicate", "prediction", predID, "err", err)
 	}
+}
+
+// CancelPrediction cancels a user's prediction at Replicate with the token that created
+// it (token picks it, as Options.Token does). Used by the workers, and by the `user
+// disable` command for the predictions of the account it disables.
+func CancelPrediction(ctx context.Context, rc *replicate.Client, token func(context.Context, int64) (string, error), userID int64, predID string) error {
+	t, err := token(ctx, userID)
+	if err == nil && t == "" {
+		err = ErrNoToken
+	}
+	if err != nil {
+		return fmt.Errorf("no token to cancel prediction %s: %w", predID, err)
+	}
+	_, err = rc.Cancel(ctx, t, predID)
+	return err
 }
 
 // Delete cancels the user's generation if needed, deletes its rows and removes its files.

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -256,26 +257,60 @@ type refreshRequest struct {
 }
 
 // refreshToken reads the refresh token from the body, else from the cookie.
-func refreshToken(r *http.Request) (string, error) {
+// refreshToken reads the refresh token: from the JSON body (scripts), or from the
+// refresh cookie, which is honoured only for the site's own pages: with
+// X-Refresh-Cookie: 1 and a same-origin request (Sec-Fetch-Site, else Origin). A page
+// of another origin, another port of the same host included (SameSite does not tell
+// ports apart), cannot use the cookie to refresh or end a session.
+func (s *Server) refreshToken(r *http.Request) (string, error) {
 	var req refreshRequest
 	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
 		if err := decodeJSON(r, &req); err != nil {
 			return "", err
 		}
 	}
-	if req.RefreshToken == "" {
-		if c, err := r.Cookie(refreshCookie); err == nil {
-			req.RefreshToken = c.Value
+	if req.RefreshToken != "" {
+		return req.RefreshToken, nil
+	}
+	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
+		if !wantsCookie(r) || !s.sameOrigin(r) {
+			return "", forbidden("The refresh cookie is honoured only for this site's own pages (X-Refresh-Cookie: 1 from the same origin); scripts send {\"refresh_token\": \"...\"}.")
 		}
+		return c.Value, nil
 	}
-	if req.RefreshToken == "" {
-		return "", unauthorized("Send the refresh token as {\"refresh_token\": \"...\"}.")
+	return "", unauthorized("Send the refresh token as {\"refresh_token\": \"...\"}.")
+}
+
+// sameOrigin reports whether a browser sent r from this site's own pages: the
+// browser's Sec-Fetch-Site says so, or, from browsers without it, the Origin header is
+// this site's (PUBLIC_URL's when set, else the scheme and host the request came to).
+func (s *Server) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return true
+	case "":
+	default: // same-site (another port or subdomain), cross-site, none
+		return false
 	}
-	return req.RefreshToken, nil
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	if s.cfg.PublicURL != "" {
+		if u, err := url.Parse(s.cfg.PublicURL); err == nil {
+			return strings.EqualFold(origin, u.Scheme+"://"+u.Host)
+		}
+		return false
+	}
+	scheme := "http"
+	if s.isHTTPS(r) {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+r.Host)
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
-	old, err := refreshToken(r)
+	old, err := s.refreshToken(r)
 	if err != nil {
 		return err
 	}
@@ -311,7 +346,7 @@ func (s *Server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
-	token, err := refreshToken(r)
+	token, err := s.refreshToken(r)
 	if err != nil {
 		return err
 	}

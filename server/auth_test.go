@@ -188,7 +188,8 @@ func TestBrowserRefreshCookie(t *testing.T) {
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/api/v1/auth" {
 		t.Fatalf("refresh cookie: %+v", cookie)
 	}
-	rr := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Header: http.Header{"X-Refresh-Cookie": {"1"}, "Cookie": {refreshCookie + "=" + cookie.Value}}})
+	rr := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/refresh", Header: http.Header{"X-Refresh-Cookie": {"1"},
+		"Sec-Fetch-Site": {"same-origin"}, "Cookie": {refreshCookie + "=" + cookie.Value}}})
 	if rr.Status != 200 || rr.JSON(t)["access_token"] == nil {
 		t.Fatalf("refresh by cookie: %d %s", rr.Status, rr.Body)
 	}

@@ -16,8 +16,11 @@ type principal struct {
 	*db.User
 	Session string // the refresh family the access token was issued under
 	// LinkExpires is set when the caller holds a signed file link instead of a session
-	// (bearerOrLink): then only User.ID is known.
+	// (bearerOrLink).
 	LinkExpires time.Time
+	// Until is when the credential the caller came with expires (an access token's, or
+	// the token's a stream ticket was made from): an event stream ends then.
+	Until time.Time
 }
 
 // The credentials a route of the table may take (route.creds); each checks the caller
@@ -36,13 +39,21 @@ func (s *Server) bearer(r *http.Request, _ httprouter.Params) (*principal, error
 	return s.accessToken(r, strings.TrimSpace(raw))
 }
 
-// bearerOrQuery also takes the token as ?access_token= when no header is sent: a
-// browser's EventSource cannot send one. Only the event stream allows it; the token is a
-// short-lived JWT, and the access log records the path only, never the query.
-func (s *Server) bearerOrQuery(r *http.Request, ps httprouter.Params) (*principal, error) {
+// bearerOrTicket also takes an event-stream ticket as ?ticket= when no header is sent:
+// a browser's EventSource cannot send one. The ticket is short-lived, good for this
+// route only, and names the access token's session and expiry (tickets.go); an access
+// token in the query is not accepted.
+func (s *Server) bearerOrTicket(r *http.Request, ps httprouter.Params) (*principal, error) {
 	if r.Header.Get("Authorization") == "" {
-		if tok := r.URL.Query().Get("access_token"); tok != "" {
-			return s.accessToken(r, tok)
+		if raw := r.URL.Query().Get("ticket"); raw != "" {
+			t, err := s.parseTicket(raw)
+			if err != nil {
+				return nil, unauthorized("The event stream's ticket is invalid or expired; ask for a new one with POST /api/v1/events/ticket.")
+			}
+			return s.checkSession(r, t.userID, t.version, t.session, t.until)
+		}
+		if r.URL.Query().Has("access_token") {
+			return nil, unauthorized("The event stream takes no access token in its URL: send it as Authorization: Bearer <token>, or get a ticket with POST /api/v1/events/ticket and open /api/v1/events?ticket=<ticket>.")
 		}
 	}
 	return s.bearer(r, ps)
@@ -60,26 +71,46 @@ func (s *Server) bearerOrLink(kind fileKind) credentials {
 		if err != nil {
 			return nil, err
 		}
-		return &principal{User: &db.User{ID: uid}, LinkExpires: expires}, nil
+		// The link outlives nothing of its owner's: a disabled account's links stop.
+		u, err := s.db.UserByID(r.Context(), uid)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, newError(db.CodeInvalidLink, "This image link is no longer valid.")
+		}
+		if err != nil {
+			return nil, internal(err)
+		}
+		if u.Disabled {
+			return nil, newError(db.CodeAccountDisabled, "The account this image belongs to is disabled.")
+		}
+		return &principal{User: u, LinkExpires: expires}, nil
 	}
 }
 
-// accessToken checks an access token and that its user still exists, is enabled and
-// has not revoked the token's version (password change, sign out everywhere).
+// accessToken checks an access token, and that its user still exists, is enabled, has
+// not revoked the token's version (password change, sign out everywhere) and has not
+// ended its session (sign-out).
 func (s *Server) accessToken(r *http.Request, raw string) (*principal, error) {
-	userID, version, session, err := s.tokens.parse(raw)
+	userID, version, session, until, err := s.tokens.parse(raw)
 	if err != nil {
 		return nil, unauthorized("The access token is invalid or expired; sign in again or refresh it.")
 	}
-	u, err := s.db.UserByID(r.Context(), userID)
-	if errors.Is(err, db.ErrNotFound) {
+	return s.checkSession(r, userID, version, session, until)
+}
+
+// checkSession loads the caller of a credential (an access token, or a stream ticket
+// made from one) and checks it is still good: one read, in every process the same.
+func (s *Server) checkSession(r *http.Request, userID, version int64, session string, until time.Time) (*principal, error) {
+	u, err := s.db.UserForSession(r.Context(), userID, session)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
 		return nil, unauthorized("The access token is invalid or expired; sign in again or refresh it.")
-	}
-	if err != nil {
+	case db.CodeOf(err) == db.CodeSessionEnded:
+		return nil, newError(db.CodeSessionEnded, "This session has ended (signed out); sign in again.")
+	case err != nil:
 		return nil, internal(err)
 	}
 	if u.Disabled || u.TokenVersion != version {
 		return nil, newError(db.CodeSessionEnded, "This session has ended (password changed or signed out everywhere); sign in again.")
 	}
-	return &principal{User: u, Session: session}, nil
+	return &principal{User: u, Session: session, Until: until}, nil
 }

@@ -15,19 +15,19 @@ func TestVerifiedTokenCacheEndsAtExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // first parse verifies, second comes from the cache
-		if u, v, s, err := tk.parse(raw); err != nil || u != 7 || v != 3 || s != "s1" {
+		if u, v, s, _, err := tk.parse(raw); err != nil || u != 7 || v != 3 || s != "s1" {
 			t.Fatalf("parse: %d %d %q %v", u, v, s, err)
 		}
 	}
-	if _, _, _, err := tk.parse(raw[:len(raw)-1] + "A"); err == nil && raw[len(raw)-1] != 'A' {
+	if _, _, _, _, err := tk.parse(raw[:len(raw)-1] + "A"); err == nil && raw[len(raw)-1] != 'A' {
 		t.Fatal("a token with another signature was accepted")
 	}
 	now = now.Add(time.Minute + tokenLeeway - time.Second)
-	if _, _, _, err := tk.parse(raw); err != nil {
+	if _, _, _, _, err := tk.parse(raw); err != nil {
 		t.Fatalf("inside the leeway: %v", err)
 	}
 	now = now.Add(2 * time.Second)
-	if _, _, _, err := tk.parse(raw); err == nil {
+	if _, _, _, _, err := tk.parse(raw); err == nil {
 		t.Fatal("an expired token was accepted from the cache")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,7 +24,14 @@ const eventsBatch = 200
 // events streams the user's generation changes as Server-Sent Events. Every change is a
 // row in the events table, so a reconnect with Last-Event-ID replays exactly what was
 // missed; the db's Subscribe signal only says "read again", so no event is lost when a
-// signal is. The access token may come as ?access_token= here (bearerOrQuery).
+// signal is. A browser opens it with a ticket (bearerOrTicket, tickets.go).
+//
+// A stream serves its caller only while the credential it came with would still be
+// accepted: it ends when that credential expires, and when the account is disabled, its
+// token version bumped (password change, sign out everywhere) or its session ended
+// (sign-out). Those changes signal the user's subscribers (in every process, on
+// PostgreSQL), and the stream checks its caller again on each signal and heartbeat
+// before it sends anything more; its last event, "end", says why.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
@@ -56,7 +64,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p *principal, _ 
 
 	heartbeat := time.NewTicker(sseHeartbeat)
 	defer heartbeat.Stop()
-	for {
+	expiry := time.NewTimer(p.Until.Sub(s.now()))
+	defer expiry.Stop()
+	for first := true; ; first = false {
+		if !first {
+			if reason, detail := s.streamEnded(r, p); reason != "" {
+				bw.WriteString("event: end\ndata: ")
+				bw.Write(endEvent(reason, detail))
+				bw.WriteString("\n\n")
+				_ = bw.Flush()
+				_ = rc.Flush()
+				return nil
+			}
+		}
 		// Drain the log past last, in batches.
 		for {
 			evs, err := s.db.EventsSince(ctx, p.ID, last, eventsBatch)
@@ -87,10 +107,33 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p *principal, _ 
 		case <-s.closing:
 			return nil
 		case <-wake:
+		case <-expiry.C:
 		case <-heartbeat.C:
 			bw.WriteString(": ping\n\n")
 		}
 	}
+}
+
+// streamEnded tells whether a stream's caller is no longer served, and why: "expired"
+// (the credential's time is up) or "session_ended".
+func (s *Server) streamEnded(r *http.Request, p *principal) (reason, detail string) {
+	if !s.now().Before(p.Until) {
+		return "expired", "The access token this stream was opened with has expired; open it again with a new ticket."
+	}
+	if _, err := s.checkSession(r, p.ID, p.TokenVersion, p.Session, p.Until); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == db.CodeInternal {
+			return "", "" // the database did not answer: the next check decides
+		}
+		return "session_ended", "This session has ended; sign in again."
+	}
+	return "", ""
+}
+
+// endEvent is the data of a stream's last event.
+func endEvent(reason, detail string) []byte {
+	b, _ := json.Marshal(map[string]string{"reason": reason, "detail": detail})
+	return b
 }
 
 // lastEventID reads where a reconnecting client left off: the Last-Event-ID header, or

@@ -108,8 +108,8 @@ func TestEventsStreamReplayAndIsolation(t *testing.T) {
 	alice := p.register(t, "alice")
 	bob := p.register(t, "bob")
 
-	// EventSource cannot send headers: the token goes in the query on this endpoint.
-	as := p.openEvents(t, "/api/v1/events?access_token="+url.QueryEscape(alice.Access), nil)
+	// EventSource cannot send headers: a ticket goes in the query on this endpoint.
+	as := p.openEvents(t, "/api/v1/events?ticket="+url.QueryEscape(p.ticket(t, alice.Access)), nil)
 	if as.Header.Get("Content-Type") != "text/event-stream" || as.Header.Get("Cache-Control") != "no-store" ||
 		as.Header.Get("X-Accel-Buffering") != "no" {
 		t.Errorf("stream headers: %v", as.Header)
@@ -164,7 +164,7 @@ func TestEventsStreamReplayAndIsolation(t *testing.T) {
 		}
 	}
 	// The query fallback does the same.
-	q := p.openEvents(t, "/api/v1/events?last_event_id="+strconv.FormatInt(last.ID, 10)+"&access_token="+alice.Access, nil)
+	q := p.openEvents(t, "/api/v1/events?last_event_id="+strconv.FormatInt(last.ID, 10)+"&ticket="+url.QueryEscape(p.ticket(t, alice.Access)), nil)
 	if got := q.until(t, aid2, "completed"); got[0].Data["id"] != aid2 {
 		t.Errorf("last_event_id replay starts with %v", got[0].Data)
 	}
@@ -187,7 +187,7 @@ func TestEventsEndOnShutdown(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
 	u := p.register(t, "closer")
-	s := p.openEvents(t, "/api/v1/events?access_token="+u.Access, nil)
+	s := p.openEvents(t, "/api/v1/events?ticket="+url.QueryEscape(p.ticket(t, u.Access)), nil)
 	p.Server.Close()
 	select {
 	case _, ok := <-s.Events:

@@ -18,7 +18,7 @@ func FuzzTokenParse(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, raw string) {
-		uid, ver, sid, err := tk.parse(raw)
+		uid, ver, sid, _, err := tk.parse(raw)
 		if err != nil {
 			return
 		}

@@ -61,6 +61,12 @@ func (q *recordingQueue) Woken() []string {
 
 func newPipeline(t *testing.T, opts ...func(*Options)) *pipeline {
 	t.Helper()
+	return newPipelineWith(t, nil, opts...)
+}
+
+// newPipelineWith is newPipeline with the queue's options changed by jo first.
+func newPipelineWith(t *testing.T, jo func(*jobs.Options), opts ...func(*Options)) *pipeline {
+	t.Helper()
 	fake := replicatetest.New(replicatetest.Options{Config: replicatetest.Config{
 		QueueTime: 10 * time.Millisecond, RunTime: 40 * time.Millisecond, SlowRunTime: 3 * time.Second,
 	}})
@@ -76,7 +82,7 @@ func newPipeline(t *testing.T, opts ...func(*Options)) *pipeline {
 		o.Config.ReplicateAPIToken = globalToken
 		sealer := o.Sealer
 		d := o.DB
-		svc, err := jobs.New(jobs.Options{
+		jopts := jobs.Options{
 			DB: d, Replicate: client, Storage: store,
 			Token: func(ctx context.Context, userID int64) (string, error) {
 				k, err := d.APIKey(ctx, sealer, userID)
@@ -88,7 +94,11 @@ func newPipeline(t *testing.T, opts ...func(*Options)) *pipeline {
 			MaxWorkers: 3, MaxPerUser: 1,
 			PollInterval: 50 * time.Millisecond, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
 			Wait: time.Second, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		})
+		}
+		if jo != nil {
+			jo(&jopts)
+		}
+		svc, err := jobs.New(jopts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ func benchReads(b *testing.B, n int) (*testServer, session, []string) {
 	var ids []string
 	for i := range n {
 		g, err := ts.DB.CreateGeneration(ctx, u.ID, db.Params{Prompt: fmt.Sprint("bench ", i), Resolution: "1K",
-			AspectRatio: "1:1", OutputFormat: "jpg", SafetyFilterLevel: "block_only_high", Mode: db.ModeTextToImage}, 0)
+			AspectRatio: "1:1", OutputFormat: "jpg", SafetyFilterLevel: "block_only_high", Mode: db.ModeTextToImage}, db.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -96,8 +96,10 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
 		{method: "HEAD", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
 
-		// Live changes, for the browser's EventSource (which cannot send headers).
-		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrQuery, handle: s.events},
+		// Live changes; the browser's EventSource, which cannot send headers, opens the
+		// stream with a short-lived ticket.
+		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrTicket, handle: s.events},
+		{method: "POST", path: "/api/v1/events/ticket", who: whoUser, scope: "read", handle: s.issueTicket},
 
 		// Replicate's deliveries: signed by Replicate, checked by the handler.
 		{method: "POST", path: "/api/v1/webhooks/replicate", who: whoPublic, limit: webhookBodyLimit, handle: s.webhook},

@@ -234,7 +234,7 @@ func TestOriginalGenerationRoute(t *testing.T) {
 	ctx := context.Background()
 	params := db.Params{Prompt: "a quiet harbour", Resolution: "1K", AspectRatio: "1:1", OutputFormat: "jpg",
 		SafetyFilterLevel: "block_only_high", Mode: db.ModeTextToImage}
-	done, err := ts.DB.CreateGeneration(ctx, u.ID, params, 0)
+	done, err := ts.DB.CreateGeneration(ctx, u.ID, params, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestOriginalGenerationRoute(t *testing.T) {
 		ThumbKey: "u/k_thumb.jpg", Width: 1024, Height: 1024, Bytes: 1000, SHA256: "00"}); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := ts.DB.CreateGeneration(ctx, u.ID, params, 0)
+	pending, err := ts.DB.CreateGeneration(ctx, u.ID, params, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

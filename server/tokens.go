@@ -47,6 +47,7 @@ type tokens struct {
 type verifiedToken struct {
 	userID, version int64
 	session         string
+	expires         time.Time // the token's exp
 	until           time.Time // expiry plus the parser's leeway
 }
 
@@ -103,39 +104,41 @@ func (t *tokens) issue(userID, version int64, session string) (string, time.Time
 var errBadToken = errors.New("invalid token")
 
 // parse checks signature, algorithm, expiry, issuer, audience and use, and answers the
-// user id and token version. The caller still compares the version with the user's row.
-func (t *tokens) parse(raw string) (userID, version int64, session string, err error) {
+// user id, token version, session and expiry. The caller still compares the version
+// with the user's row and checks the session.
+func (t *tokens) parse(raw string) (userID, version int64, session string, expires time.Time, err error) {
 	if len(raw) > 4096 {
-		return 0, 0, "", errBadToken
+		return 0, 0, "", time.Time{}, errBadToken
 	}
 	now := t.now()
 	t.mu.RLock()
 	v, ok := t.verified[raw]
 	t.mu.RUnlock()
 	if ok && now.Before(v.until) {
-		return v.userID, v.version, v.session, nil
+		return v.userID, v.version, v.session, v.expires, nil
 	}
 	var c accessClaims
 	_, err = t.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return t.key, nil })
 	if err != nil {
-		return 0, 0, "", errBadToken
+		return 0, 0, "", time.Time{}, errBadToken
 	}
 	if c.Use != tokenUse {
-		return 0, 0, "", errBadToken
+		return 0, 0, "", time.Time{}, errBadToken
 	}
 	userID, err = strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || userID <= 0 || c.Ver <= 0 {
-		return 0, 0, "", errBadToken
+		return 0, 0, "", time.Time{}, errBadToken
 	}
 	// iat and nbf were already in the past (within leeway) and stay so; only exp ends it.
-	v = verifiedToken{userID: userID, version: c.Ver, session: c.Sid, until: c.ExpiresAt.Add(tokenLeeway)}
+	v = verifiedToken{userID: userID, version: c.Ver, session: c.Sid, expires: c.ExpiresAt.Time,
+		until: c.ExpiresAt.Add(tokenLeeway)}
 	t.mu.Lock()
 	if len(t.verified) >= maxVerified || t.verified == nil {
 		t.verified = make(map[string]verifiedToken)
 	}
 	t.verified[raw] = v
 	t.mu.Unlock()
-	return userID, c.Ver, c.Sid, nil
+	return userID, c.Ver, c.Sid, v.expires, nil
 }
 
 // newOpaqueToken is a refresh token: 256 random bits, URL-safe.

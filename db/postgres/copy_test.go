@@ -50,8 +50,8 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	if err := src.CreateUpload(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	done, _ := src.CreateGeneration(ctx, alice.ID, params("finished"), 0)
-	running, _ := src.CreateGeneration(ctx, alice.ID, params("was running"), 0)
+	done, _ := src.CreateGeneration(ctx, alice.ID, params("finished"), db.CreateOptions{})
+	running, _ := src.CreateGeneration(ctx, alice.ID, params("was running"), db.CreateOptions{})
 	var jobs []db.Job
 	for range 2 { // a claim takes one job per user
 		js, err := src.ClaimJobs(ctx, "old-process", time.Now().Add(time.Hour), 3, 2)
@@ -62,7 +62,7 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	}
 	p := params("queued with a reference")
 	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{up.ID}
-	queued, _ := src.CreateGeneration(ctx, bob.ID, p, 0)
+	queued, _ := src.CreateGeneration(ctx, bob.ID, p, db.CreateOptions{})
 	var runJob db.Job
 	for _, j := range jobs {
 		switch j.GenerationID {
@@ -136,7 +136,7 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 		t.Fatalf("events: %d copied from %d", len(dstEvents), len(srcEvents))
 	}
 	last := dstEvents[len(dstEvents)-1].ID
-	if _, err := dst.CreateGeneration(ctx, alice.ID, params("after the copy"), 0); err != nil {
+	if _, err := dst.CreateGeneration(ctx, alice.ID, params("after the copy"), db.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := dst.EventsSince(ctx, alice.ID, last, 10); len(after) != 1 {

@@ -108,7 +108,7 @@ func TestProcessesShareOneQueue(t *testing.T) {
 		uids = append(uids, addUser(t, procs[0], fmt.Sprint("user", i)))
 	}
 	for i := range total {
-		if _, err := procs[i%len(procs)].CreateGeneration(ctx, uids[i%users], params(fmt.Sprint("job ", i)), 0); err != nil {
+		if _, err := procs[i%len(procs)].CreateGeneration(ctx, uids[i%users], params(fmt.Sprint("job ", i)), db.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,7 +192,7 @@ func TestEventsCrossProcessesInOrder(t *testing.T) {
 	u := addUser(t, a, "alice")
 	signal, stop := a.Subscribe(u)
 	defer stop()
-	if _, err := b.CreateGeneration(ctx, u, params("from b"), 0); err != nil {
+	if _, err := b.CreateGeneration(ctx, u, params("from b"), db.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -241,7 +241,7 @@ func TestEventsCrossProcessesInOrder(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				if i%2 == 0 {
-					if _, err := d.CreateGeneration(ctx, u, params(fmt.Sprint("w", w, " ", i)), 0); err != nil {
+					if _, err := d.CreateGeneration(ctx, u, params(fmt.Sprint("w", w, " ", i)), db.CreateOptions{}); err != nil {
 						t.Error(err)
 						return
 					}
@@ -288,7 +288,7 @@ func TestLeasesBelongToOneProcess(t *testing.T) {
 	a, b := openPG(t, dsn, db.Options{}), openPG(t, dsn, db.Options{})
 	ctx := context.Background()
 	u := addUser(t, a, "alice")
-	if _, err := a.CreateGeneration(ctx, u, params("x"), 0); err != nil {
+	if _, err := a.CreateGeneration(ctx, u, params("x"), db.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	jobs, err := a.ClaimJobs(ctx, "a", time.Now().Add(time.Minute), 3, 1)
@@ -304,7 +304,7 @@ func TestLeasesBelongToOneProcess(t *testing.T) {
 	if err := a.SetPrediction(ctx, jobs[0].ID, "a", jobs[0].GenerationID, "pred-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.CreateGeneration(ctx, u, params("y"), 0); err != nil {
+	if _, err := b.CreateGeneration(ctx, u, params("y"), db.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	j2, err := b.ClaimJobs(ctx, "b", time.Now().Add(time.Minute), 3, 1)

@@ -125,7 +125,7 @@ func TestBackupIsAReadableCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: "kept", Mode: db.ModeTextToImage}, 0)
+	g, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: "kept", Mode: db.ModeTextToImage}, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,13 +200,13 @@ func TestGroupCommitRetriedStoreWrites(t *testing.T) {
 	var first, second *db.Generation
 	var errFirst, errDup, errSecond error
 	wg.Go(func() {
-		first, errFirst = d.CreateGeneration(ctx, alice.ID, db.Params{Prompt: "first", Mode: db.ModeTextToImage}, 0)
+		first, errFirst = d.CreateGeneration(ctx, alice.ID, db.Params{Prompt: "first", Mode: db.ModeTextToImage}, db.CreateOptions{})
 	})
 	waitQueued(d, 1)
 	wg.Go(func() { _, errDup = d.CreateUser(ctx, "ALICE", "other@example.com", "h", false) })
 	waitQueued(d, 2)
 	wg.Go(func() {
-		second, errSecond = d.CreateGeneration(ctx, alice.ID, db.Params{Prompt: "second", Mode: db.ModeTextToImage}, 0)
+		second, errSecond = d.CreateGeneration(ctx, alice.ID, db.Params{Prompt: "second", Mode: db.ModeTextToImage}, db.CreateOptions{})
 	})
 	waitQueued(d, 3)
 	release()

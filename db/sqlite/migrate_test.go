@@ -72,7 +72,7 @@ func TestEventIDsSurviveMigration0003(t *testing.T) {
 		VALUES ('alice', 'alice@example.com', 'x', 0, 0) RETURNING id`, nil, &u); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.CreateGeneration(ctx, u, db.Params{Prompt: "after the rebuild", Mode: db.ModeTextToImage}, 0); err != nil {
+	if _, err := d.CreateGeneration(ctx, u, db.Params{Prompt: "after the rebuild", Mode: db.ModeTextToImage}, db.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := d.EventsSince(ctx, u, 0, 10)
@@ -248,7 +248,7 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	if err != nil || len(jobs) != 1 || jobs[0].GenerationID != pending.ID || jobs[0].Generation == nil {
 		t.Fatalf("claim: %+v %v", jobs, err)
 	}
-	g, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: "after the split", Mode: db.ModeTextToImage}, 0)
+	g, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: "after the split", Mode: db.ModeTextToImage}, db.CreateOptions{})
 	if err != nil || g.QueuePosition != 1 {
 		t.Fatalf("a new generation: %+v %v", g, err)
 	}

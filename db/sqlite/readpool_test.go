@@ -61,7 +61,7 @@ func TestReadPoolShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if _, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: fmt.Sprint(i), Mode: db.ModeTextToImage}, 0); err != nil {
+		if _, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: fmt.Sprint(i), Mode: db.ModeTextToImage}, db.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,7 +33,7 @@ func listVariants(t *testing.T, d *DB) (int64, []listVariant) {
 		t.Fatal(err)
 	}
 	for i := range 12 {
-		if _, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: fmt.Sprint(i), Mode: db.ModeTextToImage}, 0); err != nil {
+		if _, err := d.CreateGeneration(ctx, u.ID, db.Params{Prompt: fmt.Sprint(i), Mode: db.ModeTextToImage}, db.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -94,7 +94,8 @@ func parseRefs(refs string, out *[]string) error {
 
 // CreateGeneration inserts a pending generation, queued (its job is part of its row),
 // and its first event in one transaction, and returns it with its queue position.
-func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params, maxAttempts int) (*db.Generation, error) {
+func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params, o db.CreateOptions) (*db.Generation, error) {
+	maxAttempts := o.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = db.DefaultMaxAttempts
 	}
@@ -110,6 +111,19 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
 	event := db.AppendStored(nil, &g) // encoded here, off the writer
 	pos, err := writeEvents(ctx, s, func(q EventQuerier) (int, error) {
+		if o.MaxPending > 0 {
+			// Counted in the write that adds one, so concurrent requests cannot pass the
+			// bound together: SQLite has one writer, and PostgreSQL's event writes take
+			// their lock in turn.
+			var waiting int
+			if err := q.QueryRow(`SELECT coalesce((SELECT queued FROM queue_users WHERE user_id = ?), 0)`,
+				userID).Scan(&waiting); err != nil {
+				return 0, err
+			}
+			if waiting >= o.MaxPending {
+				return 0, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting, the most one account may queue; wait for some to finish or cancel some, then try again", waiting)
+			}
+		}
 		if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
 			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 			reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at)
@@ -133,6 +147,9 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 		return pos, insertEventData(q, userID, g.ID, db.StatusPending, event, ms(now))
 	})
 	if err != nil {
+		if db.CodeOf(err) == db.CodePendingLimit {
+			return nil, err
+		}
 		return nil, wrapf(err, "create generation")
 	}
 	s.notify(userID)

@@ -270,9 +270,30 @@ func (s *Store) MarkSubmitting(ctx context.Context, jobID int64, owner string, a
 
 // SetPrediction records the prediction a job created (or adopted), in its own commit the
 // moment it is known. A prediction already owned by another job is CodePredictionOwned.
+// A job whose generation was canceled meanwhile (by its user, or with its account) does
+// not take the prediction: ErrCancelRequested, and the worker cancels the prediction at
+// Replicate at once instead of running it (a disable from another process reaches a
+// worker between its claim and its create this way).
 func (s *Store) SetPrediction(ctx context.Context, jobID int64, owner, genID, predictionID string) error {
-	err := s.writeLeased(ctx, jobID, owner, `phase = 'submitted', prediction_id = ?, updated_at = ?`,
-		predictionID, ms(s.now()))
+	now := ms(s.now())
+	_, err := write(ctx, s, func(q Querier) (struct{}, error) {
+		n, err := q.Exec(`UPDATE generations SET phase = 'submitted', prediction_id = ?, updated_at = ?
+			WHERE job_id = ? AND lease_owner = ? AND state = 'running' AND cancel_requested = 0`,
+			predictionID, now, jobID, owner)
+		if err != nil || n > 0 {
+			return struct{}{}, err
+		}
+		var held int
+		err = q.QueryRow(`SELECT count(*) FROM generations WHERE job_id = ? AND lease_owner = ? AND state = 'running'`,
+			jobID, owner).Scan(&held)
+		if err == nil {
+			err = db.ErrLeaseLost
+			if held > 0 {
+				err = db.ErrCancelRequested
+			}
+		}
+		return struct{}{}, err
+	})
 	if s.e.UniqueViolation(err) {
 		return &db.Error{Code: db.CodePredictionOwned, Reason: "prediction " + predictionID + " belongs to another job", Err: err}
 	}
@@ -374,21 +395,7 @@ func (s *Store) CancelGeneration(ctx context.Context, userID int64, genID string
 		if err := q.QueryRow(`SELECT state FROM generations WHERE id = ?`, genID).Scan(&state); err != nil {
 			return nil, err
 		}
-		out := &db.CancelOutcome{PredictionID: g.PredictionID, WasRunning: state == db.JobRunning}
-		// Running: flagged, its worker cancels the prediction and lets go. Queued (maybe
-		// between retries, with a prediction id): out of the queue now.
-		if _, err := q.Exec(`UPDATE generations SET status = 'canceled', completed_at = ?1,
-			updated_at = ?1, cancel_requested = 1,
-			state = CASE WHEN state = 'running' THEN state ELSE 'canceled' END,
-			lease_until = CASE WHEN state = 'running' THEN lease_until END,
-			lease_owner = CASE WHEN state = 'running' THEN lease_owner END
-			WHERE id = ?2`, now, genID); err != nil {
-			return nil, err
-		}
-		g.Status, g.CompletedAt, g.UpdatedAt = db.StatusCanceled, fromMS(now), fromMS(now)
-		g.QueuePosition = 0
-		out.Generation = g
-		return out, insertEvent(q, g, db.StatusCanceled, now)
+		return cancelRow(q, g, state, now)
 	})
 	if err != nil {
 		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
@@ -397,6 +404,69 @@ func (s *Store) CancelGeneration(ctx context.Context, userID int64, genID string
 		return nil, wrapf(err, "cancel generation")
 	}
 	s.notify(userID)
+	return out, nil
+}
+
+// cancelRow cancels g, whose job is in state, with an event. Running: flagged, its
+// worker cancels the prediction and lets go. Queued (maybe between retries, with a
+// prediction id): out of the queue now.
+func cancelRow(q EventQuerier, g *db.Generation, state string, now int64) (*db.CancelOutcome, error) {
+	out := &db.CancelOutcome{PredictionID: g.PredictionID, WasRunning: state == db.JobRunning}
+	if _, err := q.Exec(`UPDATE generations SET status = 'canceled', completed_at = ?1,
+		updated_at = ?1, cancel_requested = 1,
+		state = CASE WHEN state = 'running' THEN state ELSE 'canceled' END,
+		lease_until = CASE WHEN state = 'running' THEN lease_until END,
+		lease_owner = CASE WHEN state = 'running' THEN lease_owner END
+		WHERE id = ?2`, now, g.ID); err != nil {
+		return nil, err
+	}
+	g.Status, g.CompletedAt, g.UpdatedAt = db.StatusCanceled, fromMS(now), fromMS(now)
+	g.QueuePosition = 0
+	out.Generation = g
+	return out, insertEvent(q, g, db.StatusCanceled, now)
+}
+
+// cancelAll cancels every pending or running generation of the user (a disabled
+// account), as CancelGeneration cancels one.
+func cancelAll(q EventQuerier, userID int64, now int64) ([]db.CancelOutcome, error) {
+	rows, err := q.Query(`SELECT `+genCols+`, state FROM generations
+		WHERE user_id = ? AND status IN ('pending', 'running') ORDER BY job_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	type live struct {
+		g     *db.Generation
+		state string
+	}
+	var found []live
+	for rows.Next() {
+		g := new(db.Generation)
+		var state string
+		dest, finish := genDest(g)
+		if err := rows.Scan(append(dest, &state)...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := finish(); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		found = append(found, live{g, state})
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]db.CancelOutcome, 0, len(found))
+	for _, l := range found {
+		o, err := cancelRow(q, l.g, l.state, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *o)
+	}
 	return out, nil
 }
 

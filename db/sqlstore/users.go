@@ -67,6 +67,28 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*db.User, error) {
 	})
 }
 
+// UserForSession is UserByID for a token of session family, refused with
+// CodeSessionEnded when any token of the family was revoked (the revocation of a family
+// marks every token of it). One query: the family's tokens are found by their index.
+func (s *Store) UserForSession(ctx context.Context, id int64, family string) (*db.User, error) {
+	if family == "" {
+		return s.UserByID(ctx, id)
+	}
+	var ended bool
+	u, err := read(ctx, s, func(q Querier) (*db.User, error) {
+		return scanUser(scanPlus{q.QueryRow(`SELECT `+userCols+`, EXISTS (SELECT 1 FROM refresh_tokens
+			WHERE family = ? AND user_id = ? AND revoked_at IS NOT NULL) FROM users WHERE id = ?`, family, id, id),
+			[]any{&ended}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ended {
+		return nil, db.Errorf(db.CodeSessionEnded, "this session was ended")
+	}
+	return u, nil
+}
+
 // UserByLogin finds an account by username or email, case-insensitively.
 func (s *Store) UserByLogin(ctx context.Context, login string) (*db.User, error) {
 	query := `SELECT ` + userCols + ` FROM users WHERE lower(username) = lower(?)`
@@ -121,20 +143,34 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, hash, keepFamily 
 			now, userID, keepFamily)
 		return struct{}{}, err
 	})
+	if err == nil {
+		s.notify(userID) // open event streams check their credentials again
+	}
 	return err
 }
 
-// SetDisabled enables or disables an account; disabling also ends all its sessions.
-func (s *Store) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+// SetDisabled enables or disables an account; disabling also ends all its sessions and
+// cancels its pending generations and flags its running ones, each with an event, in
+// the same transaction. It returns what it canceled.
+func (s *Store) SetDisabled(ctx context.Context, userID int64, disabled bool) ([]db.CancelOutcome, error) {
 	now := ms(s.now())
-	_, err := write(ctx, s, func(q Querier) (struct{}, error) {
+	out, err := writeEvents(ctx, s, func(q EventQuerier) ([]db.CancelOutcome, error) {
 		if err := changeUser(q, `disabled = ?, token_version = token_version + 1, updated_at = ?`, boolInt(disabled), now, userID); err != nil {
-			return struct{}{}, err
+			return nil, err
 		}
-		_, err := q.Exec(`UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID)
-		return struct{}{}, err
+		if _, err := q.Exec(`UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID); err != nil {
+			return nil, err
+		}
+		if !disabled {
+			return nil, nil
+		}
+		return cancelAll(q, userID, now)
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	s.notify(userID)
+	return out, nil
 }
 
 // SignOutEverywhere bumps the token version and revokes every refresh family of the user.
@@ -147,6 +183,9 @@ func (s *Store) SignOutEverywhere(ctx context.Context, userID int64) error {
 		_, err := q.Exec(`UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID)
 		return struct{}{}, err
 	})
+	if err == nil {
+		s.notify(userID)
+	}
 	return err
 }
 
@@ -222,6 +261,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldToken, newToken strin
 		return 0, "", err
 	}
 	if r.reused {
+		s.notify(r.userID)
 		return 0, "", db.ErrTokenReused
 	}
 	return r.userID, r.family, nil
@@ -231,7 +271,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldToken, newToken strin
 // user so the caller can check ownership; an unknown token is ErrNotFound.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, token string) (int64, error) {
 	now := ms(s.now())
-	return write(ctx, s, func(q Querier) (int64, error) {
+	userID, err := write(ctx, s, func(q Querier) (int64, error) {
 		var userID int64
 		var family string
 		err := q.QueryRow(`SELECT user_id, family FROM refresh_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&userID, &family)
@@ -244,6 +284,10 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, token string) (int64, e
 		_, err = q.Exec(`UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL`, now, family)
 		return userID, err
 	})
+	if err == nil {
+		s.notify(userID)
+	}
+	return userID, err
 }
 
 // RefreshFamily returns the family and user of a live (unspent, unrevoked, unexpired) token.

@@ -35,7 +35,7 @@ var _ = register("CloseTwice", func(t *testing.T, open Opener) {
 		"EventsSince":      func() error { _, err := d.EventsSince(ctx, u, 0, 10); return err },
 		"UserByLogin":      func() error { _, err := d.UserByLogin(ctx, "alice"); return err },
 		"LastEventID":      func() error { _, err := d.LastEventID(ctx, u); return err },
-		"CreateGeneration": func() error { _, err := d.CreateGeneration(ctx, u, params("y"), 0); return err },
+		"CreateGeneration": func() error { _, err := d.CreateGeneration(ctx, u, params("y"), db.CreateOptions{}); return err },
 		"CreateUser":       func() error { _, err := d.CreateUser(ctx, "bob", "bob@example.com", "h", false); return err },
 		"ClaimJobs": func() error {
 			_, err := d.ClaimJobs(ctx, "w", time.Now().Add(time.Minute), 3, 1)

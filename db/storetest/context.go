@@ -42,7 +42,7 @@ var _ = register("ReadStopsWhenContextEnds", func(t *testing.T, open Opener) {
 			"Ping":            func() error { return d.Ping(ctx) },
 			"LoginBlocked":    func() error { _, _, err := d.LoginBlocked(ctx, "k", 1, time.Now()); return err },
 			"CreateGeneration": func() error {
-				_, err := d.CreateGeneration(ctx, u, params("withdrawn"), 0)
+				_, err := d.CreateGeneration(ctx, u, params("withdrawn"), db.CreateOptions{})
 				return err
 			},
 			"CancelGeneration": func() error { _, err := d.CancelGeneration(ctx, u, g.ID); return err },

@@ -132,7 +132,7 @@ var _ = register("EventsCarryReferenceIDs", func(t *testing.T, open Opener) {
 	}
 	p := params("with a reference")
 	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{up.ID}
-	g, err := d.CreateGeneration(ctx, u, p, 0)
+	g, err := d.CreateGeneration(ctx, u, p, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ var _ = register("CreateGetAndOwnership", func(t *testing.T, open Opener) {
 
 	p := params("a red fox")
 	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{"u1", "u2"}
-	g, err := d.CreateGeneration(ctx, alice, p, 0)
+	g, err := d.CreateGeneration(ctx, alice, p, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ var _ = register("CreateGetAndOwnership", func(t *testing.T, open Opener) {
 		t.Fatalf("after bob's attempts: %+v %v", still, err)
 	}
 	// The attempts asked for are the job's.
-	g3, err := d.CreateGeneration(ctx, alice, params("three tries"), 3)
+	g3, err := d.CreateGeneration(ctx, alice, params("three tries"), db.CreateOptions{MaxAttempts: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func QueueSurvivesOneRowMigration(t *testing.T, exec func(q string, args ...any)
 	}
 	// A new job goes behind the old ones: alice's next claims are 11 (resumed, with its
 	// prediction), 15, then the new one.
-	g7, err := d.CreateGeneration(ctx, 1, params("after the migration"), 0)
+	g7, err := d.CreateGeneration(ctx, 1, params("after the migration"), db.CreateOptions{})
 	if err != nil || g7.QueuePosition != 3 {
 		t.Fatalf("created after the migration: %+v %v", g7, err)
 	}

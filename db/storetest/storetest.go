@@ -77,7 +77,7 @@ func fixedClock(t time.Time) (func() time.Time, func(time.Duration)) {
 // create enqueues a generation of prompt for user, failing the test on an error.
 func create(t testing.TB, d Store, user int64, prompt string) *db.Generation {
 	t.Helper()
-	g, err := d.CreateGeneration(context.Background(), user, params(prompt), 0)
+	g, err := d.CreateGeneration(context.Background(), user, params(prompt), db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,21 +148,22 @@ var _ = register("SessionsEnd", func(t *testing.T, open Opener) {
 	if err := d.AddRefreshToken(ctx, u.ID, "d", "tok-d", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SetDisabled(ctx, u.ID, true); err != nil {
+	if _, err := d.SetDisabled(ctx, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := d.UserByID(ctx, u.ID); !got.Disabled || got.TokenVersion != v0+3 || live("tok-d") {
 		t.Fatalf("disabled: %+v, session live %v", got, live("tok-d"))
 	}
-	if err := d.SetDisabled(ctx, u.ID, false); err != nil {
+	if _, err := d.SetDisabled(ctx, u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := d.UserByID(ctx, u.ID); got.Disabled {
 		t.Fatal("still disabled after enabling")
 	}
+	_, errDisable := d.SetDisabled(ctx, 999999, true)
 	for name, err := range map[string]error{
 		"SetPassword":       d.SetPassword(ctx, 999999, "h", ""),
-		"SetDisabled":       d.SetDisabled(ctx, 999999, true),
+		"SetDisabled":       errDisable,
 		"SignOutEverywhere": d.SignOutEverywhere(ctx, 999999),
 	} {
 		if !errors.Is(err, db.ErrNotFound) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -301,10 +302,18 @@ func endToEnd(t *testing.T, app *appProcess, n *nginxInstance) {
 		}
 	}
 
-	// Open the event stream as EventSource does (token in the query), then queue.
+	// Open the event stream as the browser's EventSource does (a ticket in the query),
+	// then queue.
+	tresp, tbody := call(t, c, "POST", api+"/events/ticket", token, nil, nil)
+	var tk struct {
+		Ticket string `json:"ticket"`
+	}
+	if tresp.StatusCode != http.StatusOK || json.Unmarshal(tbody, &tk) != nil || tk.Ticket == "" {
+		t.Fatalf("POST /events/ticket through nginx: %d %s", tresp.StatusCode, tbody)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", api+"/events?access_token="+token, nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", api+"/events?ticket="+url.QueryEscape(tk.Ticket), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,7 @@ function signedOut(message) {
 }
 
 export async function logout() {
-  try { await send('/auth/logout', { method: 'POST', auth: false }); } finally { forget(); }
+  try { await send('/auth/logout', { method: 'POST', auth: false, headers: cookieHeaders }); } finally { forget(); }
 }
 
 export async function logoutAll() {
