@@ -22,6 +22,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -382,11 +383,19 @@ func TestEndToEndThroughApache(t *testing.T) {
 		t.Fatalf("uploads answered %s; want the two files, %d and %d bytes", body, len(big), len(small))
 	}
 
-	// The event stream, opened as EventSource does and asking for compression, then a
+	// The event stream, opened as EventSource does (with a ticket) and asking for
+	// compression, then a
 	// generation from the two references.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", api1+"/events?access_token="+token, nil)
+	tresp, tbody := do(t, c, "POST", api1+"/events/ticket", token, nil, nil)
+	var tk struct {
+		Ticket string `json:"ticket"`
+	}
+	if tresp.StatusCode != http.StatusOK || json.Unmarshal(tbody, &tk) != nil || tk.Ticket == "" {
+		t.Fatalf("POST /events/ticket through Apache: %d %s", tresp.StatusCode, tbody)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", api1+"/events?ticket="+url.QueryEscape(tk.Ticket), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
