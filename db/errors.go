@@ -64,6 +64,8 @@ const (
 	CodeUnsupportedMedia   Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
+	CodeUploadQuota        Code = "upload_quota_exceeded"  // the user's uploads would hold more bytes than their quota
+	CodeUploadInUse        Code = "upload_in_use"          // delete of an upload a pending or running generation uses
 )
 
 var codeKinds = map[Code]Kind{
@@ -98,6 +100,8 @@ var codeKinds = map[Code]Kind{
 	CodeUnsupportedMedia:   KindInvalid,
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
+	CodeUploadQuota:        KindTooLarge, // no wait clears it: only deleting does
+	CodeUploadInUse:        KindConflict,
 }
 
 // Codes lists the catalogue (for documentation and tests).

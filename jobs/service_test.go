@@ -583,8 +583,8 @@ func TestImageToImageReferences(t *testing.T) {
 		}
 		w := []int{300, 400}[i]
 		h := []int{200, 400}[i]
-		if err := e.db.CreateUpload(ctx, db.Upload{ID: id, UserID: u, Key: key, ContentType: "image/png",
-			Width: w, Height: h, Bytes: int64(len(b)), SHA256: "x"}); err != nil {
+		if err := e.db.CreateUploads(ctx, []db.Upload{{ID: id, UserID: u, Key: key, ContentType: "image/png",
+			Width: w, Height: h, Bytes: int64(len(b)), SHA256: "x"}}, 0); err != nil {
 			t.Fatal(err)
 		}
 		refs = append(refs, id)

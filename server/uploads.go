@@ -253,16 +253,15 @@ func (s *Server) inspectStored(ctx context.Context, key string) (imaging.Info, e
 	return info, nil
 }
 
-// recordUploads writes the rows of stored files.
+// recordUploads writes the rows of stored files, all or none.
 func (s *Server) recordUploads(ctx context.Context, userID int64, stored []storedUpload) error {
 	now := s.now()
-	for _, u := range stored {
-		u.CreatedAt = now
-		if err := s.db.CreateUpload(ctx, u.Upload); err != nil {
-			return err
-		}
+	ups := make([]db.Upload, len(stored))
+	for i, u := range stored {
+		ups[i] = u.Upload
+		ups[i].CreatedAt = now
 	}
-	return nil
+	return s.db.CreateUploads(ctx, ups, 0)
 }
 
 // discardUploads removes files that will not be recorded.

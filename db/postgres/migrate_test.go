@@ -42,9 +42,13 @@ func TestQueueSurvivesOneRowMigration(t *testing.T) {
 	})
 	// And only the migrations after 0004 were applied.
 	d := openPG(t, dsn, db.Options{})
+	names, err := migrationFS.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var old, all int
 	if err := d.SQL().QueryRowContext(context.Background(),
-		`SELECT count(*) FILTER (WHERE applied_at = 0), count(*) FROM schema_migrations`).Scan(&old, &all); err != nil || old != 4 || all != 6 {
-		t.Fatalf("schema_migrations: %d of %d from before (%v); want 4 of 6", old, all, err)
+		`SELECT count(*) FILTER (WHERE applied_at = 0), count(*) FROM schema_migrations`).Scan(&old, &all); err != nil || old != 4 || all != len(names) {
+		t.Fatalf("schema_migrations: %d of %d from before (%v); want 4 of %d", old, all, err, len(names))
 	}
 }
