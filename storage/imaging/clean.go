@@ -58,7 +58,7 @@ func Clean(ctx context.Context, w io.Writer, r io.Reader, o CleanOptions) (Info,
 	}
 	src, rest, err := inspect(br, o.MaxPixels)
 	if err != nil {
-		return Info{}, err
+		return src, err // what the header declared, for the caller's sentence
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
