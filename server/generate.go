@@ -173,7 +173,7 @@ func validateGenerate(req generateRequest, attached int) (db.Params, error) {
 	for _, id := range req.ReferenceImageIDs {
 		id = strings.TrimSpace(id)
 		if !validID(id) {
-			add("reference_image_ids", "reference_image_ids must be upload ids from POST /api/v1/images/uploads (32 hex characters); "+strconv.Quote(truncateRunes(id, 40))+" is not one.")
+			add("reference_image_ids", "reference_image_ids must be upload ids from POST /api/v1/uploads (32 hex characters); "+strconv.Quote(truncateRunes(id, 40))+" is not one.")
 			break
 		}
 		if !slices.Contains(refs, id) {
@@ -198,7 +198,7 @@ func validateGenerate(req generateRequest, attached int) (db.Params, error) {
 
 	switch {
 	case p.Mode == db.ModeImageToImage && total == 0:
-		add("reference_image_ids", "image-to-image needs 1 to "+strconv.Itoa(maxReferenceImages)+" reference images: send reference_image_ids from POST /api/v1/images/uploads, or attach the files as images.")
+		add("reference_image_ids", "image-to-image needs 1 to "+strconv.Itoa(maxReferenceImages)+" reference images: send reference_image_ids from POST /api/v1/uploads, or attach the files as images.")
 	case total > maxReferenceImages:
 		add("reference_image_ids", "At most "+strconv.Itoa(maxReferenceImages)+" reference images; got "+strconv.Itoa(total)+".")
 	case p.Mode == db.ModeTextToImage && total > 0:
