@@ -50,9 +50,10 @@ func (s *Store) CreateUploads(ctx context.Context, ups []db.Upload, quota int64)
 		// The usage row is written first and is the quota's lock: a concurrent upload of
 		// the same user waits on it (PostgreSQL) or runs after this write (SQLite's one
 		// writer), and then counts these bytes too.
+		// (The cast: PostgreSQL would type a bare ?3 <= 0 as a 32-bit integer.)
 		n, err := q.Exec(`INSERT INTO upload_usage (user_id, bytes) VALUES (?1, ?2)
 			ON CONFLICT (user_id) DO UPDATE SET bytes = upload_usage.bytes + ?2
-			WHERE ?3 <= 0 OR upload_usage.bytes + ?2 <= ?3`, user, total, quota)
+			WHERE CAST(?3 AS BIGINT) <= 0 OR upload_usage.bytes + ?2 <= CAST(?3 AS BIGINT)`, user, total, quota)
 		if err != nil {
 			return struct{}{}, err
 		}

@@ -75,6 +75,13 @@ var _ = register("UploadQuota", func(t *testing.T, open Opener) {
 	if n := uploadBytes(t, d, other); n != 1100 {
 		t.Fatalf("bob: %d bytes", n)
 	}
+	// Quotas and sizes past 32 bits.
+	if err := d.CreateUploads(ctx, []db.Upload{upload(other, 3<<30)}, 5<<30); err != nil {
+		t.Fatalf("3 GiB under a 5 GiB quota: %v", err)
+	}
+	if err := d.CreateUploads(ctx, []db.Upload{upload(other, 3<<30)}, 5<<30); db.CodeOf(err) != db.CodeUploadQuota {
+		t.Fatalf("6 GiB under a 5 GiB quota: %v", err)
+	}
 	// Deleting frees the space; another user cannot delete it.
 	if _, err := d.DeleteUpload(ctx, other, a.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("delete another user's upload: %v", err)
