@@ -144,8 +144,9 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		// is shared, and others' jobs are theirs until their leases expire.
 		ReclaimOnStart: !a.DB.Shared(),
 		MaxOutputBytes: cfg.MaxOutputBytes, MaxPixels: cfg.MaxPixels,
-		LeaseDuration: cfg.JobLease,
-		WebhookURL:    webhookURL,
+		LeaseDuration:   cfg.JobLease,
+		UploadRetention: cfg.UploadRetention,
+		WebhookURL:      webhookURL,
 	})
 	if err != nil {
 		return nil, err

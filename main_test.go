@@ -245,6 +245,13 @@ func TestAdminCommandsAndBackupRestoreWhileRunning(t *testing.T) {
 	if out, stderr, code := runCLI(t, dir, "", "backup", "--to", backup); code != 0 || !strings.Contains(out, "images") {
 		t.Fatalf("backup: %d %s %s", code, out, stderr)
 	}
+	// The copy holds every password hash and sealed key: only its owner may read it,
+	// whatever the umask (under 022 a plain create would make it 0644).
+	if st, err := os.Stat(backup); err != nil {
+		t.Fatal(err)
+	} else if st.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup file has mode %v; want 0600", st.Mode().Perm())
+	}
 	if _, _, code := runCLI(t, dir, "", "backup", "--to", backup); code == 0 {
 		t.Fatal("backup overwrote an existing file")
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	TrustedProxies    []netip.Prefix // TRUSTED_PROXIES
 	Prices            Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
 	MaxUploadBytes    int64          // MAX_UPLOAD_BYTES: per reference image
+	UploadQuota       int64          // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
+	UploadsPerMinute  int            // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
+	UploadRetention   time.Duration  // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
 	MaxOutputBytes    int64          // MAX_OUTPUT_BYTES: per generated image
 	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
 	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
@@ -100,6 +103,7 @@ func Defaults() Config {
 		Storage: "fs", Prices: Prices{P1K: 0.15, P2K: 0.15, P4K: 0.30},
 		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000, JobLease: 60 * time.Second,
 		LogMaxBytes: 10 << 20, LogMaxFiles: 3,
+		UploadQuota: 200 << 20, UploadsPerMinute: 30, UploadRetention: 24 * time.Hour,
 	}
 }
 
@@ -270,6 +274,12 @@ func FromMap(m map[string]string) (Config, error) {
 	p.price("PRICE_4K", &c.Prices.P4K)
 	p.bytes("MAX_UPLOAD_BYTES", &c.MaxUploadBytes, 1<<10, 100<<20)
 	p.bytes("MAX_OUTPUT_BYTES", &c.MaxOutputBytes, 1<<20, 512<<20)
+	p.bytes("UPLOAD_QUOTA_BYTES", &c.UploadQuota, 0, 1<<40)
+	p.intRange("UPLOADS_PER_MINUTE", &c.UploadsPerMinute, 0, 10000)
+	var retention int
+	if p.intRange("UPLOAD_RETENTION_HOURS", &retention, 1, 24*365) {
+		c.UploadRetention = time.Duration(retention) * time.Hour
+	}
 	p.bytes("MAX_IMAGE_PIXELS", &c.MaxPixels, 1_000_000, 400_000_000)
 	var lease int
 	if p.intRange("JOB_LEASE_SECONDS", &lease, 5, 3600) {

@@ -66,6 +66,8 @@ const (
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
 	CodePendingLimit       Code = "pending_limit"          // the account has as many generations waiting as it may
+	CodeUploadQuota        Code = "upload_quota_exceeded"  // the user's uploads would hold more bytes than their quota
+	CodeUploadInUse        Code = "upload_in_use"          // delete of an upload a pending or running generation uses
 )
 
 var codeKinds = map[Code]Kind{
@@ -102,6 +104,8 @@ var codeKinds = map[Code]Kind{
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
 	CodePendingLimit:       KindLimit,
+	CodeUploadQuota:        KindTooLarge, // no wait clears it: only deleting does
+	CodeUploadInUse:        KindConflict,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -95,7 +95,8 @@ type Generations interface {
 	// CreateGeneration inserts a pending generation, queued, with its first event, in
 	// one transaction, and returns it with its queue position. Past o.MaxPending
 	// waiting generations of the user it is CodePendingLimit, decided in that
-	// transaction.
+	// transaction. Its references (p.ReferenceIDs) are recorded in the same
+	// transaction: one that is missing or another user's is ErrNotFound.
 	CreateGeneration(ctx context.Context, userID int64, p Params, o CreateOptions) (*Generation, error)
 	// GetGeneration returns the user's generation; another user's is ErrNotFound.
 	GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error)
@@ -174,9 +175,30 @@ type Throttle interface {
 }
 
 // Uploads are reference images users stored for image-to-image generations.
+//
+// An upload is referenced while a generation of its owner that still exists, in any
+// status, uses it: CreateGeneration records the references in its transaction, and
+// they go with the generation when it is deleted. Unreferenced uploads are removed by
+// ExpireUploads once old enough; a referenced one never is.
 type Uploads interface {
-	CreateUpload(ctx context.Context, u Upload) error
+	// CreateUploads records stored reference images of one user, all or none. With
+	// quota > 0 the user's uploads may hold at most quota bytes in all: past it nothing
+	// is recorded and the error is CodeUploadQuota. The check and the records are one
+	// write, so concurrent uploads cannot pass the quota together.
+	CreateUploads(ctx context.Context, ups []Upload, quota int64) error
 	// GetUploads returns the user's uploads with these ids, in order; any missing or
 	// another user's makes the call ErrNotFound.
 	GetUploads(ctx context.Context, userID int64, ids []string) ([]Upload, error)
+	// ListUploads returns a page of the user's uploads, newest first, each with Refs,
+	// and the next page's cursor ("" after the last).
+	ListUploads(ctx context.Context, userID int64, limit int, cursor string) ([]Upload, string, error)
+	// UploadBytes is what the user's uploads hold, as the quota counts it.
+	UploadBytes(ctx context.Context, userID int64) (int64, error)
+	// DeleteUpload removes the user's upload and returns it (the caller removes its
+	// file); the generations that used it keep their reference_ids. Missing or another
+	// user's: ErrNotFound; used by a pending or running generation: CodeUploadInUse.
+	DeleteUpload(ctx context.Context, userID int64, id string) (*Upload, error)
+	// ExpireUploads removes up to limit unreferenced uploads made before before, oldest
+	// first, and returns them (the caller removes their files).
+	ExpireUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
 }

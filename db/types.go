@@ -181,6 +181,8 @@ type Upload struct {
 	Bytes       int64
 	SHA256      string
 	CreatedAt   time.Time
+	// Refs is how many generations use the upload (ListUploads fills it).
+	Refs int
 }
 
 // NewID returns a random 128-bit id as 32 lowercase hex characters: unguessable, so an

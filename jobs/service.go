@@ -76,6 +76,9 @@ type Options struct {
 	WebhookURL string
 	// EventRetention is how long events are kept for SSE replay, default 24h.
 	EventRetention time.Duration
+	// UploadRetention is how long after it was made an upload that no generation uses
+	// is removed (ExpireUploads), default 24h.
+	UploadRetention time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -108,6 +111,7 @@ func (o *Options) defaults() {
 	def(&o.PollMin, time.Second)
 	def(&o.PollMax, 5*time.Second)
 	def(&o.EventRetention, 24*time.Hour)
+	def(&o.UploadRetention, 24*time.Hour)
 	if o.MaxOutputBytes <= 0 {
 		o.MaxOutputBytes = 64 << 20
 	}
@@ -395,7 +399,9 @@ func (s *Service) Delete(ctx context.Context, userID int64, id string) error {
 		return err
 	}
 	// A worker storing this image right now finds the generation gone when it tries to
-	// complete it and removes what it stored itself.
+	// complete it and removes what it stored itself. The generation's references to
+	// uploads went with its row: an upload no other generation uses is removed by
+	// ExpireUploads once it is old enough.
 	s.removeFiles(ctx, g.ImageKey, g.ThumbKey)
 	return nil
 }
@@ -409,6 +415,39 @@ func (s *Service) removeFiles(ctx context.Context, keys ...string) {
 			s.log.Warn("delete stored file", "key", k, "err", err)
 		}
 	}
+}
+
+// expireBatch is how many uploads one expiry removes in one write.
+const expireBatch = 100
+
+// ExpireUploads removes every upload that no generation uses and that was made more
+// than UploadRetention ago, rows then files, and returns how many it removed. The
+// dispatcher runs it every ten minutes; an upload a generation uses (pending, running
+// or finished) is never removed, and one whose generations were all deleted is, once
+// old enough.
+func (s *Service) ExpireUploads(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.expireUploads(ctx, expireBatch)
+		total += n
+		if err != nil || n < expireBatch {
+			return total, err
+		}
+	}
+}
+
+func (s *Service) expireUploads(ctx context.Context, limit int) (int, error) {
+	ups, err := s.o.DB.ExpireUploads(ctx, s.o.Now().Add(-s.o.UploadRetention), limit)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range ups {
+		s.removeFiles(ctx, u.Key)
+	}
+	if len(ups) > 0 {
+		s.log.Info("removed uploads no generation used", "uploads", len(ups), "retention", s.o.UploadRetention)
+	}
+	return len(ups), nil
 }
 
 // Retry re-queues the user's failed or canceled generation with the same parameters and
@@ -438,6 +477,7 @@ func (s *Service) dispatch(ctx context.Context) {
 	tick := time.NewTicker(s.o.PollInterval)
 	defer tick.Stop()
 	var lastPrune time.Time
+	moreUploads := false
 	queued := s.o.DB.QueueSignal() // another process queued jobs (PostgreSQL); nil with SQLite
 	for {
 		s.fill(ctx)
@@ -451,11 +491,20 @@ func (s *Service) dispatch(ctx context.Context) {
 			if _, err := s.o.DB.ReclaimExpiredLeases(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("reclaim expired leases", "err", err)
 			}
-			if now := s.o.Now(); now.Sub(lastPrune) > 10*time.Minute {
-				lastPrune = now
-				if _, err := s.o.DB.PruneEvents(ctx, now.Add(-s.o.EventRetention)); err != nil && ctx.Err() == nil {
-					s.log.Error("prune events", "err", err)
+			if now := s.o.Now(); now.Sub(lastPrune) > 10*time.Minute || moreUploads {
+				if !moreUploads {
+					lastPrune = now
+					if _, err := s.o.DB.PruneEvents(ctx, now.Add(-s.o.EventRetention)); err != nil && ctx.Err() == nil {
+						s.log.Error("prune events", "err", err)
+					}
 				}
+				// One batch a tick, so the claims are not held up; a full batch means
+				// more are due, and the next tick takes them.
+				n, err := s.expireUploads(ctx, expireBatch)
+				if err != nil && ctx.Err() == nil {
+					s.log.Error("expire uploads", "err", err)
+				}
+				moreUploads = err == nil && n == expireBatch
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -583,8 +584,8 @@ func TestImageToImageReferences(t *testing.T) {
 		}
 		w := []int{300, 400}[i]
 		h := []int{200, 400}[i]
-		if err := e.db.CreateUpload(ctx, db.Upload{ID: id, UserID: u, Key: key, ContentType: "image/png",
-			Width: w, Height: h, Bytes: int64(len(b)), SHA256: "x"}); err != nil {
+		if err := e.db.CreateUploads(ctx, []db.Upload{{ID: id, UserID: u, Key: key, ContentType: "image/png",
+			Width: w, Height: h, Bytes: int64(len(b)), SHA256: "x"}}, 0); err != nil {
 			t.Fatal(err)
 		}
 		refs = append(refs, id)
@@ -723,5 +724,61 @@ func TestStopWaitsForLeaseKeepers(t *testing.T) {
 	// The interrupted job went back to the queue for the next process.
 	if j, err := e.db.JobForGeneration(ctx, g.ID); err != nil || j.State != "queued" {
 		t.Fatalf("job after Stop: %+v %v", j, err)
+	}
+}
+
+// An upload no generation uses is removed, row and file, once UploadRetention has
+// passed since it was made; one a generation uses is kept whatever the time, until the
+// generation is deleted.
+func TestExpireUploadsKeepsWhatAGenerationUses(t *testing.T) {
+	e := newEnv(t, replicatetest.Config{})
+	ctx := context.Background()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	s := e.service(func(o *Options) { o.Now = now; o.UploadRetention = 2 * time.Hour }) // not started: nothing runs
+	u := e.user("alice")
+	mk := func() db.Upload {
+		t.Helper()
+		id := db.NewID()
+		key := fmt.Sprintf("u/%d/uploads/%s.png", u, id)
+		if _, err := e.store.Put(ctx, key, bytes.NewReader([]byte("png bytes")), "image/png"); err != nil {
+			t.Fatal(err)
+		}
+		up := db.Upload{ID: id, UserID: u, Key: key, ContentType: "image/png", Width: 1, Height: 1, Bytes: 9, SHA256: "x"}
+		if err := e.db.CreateUploads(ctx, []db.Upload{up}, 0); err != nil {
+			t.Fatal(err)
+		}
+		return up
+	}
+	idle, used := mk(), mk()
+	p := params("uses one")
+	p.Mode, p.AspectRatio, p.ReferenceIDs = db.ModeImageToImage, "match_input_image", []string{used.ID}
+	g, err := s.Enqueue(ctx, u, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(up db.Upload) bool {
+		t.Helper()
+		_, err := e.store.Stat(ctx, up.Key)
+		return err == nil
+	}
+
+	offset.Store(int64(time.Hour)) // not yet
+	if n, err := s.ExpireUploads(ctx); err != nil || n != 0 || !exists(idle) {
+		t.Fatalf("an hour on: removed %d (%v)", n, err)
+	}
+	offset.Store(int64(3 * time.Hour))
+	if n, err := s.ExpireUploads(ctx); err != nil || n != 1 || exists(idle) || !exists(used) {
+		t.Fatalf("three hours on: removed %d (%v); idle's file there: %v, used's: %v", n, err, exists(idle), exists(used))
+	}
+	if _, err := e.db.GetUploads(ctx, u, []string{idle.ID}); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("the expired upload's row: %v", err)
+	}
+	// Deleting the generation frees its reference: the upload goes at the next expiry.
+	if err := s.Delete(ctx, u, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ExpireUploads(ctx); err != nil || n != 1 || exists(used) {
+		t.Fatalf("after deleting the generation: removed %d (%v)", n, err)
 	}
 }

@@ -65,7 +65,7 @@ func filePath(kind fileKind, id string) string {
 	case kindThumb:
 		return "/api/v1/images/thumbnail/" + id
 	case kindUpload:
-		return "/api/v1/images/uploads/file/" + id
+		return "/api/v1/uploads/file/" + id
 	}
 	return "/api/v1/images/file/" + id
 }

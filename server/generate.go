@@ -76,7 +76,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 	if len(params.ReferenceIDs) > 0 {
 		if _, err := s.db.GetUploads(r.Context(), p.ID, params.ReferenceIDs); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return invalid("reference_image_ids", "reference_image_ids names an upload that does not exist or is not yours; upload the images with POST /api/v1/images/uploads and use the ids it answers.")
+				return badReference()
 			}
 			return err
 		}
@@ -93,12 +93,20 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		params.ReferenceIDs = append(params.ReferenceIDs, ids...)
 	}
 	g, err := s.queue.Enqueue(r.Context(), p.ID, params)
+	if errors.Is(err, db.ErrNotFound) {
+		// A reference deleted (or expired) since it was looked up above.
+		return badReference()
+	}
 	if err != nil {
 		return err
 	}
 	created = true
 	s.writeGeneration(w, http.StatusAccepted, g)
 	return nil
+}
+
+func badReference() error {
+	return invalid("reference_image_ids", "reference_image_ids names an upload that does not exist or is not yours; upload the images with POST /api/v1/uploads and use the ids it answers.")
 }
 
 func isMultipart(r *http.Request) bool {
@@ -165,7 +173,7 @@ func validateGenerate(req generateRequest, attached int) (db.Params, error) {
 	for _, id := range req.ReferenceImageIDs {
 		id = strings.TrimSpace(id)
 		if !validID(id) {
-			add("reference_image_ids", "reference_image_ids must be upload ids from POST /api/v1/images/uploads (32 hex characters); "+strconv.Quote(truncateRunes(id, 40))+" is not one.")
+			add("reference_image_ids", "reference_image_ids must be upload ids from POST /api/v1/uploads (32 hex characters); "+strconv.Quote(truncateRunes(id, 40))+" is not one.")
 			break
 		}
 		if !slices.Contains(refs, id) {
@@ -190,7 +198,7 @@ func validateGenerate(req generateRequest, attached int) (db.Params, error) {
 
 	switch {
 	case p.Mode == db.ModeImageToImage && total == 0:
-		add("reference_image_ids", "image-to-image needs 1 to "+strconv.Itoa(maxReferenceImages)+" reference images: send reference_image_ids from POST /api/v1/images/uploads, or attach the files as images.")
+		add("reference_image_ids", "image-to-image needs 1 to "+strconv.Itoa(maxReferenceImages)+" reference images: send reference_image_ids from POST /api/v1/uploads, or attach the files as images.")
 	case total > maxReferenceImages:
 		add("reference_image_ids", "At most "+strconv.Itoa(maxReferenceImages)+" reference images; got "+strconv.Itoa(total)+".")
 	case p.Mode == db.ModeTextToImage && total > 0:

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +37,12 @@ type pipeline struct {
 	Store *storage.FS
 	Jobs  *jobs.Service
 	Queue *recordingQueue
+	// jobsAhead moves the workers' clock (jobs.Options.Now) ahead of the real one.
+	jobsAhead atomic.Int64
 }
+
+// advanceJobs moves the workers' clock d further ahead.
+func (p *pipeline) advanceJobs(d time.Duration) { p.jobsAhead.Add(int64(d)) }
 
 // recordingQueue is the real service, with the Wake calls remembered so a test can see
 // that a webhook reached the queue.
@@ -91,6 +97,7 @@ func newPipelineWith(t *testing.T, jo func(*jobs.Options), opts ...func(*Options
 				}
 				return o.Config.ReplicateAPIToken, nil
 			},
+			Now:        func() time.Time { return time.Now().Add(time.Duration(pl.jobsAhead.Load())) },
 			MaxWorkers: 3, MaxPerUser: 1,
 			PollInterval: 50 * time.Millisecond, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
 			Wait: time.Second, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,

@@ -87,8 +87,18 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
 		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
 
-		// Reference images, and the files: to their owner by token or by signed link.
+		// Reference images: stored, listed with what they hold against the quota,
+		// deleted. Their first home, /images/uploads, stays for the clients that know it
+		// (DELETE cannot follow there: httprouter would see /images/uploads/:id beside
+		// /images/:id).
+		{method: "POST", path: "/api/v1/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.uploads},
+		{method: "GET", path: "/api/v1/uploads", who: whoUser, scope: "read", handle: s.listUploads},
+		{method: "DELETE", path: "/api/v1/uploads/:id", who: whoUser, scope: "generate", handle: s.deleteUpload},
 		{method: "POST", path: "/api/v1/images/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.uploads},
+
+		// The files: to their owner by token or by signed link.
+		{method: "GET", path: "/api/v1/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
+		{method: "HEAD", path: "/api/v1/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
 		{method: "GET", path: "/api/v1/images/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
 		{method: "HEAD", path: "/api/v1/images/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
 		{method: "GET", path: "/api/v1/images/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindImage), handle: s.file(kindImage)},

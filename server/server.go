@@ -55,6 +55,7 @@ type Server struct {
 
 	failedByAccount *throttle
 	failedByAddr    *throttle
+	uploadRate      *rateLimit // images a user may upload a minute
 	dummyHash       []byte
 	dummyOnce       sync.Once
 
@@ -94,6 +95,7 @@ func New(o Options) (*Server, error) {
 		// office shares one.
 		failedByAccount: newThrottle(o.DB, o.Logger, 5, 15*time.Minute, o.Now),
 		failedByAddr:    newThrottle(o.DB, o.Logger, 30, 15*time.Minute, o.Now),
+		uploadRate:      newRateLimit(o.Config.UploadsPerMinute, time.Minute, o.Now),
 		closing:         make(chan struct{}),
 		queue:           o.Queue,
 		store:           o.Storage,

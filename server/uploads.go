@@ -6,10 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"hash"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,18 +46,26 @@ type storedUpload struct {
 }
 
 type uploadJSON struct {
-	ID          string `json:"id"`
-	ContentType string `json:"content_type"`
-	Width       int    `json:"width"`
-	Height      int    `json:"height"`
-	Bytes       int64  `json:"bytes"`
-	URL         string `json:"url"`
+	ID          string    `json:"id"`
+	ContentType string    `json:"content_type"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	Bytes       int64     `json:"bytes"`
+	URL         string    `json:"url"`
+	CreatedAt   time.Time `json:"created_at"`
+	// Generations is how many generations use the upload (listed uploads only): one
+	// with none is removed UPLOAD_RETENTION_HOURS after it was made.
+	Generations int `json:"generations"`
 }
 
-// uploads stores 1 to 14 reference images for image-to-image generations.
+// uploads stores 1 to 14 reference images for image-to-image generations
+// (POST /api/v1/uploads, and POST /api/v1/images/uploads where it was first).
 func (s *Server) uploads(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 	if !isMultipart(r) {
 		return newError(db.CodeUnsupportedMedia, "Send the images as multipart/form-data in a field named images.")
+	}
+	if err := s.quotaLeft(r.Context(), p.ID); err != nil {
+		return err
 	}
 	_, stored, err := s.readMultipart(r, p.ID, false)
 	if err != nil {
@@ -72,21 +80,139 @@ func (s *Server) uploads(w http.ResponseWriter, r *http.Request, p *principal, _
 	}
 	out := make([]uploadJSON, len(stored))
 	for i, u := range stored {
-		out[i] = uploadJSON{ID: u.ID, ContentType: u.ContentType, Width: u.Width, Height: u.Height,
-			Bytes: u.Bytes, URL: s.signedURL(kindUpload, u.ID, p.ID)}
+		u.CreatedAt = s.now()
+		out[i] = s.uploadJSON(&u.Upload)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"uploads": out})
 	return nil
+}
+
+func (s *Server) uploadJSON(u *db.Upload) uploadJSON {
+	return uploadJSON{ID: u.ID, ContentType: u.ContentType, Width: u.Width, Height: u.Height,
+		Bytes: u.Bytes, URL: s.signedURL(kindUpload, u.ID, u.UserID), CreatedAt: u.CreatedAt.UTC(), Generations: u.Refs}
+}
+
+// listUploads answers the caller's uploads, newest first, and what they hold against
+// the quota: what a user reads to choose what to delete.
+func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return invalid("limit", "limit must be a whole number from 1 to 100.")
+		}
+		limit = n
+	}
+	ups, next, err := s.db.ListUploads(r.Context(), p.ID, limit, q.Get("cursor"))
+	switch {
+	case db.CodeOf(err) == db.CodeInvalidCursor:
+		ae := invalid("cursor", "cursor is not one this server gave out; start again without it.")
+		ae.Code = db.CodeInvalidCursor
+		return ae
+	case err != nil:
+		return err
+	}
+	used, err := s.db.UploadBytes(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	items := make([]uploadJSON, len(ups))
+	for i := range ups {
+		items[i] = s.uploadJSON(&ups[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"items": items, "next_cursor": next,
+		"usage": map[string]any{"bytes": used, "quota_bytes": s.cfg.UploadQuota},
+	})
+	return nil
+}
+
+// deleteUpload removes one of the caller's uploads and its file.
+func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
+	id := ps.ByName("id")
+	if !validID(id) {
+		return notFound("No upload with id " + strconv.Quote(id) + ".")
+	}
+	u, err := s.db.DeleteUpload(r.Context(), p.ID, id)
+	switch code := db.CodeOf(err); {
+	case err == nil:
+	case code.Kind() == db.KindNotFound:
+		return notFound("No upload with id " + strconv.Quote(id) + ".")
+	case code == db.CodeUploadInUse:
+		return &apiError{Code: code, Detail: "Upload " + id + ": " + db.ReasonOf(err) + ".", Err: err}
+	default:
+		return err
+	}
+	// The row is gone, so the file is nobody's: removed even if the client leaves now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.store.Delete(ctx, u.Key); err != nil {
+		s.log.WarnContext(ctx, "could not remove a deleted upload's file", "key", u.Key, "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// quota is the configured byte quota of one user's uploads (0: none).
+func (s *Server) quota() int64 { return max(s.cfg.UploadQuota, 0) }
+
+// quotaLeft refuses at once, before the body is read, an upload by a user whose uploads
+// already fill the quota; the exact check is made when the rows are written.
+func (s *Server) quotaLeft(ctx context.Context, userID int64) error {
+	if s.quota() == 0 {
+		return nil
+	}
+	used, err := s.db.UploadBytes(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if used < s.quota() {
+		return nil
+	}
+	return s.quotaError(used, 0)
+}
+
+// quotaError says the quota, what is used and what would be added, and how to free
+// space.
+func (s *Server) quotaError(used, adding int64) error {
+	detail := "Your uploads hold " + approxBytes(used) + ", the whole of your quota of " + approxBytes(s.quota()) + "."
+	if adding > 0 {
+		detail = "These images (" + approxBytes(adding) + ") do not fit in your upload quota of " + approxBytes(s.quota()) +
+			": your uploads hold " + approxBytes(used) + " already."
+	}
+	retention := int(s.uploadRetention() / time.Hour)
+	return newError(db.CodeUploadQuota, detail+" Free space by deleting uploads you no longer need "+
+		"(GET /api/v1/uploads lists them; DELETE /api/v1/uploads/{id} removes one), or the generations that use them; "+
+		"an upload no generation uses is removed "+strconv.Itoa(retention)+" hours after it was made.")
+}
+
+func (s *Server) uploadRetention() time.Duration {
+	if s.cfg.UploadRetention > 0 {
+		return s.cfg.UploadRetention
+	}
+	return 24 * time.Hour
+}
+
+// approxBytes is a size for a sentence: 187.4 MB, 640 kB, 90 bytes.
+func approxBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatInt((n+1<<9)>>10, 10) + " kB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // isFileField names the fields that carry images: images (ours and the seed's form), and
 // files/file, which generic clients use.
 func isFileField(name string) bool { return name == "images" || name == "files" || name == "file" }
 
-// readMultipart streams a multipart body: each file part goes straight to storage (never
-// whole into memory), checked by its magic bytes, its size and its declared pixels. Other
-// parts are returned as form values when values is true. On any error, files already
-// stored by this call are removed.
+// readMultipart streams a multipart body: each file part is checked and cleaned on its
+// way to storage (storeUpload), never whole in memory, and counts against the user's
+// upload rate. Other parts are returned as form values when values is true. On any
+// error, files already stored by this call are removed.
 func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[string][]string, []storedUpload, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -160,12 +286,11 @@ func multipartError(err error) error {
 // errFileTooLarge is returned by cappedReader once a file passes its cap.
 var errFileTooLarge = errors.New("file too large")
 
-// cappedReader fails once more than n bytes have been read, and hashes what passes.
+// cappedReader fails once more than n bytes have been read.
 type cappedReader struct {
 	r    io.Reader
 	n    int64
 	read int64
-	h    hash.Hash
 }
 
 func (c *cappedReader) Read(p []byte) (int, error) {
@@ -174,12 +299,15 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	if c.read > c.n {
 		return 0, errFileTooLarge
 	}
-	c.h.Write(p[:n])
 	return n, err
 }
 
-// storeUpload writes one file part to storage and checks it. The type comes from the
-// bytes, never from the client's Content-Type or file name.
+// storeUpload checks one file part and stores what is left of it once cleaned. The type
+// comes from the bytes, never from the client's Content-Type or file name. The part is
+// spooled to a temporary file first, so the image is decoded from local disk and a slow
+// client never holds the process's one large decode; imaging.Clean then decodes it to
+// its end and writes the pixels alone (upright, without EXIF, XMP or text chunks) to a
+// second temporary file, which goes to storage.
 func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.Part) (storedUpload, error) {
 	fname := displayName(part.FileName())
 	br := bufio.NewReaderSize(part, 4096)
@@ -190,18 +318,24 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		}
 		return storedUpload{}, multipartError(err)
 	}
-	format, ok := imaging.Sniff(head)
-	if !ok {
+	if _, ok := imaging.Sniff(head); !ok {
 		return storedUpload{}, &apiError{Code: db.CodeUnsupportedMedia,
 			Detail: "The file " + fname + " is not a JPEG, PNG or WebP image (judged by its content, not its name); convert it and try again.",
 			Fields: []fieldError{{"images", "unsupported image type: " + fname}}}
 	}
-	id := db.NewID()
-	key := "u/" + strconv.FormatInt(userID, 10) + "/uploads/" + id + format.Ext()
-	limit := s.maxUploadBytes()
-	cr := &cappedReader{r: br, n: limit, h: sha256.New()}
-	info, err := s.store.Put(ctx, key, cr, format.ContentType())
+	if wait, ok := s.uploadRate.allow(userID); !ok {
+		return storedUpload{}, &apiError{Code: db.CodeRateLimited, RetryAfter: wait,
+			Detail: "You may upload at most " + strconv.Itoa(s.cfg.UploadsPerMinute) + " images a minute; try again in " +
+				strconv.Itoa(int((wait+time.Second-1)/time.Second)) + " seconds."}
+	}
+
+	raw, err := os.CreateTemp("", "nanobanana-upload-*")
 	if err != nil {
+		return storedUpload{}, err
+	}
+	defer removeTemp(raw)
+	limit := s.maxUploadBytes()
+	if _, err := io.Copy(raw, &cappedReader{r: br, n: limit}); err != nil {
 		if errors.Is(err, errFileTooLarge) {
 			return storedUpload{}, newError(db.CodeTooLarge, "The file "+fname+" is larger than the limit of "+humanBytes(limit)+" per image.")
 		}
@@ -209,24 +343,59 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		if errors.As(err, &maxErr) {
 			return storedUpload{}, multipartError(maxErr)
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, multipart.ErrMessageTooLarge) {
+			return storedUpload{}, multipartError(err)
+		}
 		return storedUpload{}, err
 	}
-	u := storedUpload{Filename: fname, Upload: db.Upload{ID: id, UserID: userID, Key: key,
-		ContentType: format.ContentType(), Bytes: info.Size, SHA256: hex.EncodeToString(cr.h.Sum(nil))}}
-	dims, err := s.inspectStored(ctx, key)
-	if err != nil {
-		_ = s.store.Delete(context.WithoutCancel(ctx), key)
-		switch {
-		case errors.Is(err, imaging.ErrTooManyPixels):
-			return storedUpload{}, invalid("images", "The image "+fname+" has too many pixels (the limit is "+strconv.FormatInt(s.maxPixels(), 10)+"); scale it down and try again.")
-		case errors.Is(err, imaging.ErrUnsupported):
-			return storedUpload{}, newError(db.CodeUnsupportedMedia, "The file "+fname+" is not a JPEG, PNG or WebP image.")
-		default:
-			return storedUpload{}, invalid("images", "The image "+fname+" could not be read: it looks damaged or truncated.")
-		}
+	if _, err := raw.Seek(0, io.SeekStart); err != nil {
+		return storedUpload{}, err
 	}
-	u.Width, u.Height = dims.Width, dims.Height
-	return u, nil
+	clean, err := os.CreateTemp("", "nanobanana-clean-*")
+	if err != nil {
+		return storedUpload{}, err
+	}
+	defer removeTemp(clean)
+	h := sha256.New()
+	info, err := imaging.Clean(ctx, io.MultiWriter(clean, h), raw, imaging.CleanOptions{MaxPixels: s.maxPixels()})
+	if err != nil {
+		return storedUpload{}, s.imageError(fname, info, err)
+	}
+	if _, err := clean.Seek(0, io.SeekStart); err != nil {
+		return storedUpload{}, err
+	}
+	id := db.NewID()
+	key := "u/" + strconv.FormatInt(userID, 10) + "/uploads/" + id + info.Format.Ext()
+	stored, err := s.store.Put(ctx, key, clean, info.Format.ContentType())
+	if err != nil {
+		return storedUpload{}, err
+	}
+	return storedUpload{Filename: fname, Upload: db.Upload{ID: id, UserID: userID, Key: key,
+		ContentType: info.Format.ContentType(), Width: info.Width, Height: info.Height,
+		Bytes: stored.Size, SHA256: hex.EncodeToString(h.Sum(nil))}}, nil
+}
+
+// imageError says why imaging refused an image, in a sentence naming the file.
+func (s *Server) imageError(fname string, info imaging.Info, err error) error {
+	switch {
+	case errors.Is(err, imaging.ErrSideTooLong):
+		return invalid("images", "The image "+fname+" is "+strconv.Itoa(info.Width)+" x "+strconv.Itoa(info.Height)+
+			" pixels: no side may exceed "+strconv.Itoa(imaging.MaxSide)+"; scale it down and try again.")
+	case errors.Is(err, imaging.ErrTooManyPixels):
+		return invalid("images", "The image "+fname+" has too many pixels (the limit is "+strconv.FormatInt(s.maxPixels(), 10)+"); scale it down and try again.")
+	case errors.Is(err, imaging.ErrUnsupported):
+		return newError(db.CodeUnsupportedMedia, "The file "+fname+" is not a JPEG, PNG or WebP image.")
+	case errors.Is(err, imaging.ErrDamaged):
+		return invalid("images", "The image "+fname+" could not be read to its end: its image data is damaged, "+
+			"truncated or missing. Save or export it again and retry.")
+	}
+	return err
+}
+
+// removeTemp closes and removes a temporary file.
+func removeTemp(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }
 
 func (s *Server) maxPixels() int64 {
@@ -236,33 +405,25 @@ func (s *Server) maxPixels() int64 {
 	return imaging.DefaultMaxPixels
 }
 
-// inspectStored reads the stored file's header only: its size and pixel count.
-func (s *Server) inspectStored(ctx context.Context, key string) (imaging.Info, error) {
-	obj, err := s.store.Open(ctx, key)
-	if err != nil {
-		return imaging.Info{}, err
-	}
-	defer obj.Close()
-	info, err := imaging.Inspect(obj, s.maxPixels())
-	if err != nil {
-		return info, err
-	}
-	if info.Width <= 0 || info.Height <= 0 {
-		return info, errors.New("no dimensions")
-	}
-	return info, nil
-}
-
-// recordUploads writes the rows of stored files.
+// recordUploads writes the rows of stored files, all or none, within the user's quota.
 func (s *Server) recordUploads(ctx context.Context, userID int64, stored []storedUpload) error {
 	now := s.now()
-	for _, u := range stored {
-		u.CreatedAt = now
-		if err := s.db.CreateUpload(ctx, u.Upload); err != nil {
-			return err
-		}
+	ups := make([]db.Upload, len(stored))
+	var adding int64
+	for i, u := range stored {
+		ups[i] = u.Upload
+		ups[i].CreatedAt = now
+		adding += u.Bytes
 	}
-	return nil
+	err := s.db.CreateUploads(ctx, ups, s.quota())
+	if db.CodeOf(err) == db.CodeUploadQuota {
+		used, uerr := s.db.UploadBytes(ctx, userID)
+		if uerr != nil {
+			return uerr
+		}
+		return s.quotaError(used, adding)
+	}
+	return err
 }
 
 // discardUploads removes files that will not be recorded.

@@ -47,7 +47,7 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := db.Upload{ID: db.NewID(), UserID: bob.ID, Key: "uploads/x.png", ContentType: "image/png", Width: 2, Height: 3, Bytes: 40, SHA256: "ab"}
-	if err := src.CreateUpload(ctx, up); err != nil {
+	if err := src.CreateUploads(ctx, []db.Upload{up}, 0); err != nil {
 		t.Fatal(err)
 	}
 	done, _ := src.CreateGeneration(ctx, alice.ID, params("finished"), db.CreateOptions{})
@@ -116,6 +116,13 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	}
 	if ups, err := dst.GetUploads(ctx, bob.ID, []string{up.ID}); err != nil || ups[0].Key != up.Key {
 		t.Fatalf("upload: %v %v", ups, err)
+	}
+	// Its reference and its bytes came along: the quota and the expiry see them.
+	if ups, _, err := dst.ListUploads(ctx, bob.ID, 0, ""); err != nil || len(ups) != 1 || ups[0].Refs != 1 {
+		t.Fatalf("the upload's references after the copy: %+v %v", ups, err)
+	}
+	if n, err := dst.UploadBytes(ctx, bob.ID); err != nil || n != 40 || counts["upload_refs"] != 1 || counts["upload_usage"] != 1 {
+		t.Fatalf("bob's upload bytes after the copy: %d %v (counts %v)", n, err, counts)
 	}
 	// The job the old process held is queued again, still bound to its prediction.
 	j, err := dst.JobForGeneration(ctx, running.ID)

@@ -105,8 +105,8 @@ func TestQueueSurvivesOneRowMigration(t *testing.T) {
 }
 
 // The fixture testdata/pre-split.db was written by the release before db was split into
-// engines (all 8 migrations applied). Opened by this code it migrates nothing, and
-// everything in it reads back through the Store.
+// engines (all 8 migrations of then applied). Opened by this code it applies only the
+// migrations written since, and everything in it reads back through the Store.
 func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pre-split.db")
@@ -144,8 +144,8 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	before := applied(raw)
 	raw.close()
 	names, _ := migrationFS.ReadDir("migrations")
-	if len(before) != 8 || len(names) != 8 {
-		t.Fatalf("the fixture records %d migrations and this code has %d; want 8 and 8", len(before), len(names))
+	if len(before) != 8 || len(names) < 8 {
+		t.Fatalf("the fixture records %d migrations and this code has %d; want 8 and at least 8", len(before), len(names))
 	}
 
 	d, err := Open(ctx, path, db.Options{})
@@ -160,8 +160,8 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	if err := d.e.Read(ctx, func(q sqlstore.Querier) error { after = applied(q.(*conn)); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(after) != len(before) {
-		t.Fatalf("schema_migrations after Open: %v; before: %v", after, before)
+	if len(after) != len(names) {
+		t.Fatalf("schema_migrations after Open: %v; before: %v; want the fixture's and those written after it", after, before)
 	}
 	for i := range before {
 		if after[i] != before[i] {
@@ -189,6 +189,16 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	if ups, err := d.GetUploads(ctx, u.ID, []string{upload}); err != nil || len(ups) != 1 || ups[0].Key != "uploads/1/x.png" ||
 		ups[0].Width != 10 || ups[0].Bytes != 100 {
 		t.Fatalf("the upload: %+v %v", ups, err)
+	}
+	// 0009 found that the pending generation uses it, and counted its bytes.
+	if ups, _, err := d.ListUploads(ctx, u.ID, 0, ""); err != nil || len(ups) != 1 || ups[0].Refs != 1 {
+		t.Fatalf("the upload's references: %+v %v", ups, err)
+	}
+	if n, err := d.UploadBytes(ctx, u.ID); err != nil || n != 100 {
+		t.Fatalf("alice's upload bytes: %d %v", n, err)
+	}
+	if _, err := d.DeleteUpload(ctx, u.ID, upload); db.CodeOf(err) != db.CodeUploadInUse {
+		t.Fatalf("delete the upload of a pending generation: %v", err)
 	}
 	list, next, err := d.ListGenerations(ctx, u.ID, db.ListFilter{})
 	if err != nil || len(list) != 3 || next != "" {

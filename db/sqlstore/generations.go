@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,6 +107,10 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 	if err != nil {
 		return nil, err
 	}
+	var refIDs []string // each once
+	if len(p.ReferenceIDs) > 0 {
+		refIDs = slices.Compact(slices.Sorted(slices.Values(p.ReferenceIDs)))
+	}
 	now := s.now()
 	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
@@ -131,6 +136,18 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
 			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts); err != nil {
 			return 0, fmt.Errorf("insert generation: %w", err)
+		}
+		for _, ref := range refIDs {
+			// From the uploads table, so a reference that is missing (deleted or expired
+			// since the caller looked) or another user's inserts nothing.
+			n, err := q.Exec(`INSERT INTO upload_refs (upload_id, generation_id)
+				SELECT id, ?1 FROM uploads WHERE id = ?2 AND user_id = ?3`, g.ID, ref, userID)
+			if err != nil {
+				return 0, fmt.Errorf("insert reference: %w", err)
+			}
+			if n == 0 {
+				return 0, &db.Error{Code: db.CodeNotFound, Reason: "a reference image does not exist or is not yours"}
+			}
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
 		// queued count, and every user's first r jobs come before or with it.

@@ -127,7 +127,7 @@ var _ = register("EventsCarryReferenceIDs", func(t *testing.T, open Opener) {
 	ctx := context.Background()
 	u := addUser(t, d, "alice")
 	up := db.Upload{ID: db.NewID(), UserID: u, Key: "u/k.png", ContentType: "image/png", Width: 1, Height: 1, Bytes: 1, SHA256: "x"}
-	if err := d.CreateUpload(ctx, up); err != nil {
+	if err := d.CreateUploads(ctx, []db.Upload{up}, 0); err != nil {
 		t.Fatal(err)
 	}
 	p := params("with a reference")

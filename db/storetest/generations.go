@@ -15,8 +15,12 @@ var _ = register("CreateGetAndOwnership", func(t *testing.T, open Opener) {
 	ctx := context.Background()
 	alice, bob := addUser(t, d, "alice"), addUser(t, d, "bob")
 
+	u1, u2 := upload(alice, 1), upload(alice, 1)
+	if err := d.CreateUploads(ctx, []db.Upload{u1, u2}, 0); err != nil {
+		t.Fatal(err)
+	}
 	p := params("a red fox")
-	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{"u1", "u2"}
+	p.Mode, p.ReferenceIDs = db.ModeImageToImage, []string{u1.ID, u2.ID}
 	g, err := d.CreateGeneration(ctx, alice, p, db.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +33,7 @@ var _ = register("CreateGetAndOwnership", func(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	if got.Prompt != "a red fox" || got.Mode != db.ModeImageToImage || len(got.ReferenceIDs) != 2 ||
-		got.ReferenceIDs[1] != "u2" || got.QueuePosition != 1 || !got.CreatedAt.Equal(g.CreatedAt) ||
+		got.ReferenceIDs[1] != u2.ID || got.QueuePosition != 1 || !got.CreatedAt.Equal(g.CreatedAt) ||
 		got.Resolution != "1K" || got.AspectRatio != "1:1" || got.OutputFormat != "png" ||
 		got.SafetyFilterLevel != "block_only_high" || got.Status != db.StatusPending {
 		t.Fatalf("read back %+v", got)
@@ -242,7 +246,7 @@ var _ = register("Uploads", func(t *testing.T, open Opener) {
 	up2 := up
 	up2.ID = db.NewID()
 	for _, x := range []db.Upload{up, up2} {
-		if err := d.CreateUpload(ctx, x); err != nil {
+		if err := d.CreateUploads(ctx, []db.Upload{x}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -257,10 +261,10 @@ var _ = register("Uploads", func(t *testing.T, open Opener) {
 	if _, err := d.GetUploads(ctx, u, []string{up.ID, db.NewID()}); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("one missing: %v", err)
 	}
-	if err := d.CreateUpload(ctx, up); err == nil {
+	if err := d.CreateUploads(ctx, []db.Upload{up}, 0); err == nil {
 		t.Fatal("an upload id stored twice")
 	}
-	if err := d.CreateUpload(ctx, db.Upload{UserID: u, Key: "k"}); err == nil {
+	if err := d.CreateUploads(ctx, []db.Upload{{UserID: u, Key: "k"}}, 0); err == nil {
 		t.Fatal("an upload without an id was stored")
 	}
 })

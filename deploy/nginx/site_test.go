@@ -87,6 +87,8 @@ func newFakeApp(t *testing.T) *fakeApp {
 		fmt.Fprintf(w, "%d", n)
 	}
 	mux.HandleFunc("/api/v1/images/generate", countBody)
+	mux.HandleFunc("/api/v1/uploads", countBody)
+	mux.HandleFunc("/api/v1/images/uploads", countBody)
 	mux.HandleFunc("/api/v1/auth/login", countBody)
 	mux.HandleFunc("/api/v1/auth/register", countBody)
 	a.srv = httptest.NewServer(mux) // listens on 127.0.0.1
@@ -292,14 +294,16 @@ func TestProxyThroughNginx(t *testing.T) {
 
 	t.Run("body size limits", func(t *testing.T) {
 		big := bytes.Repeat([]byte("x"), 20<<20) // more than one reference image
-		resp, err := http.Post(n.URL+"/api/v1/images/generate", "application/octet-stream", bytes.NewReader(big))
-		if err != nil {
-			t.Fatal(err)
+		for _, path := range []string{"/api/v1/images/generate", "/api/v1/uploads", "/api/v1/images/uploads"} {
+			resp, err := http.Post(n.URL+path, "application/octet-stream", bytes.NewReader(big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := readAll(t, resp); resp.StatusCode != http.StatusOK || body != fmt.Sprint(len(big)) {
+				t.Errorf("20 MB to %s: status %d, app read %s bytes; want 200 and all of it", path, resp.StatusCode, body)
+			}
 		}
-		if body := readAll(t, resp); resp.StatusCode != http.StatusOK || body != fmt.Sprint(len(big)) {
-			t.Errorf("20 MB to generate: status %d, app read %s bytes; want 200 and all of it", resp.StatusCode, body)
-		}
-		resp, err = http.Post(n.URL+"/api/v1/whoami", "application/octet-stream", bytes.NewReader(big[:2<<20]))
+		resp, err := http.Post(n.URL+"/api/v1/whoami", "application/octet-stream", bytes.NewReader(big[:2<<20]))
 		if err != nil {
 			t.Fatal(err)
 		}

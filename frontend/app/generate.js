@@ -104,7 +104,7 @@ async function uploadRefs() {
     const form = new FormData();
     for (const r of todo) form.append('images', r.file, r.file.name);
     announce(t('uploading'));
-    const res = await api.upload('/images/uploads', form);
+    const res = await api.upload('/uploads', form);
     (res.uploads || []).forEach((u, i) => { if (todo[i]) todo[i].uploadId = u.id; });
   }
   return refs.map((r) => r.uploadId);
@@ -142,7 +142,16 @@ async function onSubmit(e) {
       if (!refs.length) throw new Error(t('refNeeded'));
       body.reference_image_ids = await uploadRefs();
     }
-    await queue(body);
+    try {
+      await queue(body);
+    } catch (err) {
+      // An upload no generation kept is removed after a while (or was deleted): send
+      // the files again, once.
+      if (!body.reference_image_ids || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
+      for (const r of refs) delete r.uploadId;
+      body.reference_image_ids = await uploadRefs();
+      await queue(body);
+    }
   } catch (err) {
     showError(form, err);
   }

@@ -1,8 +1,10 @@
 // Package imaging owns what the service does with image bytes before they
 // are stored: recognising the format from magic bytes, reading dimensions
-// without decoding (with a pixel cap against decompression bombs), and
-// making JPEG thumbnails with bounded memory. It accepts only JPEG, PNG and
-// WebP, and imports no other project package.
+// without decoding (with caps on pixels and on each side against
+// decompression bombs), cleaning uploads (a full decode, the EXIF
+// orientation applied, re-encoded without metadata), and making JPEG
+// thumbnails with bounded memory. It accepts only JPEG, PNG and WebP, and
+// imports no other project package.
 package imaging
 
 import (
@@ -75,7 +77,19 @@ var (
 	// ErrTooManyPixels means the header declares more pixels than allowed;
 	// nothing was decoded.
 	ErrTooManyPixels = errors.New("imaging: image has too many pixels")
+	// ErrSideTooLong means the header declares a width or height over
+	// MaxSide; nothing was decoded.
+	ErrSideTooLong = errors.New("imaging: image side too long")
+	// ErrDamaged means the bytes are of an accepted format but do not decode:
+	// a broken header, damaged or truncated image data, a missing end.
+	ErrDamaged = errors.New("imaging: image damaged or truncated")
 )
+
+// MaxSide caps the width and the height of any image, whatever its pixel
+// count: a PNG 36,000,000 pixels wide and 1 high is under the pixel cap, yet
+// its decoder would allocate rows of 144 MB, and no real picture is that
+// shape. 16384 is WebP's own limit and far above the model's largest output.
+const MaxSide = 16384
 
 // DefaultMaxPixels admits the largest outputs of the model (4K, any aspect
 // ratio) with room to spare, while keeping one decode under ~150 MB.
@@ -103,8 +117,9 @@ type Info struct {
 }
 
 // Inspect reads only the header of r and reports its format and size. It
-// fails with ErrUnsupported for other formats and ErrTooManyPixels when
-// Width*Height exceeds maxPixels (<= 0 means DefaultMaxPixels).
+// fails with ErrUnsupported for other formats, ErrSideTooLong when a side
+// exceeds MaxSide, ErrTooManyPixels when Width*Height exceeds maxPixels
+// (<= 0 means DefaultMaxPixels), and ErrDamaged for a broken header.
 func Inspect(r io.Reader, maxPixels int64) (Info, error) {
 	info, _, err := inspect(r, maxPixels)
 	return info, err
@@ -140,11 +155,14 @@ func inspect(r io.Reader, maxPixels int64) (Info, io.Reader, error) {
 		cfg, err = webp.DecodeConfig(tee)
 	}
 	if err != nil {
-		return Info{}, nil, fmt.Errorf("imaging: %s header: %w", f, err)
+		return Info{}, nil, fmt.Errorf("%w: %s header: %w", ErrDamaged, f, err)
 	}
 	info := Info{Format: f, Width: cfg.Width, Height: cfg.Height}
 	if info.Width <= 0 || info.Height <= 0 {
-		return info, nil, fmt.Errorf("imaging: %s header declares %dx%d", f, info.Width, info.Height)
+		return info, nil, fmt.Errorf("%w: %s header declares %dx%d", ErrDamaged, f, info.Width, info.Height)
+	}
+	if info.Width > MaxSide || info.Height > MaxSide {
+		return info, nil, fmt.Errorf("%w: %dx%d is over %d on a side", ErrSideTooLong, info.Width, info.Height, MaxSide)
 	}
 	if int64(info.Width)*int64(info.Height) > maxPixels {
 		return info, nil, fmt.Errorf("%w: %dx%d is over %d", ErrTooManyPixels, info.Width, info.Height, maxPixels)

@@ -141,7 +141,8 @@ func TestInspect(t *testing.T) {
 		// with package image; it must still be refused.
 		{"gif", gifBuf.Bytes(), Info{}, ErrUnsupported},
 		{"text", []byte("hello, world, not an image"), Info{}, ErrUnsupported},
-		{"bomb", forgedPNG(100000, 100000), Info{PNG, 100000, 100000}, ErrTooManyPixels},
+		{"bomb", forgedPNG(16000, 16000), Info{PNG, 16000, 16000}, ErrTooManyPixels},
+		{"line", forgedPNG(36_000_000, 1), Info{PNG, 36_000_000, 1}, ErrSideTooLong},
 	}
 	for _, c := range cases {
 		got, err := Inspect(bytes.NewReader(c.data), 0)
@@ -162,10 +163,10 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-// A header claiming 10 gigapixels must be refused before any pixel buffer
+// A header claiming 256 megapixels must be refused before any pixel buffer
 // exists: the whole call may allocate only small change.
 func TestThumbnailRejectsBombWithoutAllocating(t *testing.T) {
-	data := forgedPNG(100000, 100000)
+	data := forgedPNG(16000, 16000)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

@@ -40,6 +40,51 @@ const bigDecodePixels = 1 << 20
 // bigDecode; tests use it to know the wait has begun.
 var waitingForDecode func()
 
+// decodeTurn waits for the process-wide turn to decode src when it is large
+// (small images go straight through) and returns what ends the turn. The
+// caller drops every reference to the decoded image before calling it:
+// release hands the memory back to the system before the next large decode
+// may start, since left to the collector's pace the next decode would be
+// allocated while this one still counts, and the peak would double.
+func decodeTurn(ctx context.Context, src Info) (release func(), err error) {
+	if int64(src.Width)*int64(src.Height) <= bigDecodePixels {
+		return func() {}, nil
+	}
+	if waitingForDecode != nil {
+		waitingForDecode()
+	}
+	select {
+	case bigDecode <- struct{}{}:
+		return func() {
+			debug.FreeOSMemory()
+			<-bigDecode
+		}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// decode decodes r, whose header inspect has read and checked, in its
+// format; a failure is ErrDamaged.
+func decode(r io.Reader, f Format) (image.Image, error) {
+	var img image.Image
+	var err error
+	switch f {
+	case JPEG:
+		img, err = jpeg.Decode(r)
+	case PNG:
+		img, err = png.Decode(r)
+	case WebP:
+		img, err = webp.Decode(r)
+	default:
+		return nil, ErrUnsupported
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode %s: %w", ErrDamaged, f, err)
+	}
+	return img, nil
+}
+
 // Thumbnail decodes the image read from r (JPEG, PNG or WebP; checked
 // against the pixel cap before anything is allocated), scales it so its
 // long side is MaxSide — never enlarging a smaller image — and writes it to
@@ -85,36 +130,17 @@ func Thumbnail(ctx context.Context, w io.Writer, r io.Reader, o ThumbOptions) (I
 }
 
 func decodeAndScale(ctx context.Context, r io.Reader, src Info, maxSide int) (*image.RGBA, error) {
-	var img image.Image
-	if int64(src.Width)*int64(src.Height) > bigDecodePixels {
-		if waitingForDecode != nil {
-			waitingForDecode()
-		}
-		select {
-		case bigDecode <- struct{}{}:
-			defer func() {
-				// Hand the decoded image (up to 64 MB) back to the system before the next
-				// large decode may start: left to the collector's pace, the next decode
-				// would be allocated while this one still counts, and the peak doubles.
-				img = nil
-				debug.FreeOSMemory()
-				<-bigDecode
-			}()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	var err error
-	switch src.Format {
-	case JPEG:
-		img, err = jpeg.Decode(r)
-	case PNG:
-		img, err = png.Decode(r)
-	case WebP:
-		img, err = webp.Decode(r)
-	}
+	release, err := decodeTurn(ctx, src)
 	if err != nil {
-		return nil, fmt.Errorf("imaging: decode %s: %w", src.Format, err)
+		return nil, err
+	}
+	var img image.Image
+	defer func() {
+		img = nil // dropped before the turn ends: see decodeTurn
+		release()
+	}()
+	if img, err = decode(r, src.Format); err != nil {
+		return nil, err
 	}
 
 	dw, dh := thumbSize(src.Width, src.Height, maxSide)
