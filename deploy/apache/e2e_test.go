@@ -154,39 +154,6 @@ func decode(t *testing.T, b []byte) map[string]any {
 	return m
 }
 
-// sseEvent is one Server-Sent Event as EventSource would dispatch it.
-type sseEvent struct{ ID, Event, Data string }
-
-func nextSSEEvent(r *bufio.Reader) (sseEvent, error) {
-	var ev sseEvent
-	var data []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return ev, err
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" {
-			if len(data) > 0 {
-				ev.Data = strings.Join(data, "\n")
-				return ev, nil
-			}
-			ev = sseEvent{}
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			ev.ID = value
-		case "event":
-			ev.Event = value
-		case "data":
-			data = append(data, value)
-		}
-	}
-}
-
 // noisePNG is a PNG of random pixels, which does not compress: about 3 bytes a pixel.
 func noisePNG(t *testing.T, w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
@@ -426,7 +393,7 @@ func TestEndToEndThroughApache(t *testing.T) {
 	events := bufio.NewReader(stream.Body)
 	var statuses []string
 	for len(statuses) == 0 || statuses[len(statuses)-1] != "completed" {
-		ev, err := nextSSEEvent(events)
+		ev, err := proctest.NextSSEEvent(events)
 		if err != nil {
 			t.Fatalf("reading events through Apache after %v: %v\napp log:\n%s", statuses, err, cust.log())
 		}

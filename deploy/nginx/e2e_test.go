@@ -197,43 +197,6 @@ func decode(t *testing.T, b []byte) map[string]any {
 	return m
 }
 
-// sseEvent is one Server-Sent Event as EventSource would dispatch it.
-type sseEvent struct {
-	ID, Event, Data string
-}
-
-// nextSSEEvent reads up to the next event that carries data, skipping the
-// retry hint and keep-alive comments as EventSource does.
-func nextSSEEvent(r *bufio.Reader) (sseEvent, error) {
-	var ev sseEvent
-	var data []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return ev, err
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" {
-			if len(data) > 0 {
-				ev.Data = strings.Join(data, "\n")
-				return ev, nil
-			}
-			ev = sseEvent{}
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			ev.ID = value
-		case "event":
-			ev.Event = value
-		case "data":
-			data = append(data, value)
-		}
-	}
-}
-
 func TestEndToEndThroughNginx(t *testing.T) {
 	nginxBinary(t)
 	appBin := proctest.Build(t, ".")
@@ -346,7 +309,7 @@ func endToEnd(t *testing.T, app *appProcess, n *nginxInstance) {
 	var completed map[string]any
 	lastID := int64(0)
 	for completed == nil {
-		ev, err := nextSSEEvent(events)
+		ev, err := proctest.NextSSEEvent(events)
 		if err != nil {
 			t.Fatalf("reading events through nginx after %v: %v\napp log:\n%s", statuses, err, app.logs)
 		}
