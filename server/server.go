@@ -53,10 +53,9 @@ type Server struct {
 	now       func() time.Time
 	tokens    *tokens
 
-	failedByAccount *throttle
-	failedByAddr    *throttle
-	dummyHash       []byte
-	dummyOnce       sync.Once
+	logins    *throttle
+	dummyHash []byte
+	dummyOnce sync.Once
 
 	queue    Queue
 	store    storage.Storage
@@ -90,14 +89,11 @@ func New(o Options) (*Server, error) {
 		version:   o.Version,
 		now:       o.Now,
 		tokens:    newTokens(o.Config.SecretKey, o.Config.Algorithm, o.Config.AccessTokenTTL, o.Now),
-		// Per account: a handful of guesses; per address: more, since a household or an
-		// office shares one.
-		failedByAccount: newThrottle(o.DB, o.Logger, 5, 15*time.Minute, o.Now),
-		failedByAddr:    newThrottle(o.DB, o.Logger, 30, 15*time.Minute, o.Now),
-		closing:         make(chan struct{}),
-		queue:           o.Queue,
-		store:           o.Storage,
-		webhooks:        newWebhookState(o.WebhookSecret),
+		logins:    newThrottle(o.DB, o.Logger, loginPolicy, o.Now),
+		closing:   make(chan struct{}),
+		queue:     o.Queue,
+		store:     o.Storage,
+		webhooks:  newWebhookState(o.WebhookSecret),
 	}
 	key, err := deriveSignKey(o.Config.SecretKey)
 	if err != nil {
