@@ -74,6 +74,14 @@ type Config struct {
 	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
 	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
 
+	// Limits that hold the process under abuse (docs/RELIABILITY.md).
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT_SECONDS: the longest a request's body may take to arrive
+	UploadTimeout      time.Duration // UPLOAD_TIMEOUT_SECONDS: the same for uploads and multipart generates
+	MaxConnections     int           // MAX_CONNECTIONS: connections open at once; more wait to be accepted
+	MaxEventStreams    int           // MAX_EVENT_STREAMS: event streams open at once in this process
+	MaxStreamsPerUser  int           // MAX_STREAMS_PER_USER: a user's open event streams; a new one closes the oldest
+	StreamWriteTimeout time.Duration // EVENTS_WRITE_TIMEOUT_SECONDS: how long one write to an event stream may block
+
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
 }
@@ -93,6 +101,8 @@ func Defaults() Config {
 		ReplicateAPIBase: "https://api.replicate.com/v1", ReplicateModel: "google/nano-banana-pro",
 		Storage: "fs", Prices: Prices{P1K: 0.15, P2K: 0.15, P4K: 0.30},
 		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000, JobLease: 60 * time.Second,
+		RequestTimeout: 30 * time.Second, UploadTimeout: 5 * time.Minute, MaxConnections: 4096,
+		MaxEventStreams: 2500, MaxStreamsPerUser: 10, StreamWriteTimeout: 10 * time.Second,
 	}
 }
 
@@ -257,10 +267,13 @@ func FromMap(m map[string]string) (Config, error) {
 	p.bytes("MAX_UPLOAD_BYTES", &c.MaxUploadBytes, 1<<10, 100<<20)
 	p.bytes("MAX_OUTPUT_BYTES", &c.MaxOutputBytes, 1<<20, 512<<20)
 	p.bytes("MAX_IMAGE_PIXELS", &c.MaxPixels, 1_000_000, 400_000_000)
-	var lease int
-	if p.intRange("JOB_LEASE_SECONDS", &lease, 5, 3600) {
-		c.JobLease = time.Duration(lease) * time.Second
-	}
+	p.seconds("JOB_LEASE_SECONDS", &c.JobLease, 5, 3600)
+	p.seconds("REQUEST_TIMEOUT_SECONDS", &c.RequestTimeout, 1, 3600)
+	p.seconds("UPLOAD_TIMEOUT_SECONDS", &c.UploadTimeout, 1, 24*3600)
+	p.intRange("MAX_CONNECTIONS", &c.MaxConnections, 16, 1_000_000)
+	p.intRange("MAX_EVENT_STREAMS", &c.MaxEventStreams, 1, 1_000_000)
+	p.intRange("MAX_STREAMS_PER_USER", &c.MaxStreamsPerUser, 1, 1000)
+	p.seconds("EVENTS_WRITE_TIMEOUT_SECONDS", &c.StreamWriteTimeout, 1, 300)
 	return c, p.err
 }
 
@@ -323,6 +336,14 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return &Error{"DATA_DIR", "", "want a directory path, such as ./data or /var/lib/nanobanana"}
+	}
+	if c.MaxConnections <= c.MaxEventStreams {
+		return &Error{"MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "must be above MAX_EVENT_STREAMS (" +
+			strconv.Itoa(c.MaxEventStreams) + "), or open event streams could hold every connection and no request get in"}
+	}
+	if c.UploadTimeout < c.RequestTimeout {
+		return &Error{"UPLOAD_TIMEOUT_SECONDS", strconv.Itoa(int(c.UploadTimeout / time.Second)),
+			"must be at least REQUEST_TIMEOUT_SECONDS (" + strconv.Itoa(int(c.RequestTimeout/time.Second)) + "): uploads are the largest bodies"}
 	}
 	return nil
 }

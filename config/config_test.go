@@ -51,6 +51,12 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"DATABASE": "mysql"}, "DATABASE"},
 		{map[string]string{"POSTGRES_SSLMODE": "on"}, "POSTGRES_SSLMODE"},
 		{map[string]string{"JOB_LEASE_SECONDS": "1"}, "JOB_LEASE_SECONDS"},
+		{map[string]string{"REQUEST_TIMEOUT_SECONDS": "0"}, "REQUEST_TIMEOUT_SECONDS"},
+		{map[string]string{"UPLOAD_TIMEOUT_SECONDS": "10", "REQUEST_TIMEOUT_SECONDS": "60"}, "UPLOAD_TIMEOUT_SECONDS"},
+		{map[string]string{"MAX_CONNECTIONS": "2000"}, "MAX_CONNECTIONS"},
+		{map[string]string{"MAX_EVENT_STREAMS": "0"}, "MAX_EVENT_STREAMS"},
+		{map[string]string{"MAX_STREAMS_PER_USER": "none"}, "MAX_STREAMS_PER_USER"},
+		{map[string]string{"EVENTS_WRITE_TIMEOUT_SECONDS": "0"}, "EVENTS_WRITE_TIMEOUT_SECONDS"},
 	} {
 		c, err := FromMap(tc.env)
 		if err == nil {

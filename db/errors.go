@@ -26,6 +26,7 @@ const (
 	KindTooLarge                 // the request body is too large
 	KindUnavailable              // the server cannot do it right now (try again)
 	KindUpstream                 // an outside service (Replicate) refused or failed
+	KindTimeout                  // the client was too slow sending its request
 )
 
 // Code is a stable error code from the catalogue below.
@@ -64,6 +65,7 @@ const (
 	CodeUnsupportedMedia   Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
+	CodeRequestTimeout     Code = "request_timeout"        // the request's body did not arrive in time
 )
 
 var codeKinds = map[Code]Kind{
@@ -98,6 +100,7 @@ var codeKinds = map[Code]Kind{
 	CodeUnsupportedMedia:   KindInvalid,
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
+	CodeRequestTimeout:     KindTimeout,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/netutil"
 
 	"nanobanana/config"
 	"nanobanana/db"
@@ -131,6 +132,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	hs.RegisterOnShutdown(s.Close)
+	if n := s.cfg.MaxConnections; n > 0 {
+		// Past the cap, new connections wait in the listen queue until one closes, so
+		// no client can take every file descriptor of the process.
+		ln = netutil.LimitListener(ln, n)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -150,6 +150,9 @@ func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[
 }
 
 func multipartError(err error) error {
+	if te := slowBody(err); te != nil {
+		return te
+	}
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		return tooLarge(maxErr.Limit)
@@ -208,6 +211,9 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return storedUpload{}, multipartError(maxErr)
+		}
+		if te := slowBody(err); te != nil {
+			return storedUpload{}, te
 		}
 		return storedUpload{}, err
 	}
