@@ -66,6 +66,7 @@ const (
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
 	CodeRequestTimeout     Code = "request_timeout"        // the request's body did not arrive in time
+	CodeTooManyStreams     Code = "too_many_streams"       // why an event stream was closed: its user opened more than allowed
 )
 
 var codeKinds = map[Code]Kind{
@@ -101,6 +102,7 @@ var codeKinds = map[Code]Kind{
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
 	CodeRequestTimeout:     KindTimeout,
+	CodeTooManyStreams:     KindLimit,
 }
 
 // Codes lists the catalogue (for documentation and tests).

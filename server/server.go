@@ -64,6 +64,7 @@ type Server struct {
 	signed   signedURLs
 	webhooks *webhookState
 
+	streams   streamSet     // open event streams, for their caps
 	closing   chan struct{} // closed when shutdown starts: long-lived streams end
 	closeOnce sync.Once
 	handler   http.Handler

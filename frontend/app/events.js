@@ -11,6 +11,11 @@ let handler = () => {};
 let onState = () => {};
 let onOpen = () => {};
 let wanted = false;
+// The server closes a user's oldest stream when they open more than it allows (tabs):
+// parked is set when this tab's was, while the tab is hidden; it opens again when shown.
+let parked = false;
+let evictions = 0; // in a row: a tab in view that keeps being closed backs off
+let settled = 0;
 
 export function start(fn, { state, opened } = {}) {
   handler = fn;
@@ -22,7 +27,9 @@ export function start(fn, { state, opened } = {}) {
 
 export function stop() {
   wanted = false;
+  parked = false;
   clearTimeout(timer);
+  clearTimeout(settled);
   if (es) es.close();
   es = null;
   lastId = '';
@@ -34,6 +41,7 @@ function open() {
   clearTimeout(timer);
   if (es) es.close();
   es = null;
+  parked = false;
   const tok = api.token();
   if (!wanted || !tok) return;
   let url = `/api/v1/events?access_token=${encodeURIComponent(tok)}`;
@@ -53,10 +61,31 @@ function open() {
     try { g = JSON.parse(e.data); } catch { return; }
     handler({ ...g, status: 'deleted' });
   });
+  // The last event of a stream the server ends because this account has too many open
+  // (code too_many_streams). Reopening at once would close another tab's, which would
+  // reopen and close this one again: only a tab in view reopens, after a pause that
+  // grows while it keeps being closed; a hidden tab waits until it is shown.
+  src.addEventListener('closed', () => {
+    if (es !== src) return;
+    src.close();
+    es = null;
+    clearTimeout(settled);
+    if (document.visibilityState === 'visible') {
+      onState(false);
+      evictions++;
+      timer = setTimeout(open, Math.min(1000 * 2 ** (evictions - 1), 60000));
+    } else {
+      parked = true;
+      onState(false, true);
+    }
+  });
   src.onopen = () => {
     backoff = 1000;
     onState(true);
     onOpen();
+    // A stream that stays open a minute ends a run of closings.
+    clearTimeout(settled);
+    settled = setTimeout(() => { evictions = 0; }, 60000);
   };
   src.onerror = () => {
     if (es !== src) return;
@@ -75,5 +104,8 @@ function open() {
   };
 }
 
-api.on('token', () => { if (wanted) open(); });
-api.on('online', (up) => { if (up && wanted && !es) open(); });
+api.on('token', () => { if (wanted && !parked) open(); });
+api.on('online', (up) => { if (up && wanted && !es && !parked) open(); });
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && parked && wanted && !es) open();
+});
