@@ -98,7 +98,9 @@ type Generations interface {
 	// CancelGeneration marks a pending or running generation canceled; a finished one
 	// is CodeAlreadyFinished.
 	CancelGeneration(ctx context.Context, userID int64, id string) (*CancelOutcome, error)
-	// RetryGeneration queues a failed or canceled generation again with a fresh job.
+	// RetryGeneration queues a failed or canceled generation again with a fresh job. One
+	// whose prediction succeeded and whose output can still be fetched (Wait) keeps
+	// that prediction: the job fetches its output instead of paying for a new one.
 	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
@@ -128,10 +130,26 @@ type Queue interface {
 	SetPhase(ctx context.Context, jobID int64, owner, phase string) error
 	RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error
 	FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error
+	// Wait puts a held job back in the queue, its generation still running, with a
+	// sentence for its user (see db.Wait).
+	Wait(ctx context.Context, jobID int64, owner string, w Wait) error
 	FinishCanceled(ctx context.Context, jobID int64, owner string) error
 	CompleteJob(ctx context.Context, jobID int64, owner, genID string, r Result) error
 	// QueueSignal fires when another process queued jobs (nil when none can).
 	QueueSignal() <-chan struct{}
+}
+
+// Wait is how a job waits in the queue while its generation stays running.
+type Wait struct {
+	RunAfter time.Time
+	// OutputUntil, when set, is until when the job's succeeded prediction's output can
+	// still be fetched (Job.OutputUntil): the job's retries are bounded by it, not by
+	// its attempts, and a run again of its generation before then fetches that output.
+	OutputUntil time.Time
+	// Message is the generation's error meanwhile: why it waits, for its user.
+	Message, LastError string
+	// Uncounted gives the claim's attempt back (the wait is not the job's fault).
+	Uncounted bool
 }
 
 // Events are the log of generation changes that event streams follow.

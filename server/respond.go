@@ -93,6 +93,8 @@ func httpStatus(code db.Code) int {
 		return http.StatusBadGateway
 	case db.KindTimeout:
 		return http.StatusRequestTimeout
+	case db.KindFull:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"nanobanana/db"
+	"nanobanana/storage"
 	"nanobanana/storage/imaging"
 )
 
@@ -214,6 +215,9 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		}
 		if te := slowBody(err); te != nil {
 			return storedUpload{}, te
+		}
+		if errors.Is(err, storage.ErrFull) {
+			return storedUpload{}, newError(db.CodeStorageFull, "The server's storage is full, so "+fname+" was not saved; try again later.")
 		}
 		return storedUpload{}, err
 	}

@@ -96,13 +96,13 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 	dir := path.Dir(key)
 	syncUpTo, err := s.mkdirs(dir)
 	if err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 
 	tmp := path.Join(dir, ".tmp-"+randomHex())
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	if err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	if s.fileMode != 0o600 {
 		// As for directories: the umask must not hide the file from the proxy.
@@ -121,7 +121,7 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 	}()
 
 	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	// The reader may have finished just as ctx ended; a cancelled Put must
 	// not commit, or callers that treat the error as "nothing stored" leak.
@@ -129,17 +129,17 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
 	}
 	if err := f.Sync(); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: sync: %w", key, err)
+		return Info{}, putError(key, "sync: ", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
 	}
 	if err := f.Close(); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	committed = true
 	// The rename and any new directories are durable only once their
@@ -153,6 +153,15 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 		}
 	}
 	return s.info(key, st), nil
+}
+
+// putError is Put's error for key: ErrFull with the cause when the file system has no
+// room, else the cause. A reader's error (a download cut off) passes through as it is.
+func putError(key, what string, err error) error {
+	if isFull(err) {
+		return fmt.Errorf("storage: put %q: %s%w: %w", key, what, ErrFull, err)
+	}
+	return fmt.Errorf("storage: put %q: %s%w", key, what, err)
 }
 
 // mkdirs creates dir and returns the highest directory whose entries changed

@@ -70,3 +70,65 @@ var _ = register("ListByStatusPagesThroughEveryStatus", func(t *testing.T, open 
 		}
 	}
 })
+
+// A generation whose prediction succeeded but whose output waits to be stored
+// (Store.Wait with OutputUntil) keeps that prediction when run again before the output
+// is gone, so the job fetches it instead of paying for another; after, it does not.
+var _ = register("RetryKeepsAFetchableOutput", func(t *testing.T, open Opener) {
+	now, advance := fixedClock(time.Unix(1_700_000_000, 0))
+	d := open(t, db.Options{Now: now})
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		until time.Duration
+		keep  bool
+		user  int64
+		gen   string
+	}{{name: "fetchable", until: time.Hour, keep: true}, {name: "gone", until: time.Minute}}
+	for i := range cases {
+		cases[i].user = addUser(t, d, cases[i].name)
+		g, err := d.CreateGeneration(ctx, cases[i].user, params(cases[i].name), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases[i].gen = g.ID
+	}
+	jobs, err := d.ClaimJobs(ctx, "w", now().Add(time.Minute), 5, 2)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	for _, j := range jobs {
+		tc := cases[0]
+		if j.GenerationID != tc.gen {
+			tc = cases[1]
+		}
+		if err := d.SetPrediction(ctx, j.ID, "w", tc.gen, "pred-"+tc.name); err != nil {
+			t.Fatal(err)
+		}
+		err = d.Wait(ctx, j.ID, "w", db.Wait{RunAfter: now().Add(time.Second), OutputUntil: now().Add(tc.until),
+			Message: "Storage is full.", LastError: "ENOSPC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := d.GetGeneration(ctx, tc.user, tc.gen)
+		if err != nil || held.Status != db.StatusRunning || held.Error != "Storage is full." {
+			t.Fatalf("%s: while waiting: %+v %v", tc.name, held, err)
+		}
+		if _, err := d.CancelGeneration(ctx, tc.user, tc.gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	advance(2 * time.Minute)
+	for _, tc := range cases {
+		if _, err := d.RetryGeneration(ctx, tc.user, tc.gen, 0); err != nil {
+			t.Fatal(err)
+		}
+		j, err := d.JobForGeneration(ctx, tc.gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := j.PredictionID == "pred-"+tc.name && j.Phase == db.PhaseSubmitted; kept != tc.keep {
+			t.Errorf("%s: after run again, prediction %q phase %q; want kept: %v", tc.name, j.PredictionID, j.Phase, tc.keep)
+		}
+	}
+})
