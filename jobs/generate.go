@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -80,6 +81,12 @@ type retryError struct {
 	after         time.Duration // at least this long (Retry-After), 0 = backoff only
 	newPrediction bool
 	giveUp        string // the sentence for the user if no retry is left
+	// mayExist is when a create whose prediction may exist was sent (a create whose
+	// answer was lost, or a reconciliation looking for one that failed): such a job is
+	// retried for as long as that prediction could be running or keep its output, not
+	// just for its attempts, since giving up could throw away an image Replicate makes
+	// and charges for. Zero otherwise.
+	mayExist time.Time
 }
 
 func (e *retryError) Error() string { return "retry: " + e.cause.Error() }
@@ -115,6 +122,15 @@ func classify(err error, newPrediction bool) error {
 		return err
 	}
 	return fail(replicate.UserMessage(err), err)
+}
+
+// mayExist marks a retry of a job whose prediction may exist, sent at since.
+func mayExist(err error, since time.Time) error {
+	var re *retryError
+	if errors.As(err, &re) {
+		re.mayExist = since
+	}
+	return err
 }
 
 func giveUpMessage(err error) string {
@@ -173,7 +189,7 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		// find it before creating anything.
 		p, err = s.reconcile(ctx, token, g, j)
 		if err != nil {
-			return classify(err, false)
+			return mayExist(classify(err, false), cmp.Or(submitAt, j.UpdatedAt))
 		}
 		if p != nil {
 			if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
@@ -217,7 +233,10 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 			// so the next attempt looks for it. A 429 or 4xx created nothing.
 			var ae *replicate.Error
 			maybeCreated := !errors.As(err, &ae) || ae.StatusCode >= 500
-			return classify(err, !maybeCreated)
+			if maybeCreated {
+				return mayExist(classify(err, false), submitAt)
+			}
+			return classify(err, true)
 		}
 		if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
 			// Nobody will ever poll this prediction: stop it so it is not paid for nothing.
@@ -333,7 +352,12 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 	var best *replicate.Prediction
 	cursor := ""
 	for page := 0; page < 10; page++ {
-		preds, next, err := s.o.Replicate.List(ctx, token, cursor)
+		var preds []replicate.Prediction
+		var next string
+		err := s.patiently(ctx, func() (err error) {
+			preds, next, err = s.o.Replicate.List(ctx, token, cursor)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -355,7 +379,11 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 			if !hasInput(p.Input) {
 				// The list is not documented to carry each prediction's input (the API
 				// reference shows it without); the prediction itself always does.
-				full, err := s.o.Replicate.Get(ctx, token, p.ID)
+				var full *replicate.Prediction
+				err := s.patiently(ctx, func() (err error) {
+					full, err = s.o.Replicate.Get(ctx, token, p.ID)
+					return err
+				})
 				if err != nil {
 					return nil, err
 				}
@@ -374,6 +402,31 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 		cursor = next
 	}
 	return best, nil
+}
+
+// patiently makes a call to Replicate again, a few times, when it fails in a way that
+// passes (429, 5xx, network), waiting as asked if that is short. A reconciliation makes
+// many calls and must see every candidate: one refused call would otherwise send the job
+// to wait a backoff and start its search over.
+func (s *Service) patiently(ctx context.Context, call func() error) error {
+	var err error
+	for range 4 {
+		if err = call(); err == nil || !replicate.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := max(replicate.RetryAfter(err), s.o.PollMin)
+		if wait > 5*time.Second {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return err
 }
 
 func absDur(d time.Duration) time.Duration {
@@ -655,8 +708,13 @@ func (s *Service) retry(ctx context.Context, r *run, re *retryError) {
 	d := max(s.backoff(j), re.after)
 	now := s.o.Now()
 	spent := j.Attempts >= j.MaxAttempts || now.Add(d).After(j.CreatedAt.Add(s.o.MaxRetryWindow))
-	if j.OutputUntil.After(now) {
+	switch {
+	case j.OutputUntil.After(now):
 		spent = now.Add(d).After(j.OutputUntil)
+	case !re.mayExist.IsZero():
+		// A prediction this job may have created runs until Cancel-After at most, and
+		// its output is kept an hour after: until then, finding it may save its image.
+		spent = now.Add(d).After(re.mayExist.Add(s.o.CancelAfter + s.o.OutputLifetime))
 	}
 	if spent {
 		s.log.Warn("giving up after retries", "job", j.ID, "attempts", j.Attempts, "err", re.cause)
