@@ -197,6 +197,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
+	if fs, ok := a.Storage.(*storage.FS); ok {
+		// A process killed while storing an image leaves its temporary file behind.
+		// In the background: a large images folder takes a while to walk.
+		go func() {
+			n, err := fs.RemoveStale(ctx, staleTempAge, time.Now())
+			if err != nil && ctx.Err() == nil {
+				a.Log.Warn("removing stale temporary image files", "err", err)
+			} else if n > 0 {
+				a.Log.Info("removed temporary image files left by an interrupted store", "files", n)
+			}
+		}()
+	}
 	a.Log.Info("nanobanana listening", "addr", ln.Addr().String(), "version", version, "data_dir", a.Config.DataDir,
 		"storage", a.Config.Storage, "workers", a.Config.MaxWorkers, "demo", a.Config.Demo)
 	if a.Ready != nil {
@@ -211,6 +223,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	a.Log.Info("nanobanana stopped")
 	return err
 }
+
+// staleTempAge is how old a temporary image file must be to be removed at start: a live
+// one (of another process sharing the folder) is written to as its data arrives.
+const staleTempAge = time.Hour
 
 // userToken picks the Replicate token for a user's generations: their own key, else the
 // global REPLICATE_API_TOKEN.

@@ -83,6 +83,14 @@ type Config struct {
 	LogMaxFiles       int            // LOG_MAX_FILES: rotated log files kept
 	PIDFile           string         // PID_FILE: where `nanobanana start` records the server it started
 
+	// Limits that hold the process under abuse (docs/RELIABILITY.md).
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT_SECONDS: the longest a request's body may take to arrive
+	UploadTimeout      time.Duration // UPLOAD_TIMEOUT_SECONDS: the same for uploads and multipart generates
+	MaxConnections     int           // MAX_CONNECTIONS: connections open at once; more wait to be accepted
+	MaxEventStreams    int           // MAX_EVENT_STREAMS: event streams open at once in this process
+	MaxStreamsPerUser  int           // MAX_STREAMS_PER_USER: a user's open event streams; a new one closes the oldest
+	StreamWriteTimeout time.Duration // EVENTS_WRITE_TIMEOUT_SECONDS: how long one write to an event stream may block
+
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
 }
@@ -104,6 +112,8 @@ func Defaults() Config {
 		MaxUploadBytes: 10 << 20, MaxOutputBytes: 64 << 20, MaxPixels: 50_000_000, JobLease: 60 * time.Second,
 		LogMaxBytes: 10 << 20, LogMaxFiles: 3,
 		UploadQuota: 200 << 20, UploadsPerMinute: 30, UploadRetention: 24 * time.Hour,
+		RequestTimeout: 30 * time.Second, UploadTimeout: 5 * time.Minute, MaxConnections: 4096,
+		MaxEventStreams: 2500, MaxStreamsPerUser: 10, StreamWriteTimeout: 10 * time.Second,
 	}
 }
 
@@ -281,10 +291,13 @@ func FromMap(m map[string]string) (Config, error) {
 		c.UploadRetention = time.Duration(retention) * time.Hour
 	}
 	p.bytes("MAX_IMAGE_PIXELS", &c.MaxPixels, 1_000_000, 400_000_000)
-	var lease int
-	if p.intRange("JOB_LEASE_SECONDS", &lease, 5, 3600) {
-		c.JobLease = time.Duration(lease) * time.Second
-	}
+	p.seconds("JOB_LEASE_SECONDS", &c.JobLease, 5, 3600)
+	p.seconds("REQUEST_TIMEOUT_SECONDS", &c.RequestTimeout, 1, 3600)
+	p.seconds("UPLOAD_TIMEOUT_SECONDS", &c.UploadTimeout, 1, 24*3600)
+	p.intRange("MAX_CONNECTIONS", &c.MaxConnections, 16, 1_000_000)
+	p.intRange("MAX_EVENT_STREAMS", &c.MaxEventStreams, 1, 1_000_000)
+	p.intRange("MAX_STREAMS_PER_USER", &c.MaxStreamsPerUser, 1, 1000)
+	p.seconds("EVENTS_WRITE_TIMEOUT_SECONDS", &c.StreamWriteTimeout, 1, 300)
 	p.memory("MEMORY_LIMIT", &c.MemoryLimit, 16<<20)
 	p.str("LOG_FILE", &c.LogFile)
 	p.bytes("LOG_MAX_BYTES", &c.LogMaxBytes, 1<<10, 1<<30)
@@ -352,6 +365,14 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return &Error{"DATA_DIR", "", "want a directory path, such as ./data or /var/lib/nanobanana"}
+	}
+	if c.MaxConnections <= c.MaxEventStreams {
+		return &Error{"MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "must be above MAX_EVENT_STREAMS (" +
+			strconv.Itoa(c.MaxEventStreams) + "), or open event streams could hold every connection and no request get in"}
+	}
+	if c.UploadTimeout < c.RequestTimeout {
+		return &Error{"UPLOAD_TIMEOUT_SECONDS", strconv.Itoa(int(c.UploadTimeout / time.Second)),
+			"must be at least REQUEST_TIMEOUT_SECONDS (" + strconv.Itoa(int(c.RequestTimeout/time.Second)) + "): uploads are the largest bodies"}
 	}
 	return nil
 }

@@ -57,6 +57,12 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"MEMORY_LIMIT": "-5GiB"}, "MEMORY_LIMIT"},
 		{map[string]string{"LOG_MAX_BYTES": "10"}, "LOG_MAX_BYTES"},
 		{map[string]string{"LOG_MAX_FILES": "-1"}, "LOG_MAX_FILES"},
+		{map[string]string{"REQUEST_TIMEOUT_SECONDS": "0"}, "REQUEST_TIMEOUT_SECONDS"},
+		{map[string]string{"UPLOAD_TIMEOUT_SECONDS": "10", "REQUEST_TIMEOUT_SECONDS": "60"}, "UPLOAD_TIMEOUT_SECONDS"},
+		{map[string]string{"MAX_CONNECTIONS": "2000"}, "MAX_CONNECTIONS"},
+		{map[string]string{"MAX_EVENT_STREAMS": "0"}, "MAX_EVENT_STREAMS"},
+		{map[string]string{"MAX_STREAMS_PER_USER": "none"}, "MAX_STREAMS_PER_USER"},
+		{map[string]string{"EVENTS_WRITE_TIMEOUT_SECONDS": "0"}, "EVENTS_WRITE_TIMEOUT_SECONDS"},
 	} {
 		c, err := FromMap(tc.env)
 		if err == nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // parser reads typed values from the variable map and keeps the first error.
@@ -44,6 +45,14 @@ func (p *parser) intRange(name string, dst *int, lo, hi int) bool {
 	}
 	*dst = n
 	return true
+}
+
+// seconds reads a whole number of seconds from lo to hi into a duration.
+func (p *parser) seconds(name string, dst *time.Duration, lo, hi int) {
+	var n int
+	if p.intRange(name, &n, lo, hi) {
+		*dst = time.Duration(n) * time.Second
+	}
 }
 
 func (p *parser) bytes(name string, dst *int64, lo, hi int64) {

@@ -26,6 +26,8 @@ const (
 	KindTooLarge                 // the request body is too large
 	KindUnavailable              // the server cannot do it right now (try again)
 	KindUpstream                 // an outside service (Replicate) refused or failed
+	KindTimeout                  // the client was too slow sending its request
+	KindFull                     // the server's storage is full: nothing could be saved
 )
 
 // Code is a stable error code from the catalogue below.
@@ -68,6 +70,9 @@ const (
 	CodePendingLimit       Code = "pending_limit"          // the account has as many generations waiting as it may
 	CodeUploadQuota        Code = "upload_quota_exceeded"  // the user's uploads would hold more bytes than their quota
 	CodeUploadInUse        Code = "upload_in_use"          // delete of an upload a pending or running generation uses
+	CodeRequestTimeout     Code = "request_timeout"        // the request's body did not arrive in time
+	CodeTooManyStreams     Code = "too_many_streams"       // why an event stream was closed: its user opened more than allowed
+	CodeStorageFull        Code = "storage_full"           // the database or the image storage has no room left
 )
 
 var codeKinds = map[Code]Kind{
@@ -106,6 +111,9 @@ var codeKinds = map[Code]Kind{
 	CodePendingLimit:       KindLimit,
 	CodeUploadQuota:        KindTooLarge, // no wait clears it: only deleting does
 	CodeUploadInUse:        KindConflict,
+	CodeRequestTimeout:     KindTimeout,
+	CodeTooManyStreams:     KindLimit,
+	CodeStorageFull:        KindFull,
 }
 
 // Codes lists the catalogue (for documentation and tests).
@@ -185,6 +193,11 @@ func ReasonOf(err error) string {
 	return ""
 }
 
+// StorageFull wraps an engine's error for a write refused for want of space.
+func StorageFull(err error) error {
+	return &Error{Code: CodeStorageFull, Reason: "the server's storage is full, so nothing was saved; try again later (the administrator has been told)", Err: err}
+}
+
 // kindSentinel marks the codes whose bare sentinel stands for their whole kind.
 var kindSentinel = map[Code]bool{CodeNotFound: true, CodeConflict: true}
 
@@ -204,6 +217,10 @@ var (
 	ErrTokenReused error = &Error{Code: CodeTokenReused}
 	// ErrInvalidCursor is a list cursor this package did not produce.
 	ErrInvalidCursor error = &Error{Code: CodeInvalidCursor}
+	// ErrStorageFull matches a write refused because the database's storage is full
+	// (SQLite's SQLITE_FULL, PostgreSQL's disk_full): an engine returns it with the
+	// cause, and the server answers 507 with its sentence.
+	ErrStorageFull error = &Error{Code: CodeStorageFull}
 	// ErrClosed is returned by a store that was closed.
 	ErrClosed = errors.New("database closed")
 )

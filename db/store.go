@@ -107,7 +107,9 @@ type Generations interface {
 	// CancelGeneration marks a pending or running generation canceled; a finished one
 	// is CodeAlreadyFinished.
 	CancelGeneration(ctx context.Context, userID int64, id string) (*CancelOutcome, error)
-	// RetryGeneration queues a failed or canceled generation again with a fresh job.
+	// RetryGeneration queues a failed or canceled generation again with a fresh job. One
+	// whose prediction succeeded and whose output can still be fetched (Wait) keeps
+	// that prediction: the job fetches its output instead of paying for a new one.
 	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
@@ -146,10 +148,26 @@ type Queue interface {
 	SetPhase(ctx context.Context, jobID int64, owner, phase string) error
 	RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error
 	FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error
+	// Wait puts a held job back in the queue, its generation still running, with a
+	// sentence for its user (see db.Wait).
+	Wait(ctx context.Context, jobID int64, owner string, w Wait) error
 	FinishCanceled(ctx context.Context, jobID int64, owner string) error
 	CompleteJob(ctx context.Context, jobID int64, owner, genID string, r Result) error
 	// QueueSignal fires when another process queued jobs (nil when none can).
 	QueueSignal() <-chan struct{}
+}
+
+// Wait is how a job waits in the queue while its generation stays running.
+type Wait struct {
+	RunAfter time.Time
+	// OutputUntil, when set, is until when the job's succeeded prediction's output can
+	// still be fetched (Job.OutputUntil): the job's retries are bounded by it, not by
+	// its attempts, and a run again of its generation before then fetches that output.
+	OutputUntil time.Time
+	// Message is the generation's error meanwhile: why it waits, for its user.
+	Message, LastError string
+	// Uncounted gives the claim's attempt back (the wait is not the job's fault).
+	Uncounted bool
 }
 
 // Events are the log of generation changes that event streams follow.
@@ -164,14 +182,55 @@ type Events interface {
 	Subscribe(userID int64) (<-chan struct{}, func())
 }
 
-// Throttle counts failed sign-ins per key in fixed windows.
+// Throttle limits sign-in attempts. Every attempt is counted before its password is
+// checked, in the statement that decides whether it may be checked, so concurrent
+// attempts (in one process or several sharing a PostgreSQL database) never check more
+// passwords than the policy allows.
 type Throttle interface {
-	// LoginBlocked returns how long key must wait (0: it may try now) and its failures
-	// in the open window, for limit failures per window.
-	LoginBlocked(ctx context.Context, key string, limit int, now time.Time) (time.Duration, int, error)
-	LoginFailed(ctx context.Context, key string, window time.Duration, now time.Time) error
-	LoginSucceeded(ctx context.Context, key string) error
+	// LoginAttempt counts one attempt at account (a key such as "user:42") from addr
+	// ("addr:<ip>", or "" to limit the account only) under p, at now. 0 means the
+	// password may be checked: the attempt was counted as a failure of both keys, and
+	// LoginSucceeded takes that back. A positive wait means it was refused and nothing
+	// was counted; the caller answers 429 with it as Retry-After.
+	LoginAttempt(ctx context.Context, account, addr string, p LoginPolicy, now time.Time) (time.Duration, error)
+	// LoginSucceeded forgets the account's failures and takes back the one its
+	// successful attempt counted on addr ("" for none).
+	LoginSucceeded(ctx context.Context, account, addr string) error
 	PruneLoginFailures(ctx context.Context, now time.Time) (int64, error)
+}
+
+// LoginPolicy is how many sign-in attempts are checked.
+//
+// Per account: AccountFree failures in a row are checked at once; after that each
+// failure makes the next attempt wait, AccountBase after the AccountFree-th, doubling
+// with every further one up to AccountMax. The failures are forgotten AccountMemory
+// after the last. A wait refuses every attempt, the right password's too, but it is
+// short after a few failures: a stranger cannot lock an account out for long.
+//
+// Per address: AddrLimit failures per AddrWindow (a fixed window from the first).
+// Past it, an attempt from the address is checked only when its account has no
+// failures to remember: one try per account, so a correct password for an account no
+// one is guessing still gets in from a busy address, while guessing across many
+// accounts from one address gets one guess per account per AccountMemory.
+type LoginPolicy struct {
+	AccountFree   int
+	AccountBase   time.Duration
+	AccountMax    time.Duration
+	AccountMemory time.Duration
+	AddrLimit     int
+	AddrWindow    time.Duration
+}
+
+// AccountWait is how long an account waits after n failures in a row under p.
+func (p LoginPolicy) AccountWait(n int) time.Duration {
+	if n < p.AccountFree || p.AccountBase <= 0 {
+		return 0
+	}
+	d := p.AccountBase
+	for i := p.AccountFree; i < n && d < p.AccountMax; i++ {
+		d *= 2
+	}
+	return min(d, p.AccountMax)
 }
 
 // Uploads are reference images users stored for image-to-image generations.

@@ -125,6 +125,10 @@ type Job struct {
 	SubmitStartedAt time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// OutputUntil is set (Store.Wait) when the job's prediction succeeded but its output
+	// could not be stored yet: until then Replicate keeps it, so the job is retried
+	// until then however many attempts it took. Zero when unknown.
+	OutputUntil time.Time
 
 	// SubmitClaimed is set by ClaimJobs when the claim's own commit recorded phase
 	// 'submitting' (and SubmitStartedAt) for this attempt: the job had no prediction and

@@ -637,6 +637,7 @@ func TestMain(m *testing.M) { proctest.Main(m) }
 // restart.
 type server struct {
 	t    *testing.T
+	env  []string // settings beside the defaults, NAME=value
 	bin  string
 	addr string
 	dir  string
@@ -646,14 +647,14 @@ type server struct {
 }
 
 // startServer builds (or takes) the binary and runs it in demo mode on a loopback port.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	bin := os.Getenv("NANOBANANA_E2E_BIN")
 	if bin == "" {
 		bin = proctest.Build(t, ".")
 	}
 	addr := proctest.FreeAddr(t)
-	s := &server{t: t, bin: bin, addr: addr, dir: t.TempDir(), base: "http://" + addr}
+	s := &server{t: t, env: env, bin: bin, addr: addr, dir: t.TempDir(), base: "http://" + addr}
 	s.start()
 	t.Cleanup(func() {
 		s.stop()
@@ -670,7 +671,11 @@ func (s *server) start() {
 	if s.proc != nil {
 		s.past += s.proc.Logs.String() + "(restarted)\n"
 	}
-	s.proc = proctest.Start(s.t, exec.Command(s.bin, "serve", "--demo", "--data-dir", s.dir, "--listen", s.addr))
+	cmd := exec.Command(s.bin, "serve", "--demo", "--data-dir", s.dir, "--listen", s.addr)
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
+	s.proc = proctest.Start(s.t, cmd)
 	if err := s.proc.WaitHTTP(nil, s.base+"/api/v1/meta", 20*time.Second); err != nil {
 		s.t.Fatalf("the server did not answer on %s: %v\n%s", s.addr, err, s.proc.Logs.String())
 	}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -29,7 +30,45 @@ const (
 	msgRefMissing   = "A reference image of this generation no longer exists; upload it again and start a new generation."
 	msgStoreFailed  = "The image could not be stored after several attempts; check the server's storage, then retry."
 	msgStoppedThere = "The generation was stopped at Replicate before it finished (it ran past the time limit or was canceled there); retry it."
+
+	// While a succeeded prediction's output waits to be stored (%s: until when Replicate
+	// keeps it), and when it could not be in time.
+	msgHeldFull  = "The server's storage is full: this image is kept at Replicate until %s and will be saved as soon as there is room."
+	msgHeld      = "The image could not be saved yet; it is kept at Replicate until %s, and saving is tried again until then."
+	msgLostFull  = "The server's storage stayed full until Replicate deleted this image (an hour after it was made), so it could not be saved; retry to generate it again."
+	msgLost      = "The image could not be saved before Replicate deleted it (an hour after it was made); retry to generate it again."
+	msgFullNoNew = "The server's storage is full, so this generation was not started (nothing was charged); retry it once the administrator has freed space."
+	msgPutOff    = "Waiting for room: the server's storage is full, so this generation starts (and is charged) only once there is room again."
 )
+
+// holdError: the prediction succeeded but its output could not be stored (the disk is
+// full, the download broke, the database refused): the job waits in the queue and tries
+// again, for as long as Replicate keeps the output (until), however many attempts it
+// takes. Giving up earlier would throw away an image already paid for.
+type holdError struct {
+	cause error
+	full  bool // storage (files or database) had no room
+	until time.Time
+}
+
+func (e *holdError) Error() string { return "hold output: " + e.cause.Error() }
+func (e *holdError) Unwrap() error { return e.cause }
+
+// putOffError: the job must wait for something outside it (room to store an image)
+// before it may start: back to the queue without counting the attempt, until the retry
+// window ends.
+type putOffError struct {
+	cause  error
+	after  time.Duration
+	why    string // for the user, meanwhile
+	giveUp string
+}
+
+func (e *putOffError) Error() string { return "put off: " + e.cause.Error() }
+func (e *putOffError) Unwrap() error { return e.cause }
+
+// errStorageFull: a new prediction is not created while storage was found full lately.
+var errStorageFull = errors.New("storage full: no new prediction until there is room")
 
 // dataURLMax is the size up to which a reference image is sent inline; larger ones go
 // through Replicate's files API, as Replicate advises.
@@ -42,6 +81,12 @@ type retryError struct {
 	after         time.Duration // at least this long (Retry-After), 0 = backoff only
 	newPrediction bool
 	giveUp        string // the sentence for the user if no retry is left
+	// mayExist is when a create whose prediction may exist was sent (a create whose
+	// answer was lost, or a reconciliation looking for one that failed): such a job is
+	// retried for as long as that prediction could be running or keep its output, not
+	// just for its attempts, since giving up could throw away an image Replicate makes
+	// and charges for. Zero otherwise.
+	mayExist time.Time
 }
 
 func (e *retryError) Error() string { return "retry: " + e.cause.Error() }
@@ -77,6 +122,15 @@ func classify(err error, newPrediction bool) error {
 		return err
 	}
 	return fail(replicate.UserMessage(err), err)
+}
+
+// mayExist marks a retry of a job whose prediction may exist, sent at since.
+func mayExist(err error, since time.Time) error {
+	var re *retryError
+	if errors.As(err, &re) {
+		re.mayExist = since
+	}
+	return err
 }
 
 func giveUpMessage(err error) string {
@@ -135,7 +189,7 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		// find it before creating anything.
 		p, err = s.reconcile(ctx, token, g, j)
 		if err != nil {
-			return classify(err, false)
+			return mayExist(classify(err, false), cmp.Or(submitAt, j.UpdatedAt))
 		}
 		if p != nil {
 			if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
@@ -151,6 +205,10 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		}
 	}
 	if predID == "" {
+		if s.storageFull() {
+			// Its image could not be stored either: do not pay for it yet.
+			return &putOffError{cause: errStorageFull, after: s.o.RetryMax, why: msgPutOff, giveUp: msgFullNoNew}
+		}
 		in, err := s.buildInput(ctx, token, g)
 		if err != nil {
 			return err
@@ -179,7 +237,10 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 			// so the next attempt looks for it. A 429 or 4xx created nothing.
 			var ae *replicate.Error
 			maybeCreated := !errors.As(err, &ae) || ae.StatusCode >= 500
-			return classify(err, !maybeCreated)
+			if maybeCreated {
+				return mayExist(classify(err, false), submitAt)
+			}
+			return classify(err, true)
 		}
 		if err := s.o.DB.SetPrediction(ctx, j.ID, r.owner, g.ID, p.ID); err != nil {
 			// Nobody will ever poll this prediction: stop it so it is not paid for nothing.
@@ -229,30 +290,41 @@ func (s *Service) track(r *run, predID string) {
 // poll waits until the prediction is terminal, with a growing delay between Gets, woken
 // early by Wake (webhooks) and by a user's cancel. It gives up a little after the
 // create's Cancel-After: Replicate has ended the prediction by then.
+//
+// A resumed job (p nil) looks at once, before any deadline: its prediction may have
+// ended long ago, and one that succeeded has an output to store while Replicate keeps
+// it (Job.OutputUntil, which extends the deadline).
 func (s *Service) poll(ctx context.Context, r *run, token, predID string, p *replicate.Prediction, submitAt time.Time) (*replicate.Prediction, error) {
 	deadline := submitAt.Add(s.o.CancelAfter + 2*time.Minute)
+	if r.job.OutputUntil.After(deadline) {
+		deadline = r.job.OutputUntil
+	}
 	delay := s.o.PollMin
+	now := p == nil
 	for p == nil || !p.Terminal() {
 		if r.userCancel.Load() {
 			return nil, errUserCanceled
 		}
-		if s.o.Now().After(deadline) {
+		if !now && s.o.Now().After(deadline) {
 			s.cancelPrediction(ctx, r.job.UserID, predID)
 			return nil, fail(msgStoppedThere, fmt.Errorf("prediction %s not finished by %s", predID, deadline))
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-r.poke:
-			t.Stop()
-			if r.userCancel.Load() {
-				return nil, errUserCanceled
+		if !now {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-r.poke:
+				t.Stop()
+				if r.userCancel.Load() {
+					return nil, errUserCanceled
+				}
+			case <-t.C:
 			}
-		case <-t.C:
+			delay = min(delay*3/2, s.o.PollMax)
 		}
-		delay = min(delay*3/2, s.o.PollMax)
+		now = false
 		q, err := s.o.Replicate.Get(ctx, token, predID)
 		switch {
 		case err == nil:
@@ -287,7 +359,12 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 	var best *replicate.Prediction
 	cursor := ""
 	for page := 0; page < 10; page++ {
-		preds, next, err := s.o.Replicate.List(ctx, token, cursor)
+		var preds []replicate.Prediction
+		var next string
+		err := s.patiently(ctx, func() (err error) {
+			preds, next, err = s.o.Replicate.List(ctx, token, cursor)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -309,7 +386,11 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 			if !hasInput(p.Input) {
 				// The list is not documented to carry each prediction's input (the API
 				// reference shows it without); the prediction itself always does.
-				full, err := s.o.Replicate.Get(ctx, token, p.ID)
+				var full *replicate.Prediction
+				err := s.patiently(ctx, func() (err error) {
+					full, err = s.o.Replicate.Get(ctx, token, p.ID)
+					return err
+				})
 				if err != nil {
 					return nil, err
 				}
@@ -328,6 +409,31 @@ func (s *Service) reconcile(ctx context.Context, token string, g *db.Generation,
 		cursor = next
 	}
 	return best, nil
+}
+
+// patiently makes a call to Replicate again, a few times, when it fails in a way that
+// passes (429, 5xx, network), waiting as asked if that is short. A reconciliation makes
+// many calls and must see every candidate: one refused call would otherwise send the job
+// to wait a backoff and start its search over.
+func (s *Service) patiently(ctx context.Context, call func() error) error {
+	var err error
+	for range 4 {
+		if err = call(); err == nil || !replicate.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := max(replicate.RetryAfter(err), s.o.PollMin)
+		if wait > 5*time.Second {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return err
 }
 
 func absDur(d time.Duration) time.Duration {
@@ -418,18 +524,31 @@ func (s *Service) store(ctx context.Context, r *run, g *db.Generation, token str
 		}
 		return fail(msgNoOutput, errors.New("succeeded without output"))
 	}
+	// From here the image is paid for: a failure that may pass (no room, a broken
+	// download, a database error) holds the job until Replicate deletes the output.
+	until := s.outputUntil(p)
+	hold := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		full := errors.Is(err, storage.ErrFull) || errors.Is(err, db.ErrStorageFull)
+		if full {
+			s.fullAt.Store(s.o.Now().UnixMilli())
+		}
+		return &holdError{cause: err, full: full, until: until}
+	}
 	rc, _, err := s.o.Replicate.Download(ctx, token, url, s.o.MaxOutputBytes)
 	if err != nil {
-		if errors.Is(err, replicate.ErrOutputExpired) || errors.Is(err, replicate.ErrOutputTooLarge) {
+		if errors.Is(err, replicate.ErrOutputExpired) || errors.Is(err, replicate.ErrOutputTooLarge) || replicate.IsPermanent(err) {
 			return fail(replicate.UserMessage(err), err)
 		}
-		return classify(err, false)
+		return hold(err)
 	}
 	defer rc.Close()
 	head := make([]byte, imaging.SniffLen)
 	n, err := io.ReadFull(rc, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return classify(&replicate.NetworkError{Op: "download output", Err: err}, false)
+		return hold(&replicate.NetworkError{Op: "download output", Err: err})
 	}
 	head = head[:n]
 	format, ok := imaging.Sniff(head)
@@ -441,34 +560,26 @@ func (s *Service) store(ctx context.Context, r *run, g *db.Generation, token str
 	sum := sha256.New()
 	info, err := s.o.Storage.Put(ctx, key, io.TeeReader(io.MultiReader(bytes.NewReader(head), rc), sum), format.ContentType())
 	if err != nil {
-		switch {
-		case errors.Is(err, replicate.ErrOutputTooLarge):
+		if errors.Is(err, replicate.ErrOutputTooLarge) {
 			return fail(replicate.UserMessage(err), err)
-		case ctx.Err() != nil:
-			return ctx.Err()
 		}
-		// A broken download or a storage hiccup: the output is still at Replicate for
-		// the hour, so try again.
-		return &retryError{cause: err, giveUp: msgStoreFailed}
+		// No room, a broken download or a storage hiccup: the output is still at
+		// Replicate for the hour, so try again.
+		return hold(err)
 	}
 	im, thumb, err := s.inspectAndThumb(ctx, key)
 	if err != nil {
 		s.removeFiles(context.WithoutCancel(ctx), key)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		if errors.Is(err, imaging.ErrUnsupported) || errors.Is(err, imaging.ErrTooManyPixels) || errors.Is(err, errDecode) {
 			return fail(msgBadImage, err)
 		}
-		return &retryError{cause: err, giveUp: msgStoreFailed}
+		return hold(err)
 	}
 	if _, err := s.o.Storage.Put(ctx, thumbKey, bytes.NewReader(thumb), "image/jpeg"); err != nil {
 		s.removeFiles(context.WithoutCancel(ctx), key)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &retryError{cause: err, giveUp: msgStoreFailed}
+		return hold(err)
 	}
+	s.fullAt.Store(0) // there was room
 	res := db.Result{ImageKey: key, ImageType: format.ContentType(), ThumbKey: thumbKey,
 		Width: im.Width, Height: im.Height, Bytes: info.Size, SHA256: hex.EncodeToString(sum.Sum(nil))}
 	err = s.o.DB.CompleteJob(ctx, r.job.ID, r.owner, g.ID, res)
@@ -479,8 +590,30 @@ func (s *Service) store(ctx context.Context, r *run, g *db.Generation, token str
 		if errors.Is(gerr, db.ErrNotFound) || (gerr == nil && cur.Status == db.StatusCanceled) {
 			s.removeFiles(context.WithoutCancel(ctx), key, thumbKey)
 		}
+		return err
 	}
-	return err
+	if err != nil {
+		// Stored, but not recorded (a full database): the files are overwritten by the
+		// next try, which records them.
+		return hold(err)
+	}
+	return nil
+}
+
+// outputUntil is when Replicate deletes p's output: OutputLifetime after it ended.
+func (s *Service) outputUntil(p *replicate.Prediction) time.Time {
+	end := p.CompletedAt
+	if end.IsZero() {
+		end = s.o.Now()
+	}
+	return end.Add(s.o.OutputLifetime)
+}
+
+// storageFull reports whether an output could not be stored for want of room lately
+// (a minute: the held jobs' tries say it again while it lasts).
+func (s *Service) storageFull() bool {
+	at := s.fullAt.Load()
+	return at != 0 && s.o.Now().UnixMilli()-at < time.Minute.Milliseconds()
 }
 
 var errDecode = errors.New("decode image")
@@ -521,6 +654,8 @@ func (s *Service) finish(ctx, jctx context.Context, r *run, err error) {
 	log := s.log.With("job", j.ID, "generation", j.GenerationID)
 	var re *retryError
 	var fe *failError
+	var he *holdError
+	var pe *putOffError
 	switch {
 	case errors.Is(err, db.ErrLeaseLost) || errors.Is(context.Cause(jctx), errLeaseLost):
 		log.Info("job no longer ours; stopping", "err", err)
@@ -540,6 +675,10 @@ func (s *Service) finish(ctx, jctx context.Context, r *run, err error) {
 	case errors.As(err, &fe):
 		log.Info("generation failed", "reason", fe.msg, "err", fe.cause)
 		s.failJob(wctx, r, fe.msg, err)
+	case errors.As(err, &he):
+		s.hold(wctx, r, he)
+	case errors.As(err, &pe):
+		s.putOff(wctx, r, pe)
 	case errors.As(err, &re):
 		s.retry(wctx, r, re)
 	default:
@@ -559,16 +698,32 @@ func (s *Service) failJob(ctx context.Context, r *run, msg string, cause error) 
 	}
 }
 
-// retry schedules the next attempt with jittered exponential backoff (at least what
-// Replicate asked for), or gives up when the attempts or the retry window are spent.
-func (s *Service) retry(ctx context.Context, r *run, re *retryError) {
-	j := r.job
+// backoff is the wait before a job's next attempt: exponential in its attempts, capped
+// at RetryMax, jittered so throttled jobs do not return in lockstep.
+func (s *Service) backoff(j db.Job) time.Duration {
 	d := s.o.RetryBase << min(max(j.Attempts-1, 0), 20)
 	d = min(d, s.o.RetryMax)
-	d = d/2 + rand.N(d/2+1) // jitter so throttled jobs do not return in lockstep
-	d = max(d, re.after)
+	return d/2 + rand.N(d/2+1)
+}
+
+// retry schedules the next attempt with jittered exponential backoff (at least what
+// Replicate asked for), or gives up when the attempts or the retry window are spent.
+// A job whose output waits to be stored (Job.OutputUntil) is bounded by that instead:
+// its image is paid for.
+func (s *Service) retry(ctx context.Context, r *run, re *retryError) {
+	j := r.job
+	d := max(s.backoff(j), re.after)
 	now := s.o.Now()
-	if j.Attempts >= j.MaxAttempts || now.Add(d).After(j.CreatedAt.Add(s.o.MaxRetryWindow)) {
+	spent := j.Attempts >= j.MaxAttempts || now.Add(d).After(j.CreatedAt.Add(s.o.MaxRetryWindow))
+	switch {
+	case j.OutputUntil.After(now):
+		spent = now.Add(d).After(j.OutputUntil)
+	case !re.mayExist.IsZero():
+		// A prediction this job may have created runs until Cancel-After at most, and
+		// its output is kept an hour after: until then, finding it may save its image.
+		spent = now.Add(d).After(re.mayExist.Add(s.o.CancelAfter + s.o.OutputLifetime))
+	}
+	if spent {
 		s.log.Warn("giving up after retries", "job", j.ID, "attempts", j.Attempts, "err", re.cause)
 		s.failJob(ctx, r, re.giveUp, re.cause)
 		return
@@ -577,5 +732,53 @@ func (s *Service) retry(ctx context.Context, r *run, re *retryError) {
 	err := s.o.DB.RetryLater(ctx, j.ID, r.owner, now.Add(d), re.cause.Error(), re.newPrediction)
 	if err != nil && !errors.Is(err, db.ErrLeaseLost) {
 		s.log.Error("schedule retry", "job", j.ID, "err", err)
+	}
+}
+
+// putOff hands a job back to the queue to start later, its attempt not counted, or
+// fails it once the retry window is spent.
+func (s *Service) putOff(ctx context.Context, r *run, pe *putOffError) {
+	j := r.job
+	at := s.o.Now().Add(pe.after)
+	if at.After(j.CreatedAt.Add(s.o.MaxRetryWindow)) {
+		s.failJob(ctx, r, pe.giveUp, pe.cause)
+		return
+	}
+	s.log.Info("putting off a job", "job", j.ID, "until", at, "why", pe.cause)
+	err := s.o.DB.Wait(ctx, j.ID, r.owner, db.Wait{RunAfter: at, Message: pe.why, LastError: pe.cause.Error(), Uncounted: true})
+	if err != nil && !errors.Is(err, db.ErrLeaseLost) {
+		s.log.Error("put off job", "job", j.ID, "err", err)
+	}
+}
+
+// hold puts a job whose paid output could not be stored back in the queue, with a
+// sentence for its user, to try again after a backoff (it holds no worker meanwhile),
+// for as long as Replicate keeps the output; then it fails, saying why.
+func (s *Service) hold(ctx context.Context, r *run, he *holdError) {
+	j := r.job
+	d := s.backoff(j)
+	now := s.o.Now()
+	if now.Add(d).After(he.until) {
+		msg := msgLost
+		if he.full {
+			msg = msgLostFull
+		}
+		s.log.Error("giving up a paid output: it could not be stored before Replicate deletes it",
+			"job", j.ID, "generation", j.GenerationID, "until", he.until, "err", he.cause)
+		s.failJob(ctx, r, msg, he.cause)
+		return
+	}
+	msg := msgHeld
+	if he.full {
+		msg = msgHeldFull
+	}
+	msg = fmt.Sprintf(msg, he.until.UTC().Format("15:04 UTC"))
+	s.log.Warn("output not stored; holding the job", "job", j.ID, "generation", j.GenerationID, "in", d,
+		"until", he.until, "full", he.full, "err", he.cause)
+	err := s.o.DB.Wait(ctx, j.ID, r.owner, db.Wait{RunAfter: now.Add(d), OutputUntil: he.until, Message: msg, LastError: he.cause.Error()})
+	if err != nil && !errors.Is(err, db.ErrLeaseLost) {
+		// Its lease will expire and the job run again, still held by OutputUntil if that
+		// was recorded before.
+		s.log.Error("hold job", "job", j.ID, "err", err)
 	}
 }

@@ -67,6 +67,12 @@ type Options struct {
 	PollMin     time.Duration // first delay between Gets, default 1s
 	PollMax     time.Duration // longest delay between Gets, default 5s
 
+	// OutputLifetime is how long Replicate keeps a succeeded prediction's output (an
+	// hour, REPLICATE.md): a job whose output cannot be stored (a full disk) keeps
+	// trying until then, and a run again before then fetches it instead of paying for a
+	// new prediction. Default 1h.
+	OutputLifetime time.Duration
+
 	MaxOutputBytes int64 // download cap, default 64 MiB
 	MaxPixels      int64 // decoded pixel cap, default imaging.DefaultMaxPixels
 	ThumbSize      int   // thumbnail long side, default 384
@@ -112,6 +118,7 @@ func (o *Options) defaults() {
 	def(&o.PollMax, 5*time.Second)
 	def(&o.EventRetention, 24*time.Hour)
 	def(&o.UploadRetention, 24*time.Hour)
+	def(&o.OutputLifetime, time.Hour)
 	if o.MaxOutputBytes <= 0 {
 		o.MaxOutputBytes = 64 << 20
 	}
@@ -132,6 +139,9 @@ type Service struct {
 	log      *slog.Logger
 	instance string // prefix of every lease owner this process writes
 	claimSeq atomic.Uint64
+	// fullAt is when an output last could not be stored for want of room (Unix ms; 0
+	// after one was stored): new predictions wait while it is recent (storageFull).
+	fullAt atomic.Int64
 
 	wake     chan struct{} // Notify: something was enqueued
 	slotFree chan struct{} // a worker finished

@@ -333,6 +333,36 @@ func TestLostCreateResponseMakesOnePrediction(t *testing.T) {
 	}
 }
 
+// A create whose answer is lost, while half of Replicate's answers are 5xx: the search
+// for the prediction it made (a list, then a get per candidate) meets failures, and the
+// job has only 2 attempts. It must still find that prediction, never make a second, and
+// deliver the image: giving up would throw away an image Replicate makes and charges
+// for. (The fault run, bench/faults.sh, found jobs failing this way with their orphan
+// prediction succeeding: 4 paid images lost in 60 jobs.)
+func TestLostCreateIsFoundThroughAFlakyReplicate(t *testing.T) {
+	t.Parallel()
+	for seed := uint64(1); seed <= 3; seed++ {
+		fake := replicatetest.New(replicatetest.Options{Seed: seed, Config: replicatetest.Config{LoseNextCreates: 1, Rate5xx: 0.5}})
+		e := newEnv(t, replicatetest.Config{})
+		e.fake.Close()
+		e.fake, e.rc = fake, replicate.New(replicate.Options{BaseURL: fake.URL()})
+		e.opts.Replicate = e.rc
+		t.Cleanup(fake.Close)
+		s := e.start(func(o *Options) { o.MaxAttempts = 2 })
+		u := e.user("alice")
+		g, err := s.Enqueue(context.Background(), u, params("lost, then searched for through 5xx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g = e.waitDone(u, g.ID)
+		st := fake.Stats()
+		if g.Status != db.StatusCompleted || st.Created != 1 || st.Succeeded != 1 {
+			t.Fatalf("seed %d: %s %q; Replicate made %d predictions (%d succeeded, %d answers lost, %d 5xx); want one, delivered",
+				seed, g.Status, g.Error, st.Created, st.Succeeded, st.LostResponses, st.ServerErrors)
+		}
+	}
+}
+
 func TestPredictionLongerThanWait(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, replicatetest.Config{SlowRunTime: 1500 * time.Millisecond})

@@ -206,17 +206,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ h
 	if req.Username == "" || req.Password == "" {
 		return invalid("username", "Send username (or email) and password.")
 	}
-	acct, addr := "acct:"+strings.ToLower(req.Username), "addr:"+s.clientIP(r).String()
 	ctx := r.Context()
-	waitAcct, acctFailed := s.failedByAccount.blocked(ctx, acct)
-	waitAddr, _ := s.failedByAddr.blocked(ctx, addr)
-	if wait := max(waitAcct, waitAddr); wait > 0 {
-		return &apiError{Code: db.CodeTooManyAttempts, RetryAfter: wait,
-			Detail: "Too many failed sign-ins; wait " + roundUp(wait) + " and try again."}
-	}
-	u, err := s.db.UserByLogin(r.Context(), req.Username)
+	u, err := s.db.UserByLogin(ctx, req.Username)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return internal(err)
+	}
+	// An account is one key whether it is named by username or email; a name that is
+	// no account is counted by name, so guessing at it costs the same.
+	acct, addr := "acct:"+strings.ToLower(req.Username), "addr:"+s.clientIP(r).String()
+	if u != nil {
+		acct = accountKey(u.ID)
+	}
+	// Counted before the password is checked (as a failure, taken back on success), so
+	// attempts sent at once cannot pass the limit.
+	if wait := s.logins.attempt(ctx, acct, addr); wait > 0 {
+		return &apiError{Code: db.CodeTooManyAttempts, RetryAfter: wait,
+			Detail: "Too many failed sign-ins; wait " + roundUp(wait) + " and try again."}
 	}
 	ok := false
 	if u != nil {
@@ -226,18 +231,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ h
 		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(req.Password))
 	}
 	if !ok {
-		s.failedByAccount.fail(ctx, acct)
-		s.failedByAddr.fail(ctx, addr)
 		return newError(db.CodeBadCredentials, "Incorrect username or password.")
 	}
-	if acctFailed {
-		s.failedByAccount.clear(ctx, acct)
-	}
+	s.logins.succeeded(ctx, acct, addr)
 	if u.Disabled {
 		return newError(db.CodeAccountDisabled, "This account is disabled; contact the administrator.")
 	}
 	return s.startSession(w, r, u, http.StatusOK)
 }
+
+// accountKey is the throttle's key of an existing account.
+func accountKey(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
 
 func roundUp(d time.Duration) string {
 	secs := int((d + time.Second - 1) / time.Second)
@@ -383,15 +387,15 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	acct := "acct:" + strings.ToLower(p.Username)
-	if wait, _ := s.failedByAccount.blocked(r.Context(), acct); wait > 0 {
+	acct := accountKey(p.ID)
+	if wait := s.logins.attempt(r.Context(), acct, ""); wait > 0 {
 		return &apiError{Code: db.CodeTooManyAttempts, RetryAfter: wait,
 			Detail: "Too many wrong passwords; wait " + roundUp(wait) + " and try again."}
 	}
 	if bcrypt.CompareHashAndPassword([]byte(p.PasswordHash), []byte(req.CurrentPassword)) != nil {
-		s.failedByAccount.fail(r.Context(), acct)
 		return invalid("current_password", "The current password is not correct.")
 	}
+	s.logins.succeeded(r.Context(), acct, "")
 	if err := validPassword("new_password", req.NewPassword); err != nil {
 		return err
 	}

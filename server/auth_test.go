@@ -3,12 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,33 +110,178 @@ func TestLoginJSONFormEmailAndSameAnswerForUnknownUser(t *testing.T) {
 	}
 }
 
+// clock is a server clock that moves only when the test says: a throttle's wait then
+// ends when the test decides, never because the machine was slow.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func login(name, password string) call {
+	return call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": name, "password": password}}
+}
+
 func TestFailedLoginsAreThrottledPerAccountAndAddress(t *testing.T) {
-	ts := newTestServer(t)
+	clk := newClock()
+	ts := newTestServer(t, func(o *Options) { o.Now = clk.Now })
 	ts.register(t, "alice")
-	bad := map[string]string{"username": "alice", "password": "wrong-password"}
 	for i := 0; i < 5; i++ {
-		if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: bad}); r.Status != 401 {
+		if r := ts.do(t, login("alice", "wrong-password")); r.Status != 401 {
 			t.Fatalf("attempt %d: %d", i, r.Status)
 		}
 	}
-	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}})
-	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Code(t) != db.CodeTooManyAttempts {
-		t.Fatalf("6th attempt (even with the right password) must wait: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
+	// By email it is the same account.
+	r := ts.do(t, login("alice@example.com", "password-alice"))
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "2" || r.Code(t) != db.CodeTooManyAttempts {
+		t.Fatalf("6th attempt (even with the right password, by email) must wait 2 s: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 	// The count is in the database: a restarted server, or another process sharing a
 	// PostgreSQL database, goes on refusing.
-	other := newTestServer(t, func(o *Options) { o.DB = ts.DB })
-	if r := other.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "alice", "password": "password-alice"}}); r.Status != http.StatusTooManyRequests {
+	other := newTestServer(t, func(o *Options) { o.DB = ts.DB; o.Now = clk.Now })
+	if r := other.do(t, login("alice", "password-alice")); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("a second server on the same database let alice try again: %d %s", r.Status, r.Body)
 	}
+	// Each failure after the wait doubles it, up to five minutes; the server never holds
+	// the connection, it tells the client how long.
+	var waits []string
+	for range 10 {
+		wait, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+		clk.Add(time.Duration(wait) * time.Second)
+		if r := ts.do(t, login("alice", "wrong-password")); r.Status != 401 {
+			t.Fatalf("after waiting %d s: %d %s", wait, r.Status, r.Body)
+		}
+		r = ts.do(t, login("alice", "password-alice"))
+		if r.Status != http.StatusTooManyRequests {
+			t.Fatalf("right after a failure: %d %s", r.Status, r.Body)
+		}
+		waits = append(waits, r.Header.Get("Retry-After"))
+	}
+	if got := strings.Join(waits, ","); got != "4,8,16,32,64,128,256,300,300,300" {
+		t.Fatalf("waits after each failure: %s", got)
+	}
+	clk.Add(5 * time.Minute)
+	if r := ts.do(t, login("alice", "password-alice")); r.Status != 200 {
+		t.Fatalf("the right password after the wait: %d %s", r.Status, r.Body)
+	}
+	// The success forgot the failures.
+	if r := ts.do(t, login("alice", "wrong-password")); r.Status != 401 {
+		t.Fatalf("a failure after a success: %d %s", r.Status, r.Body)
+	}
+
 	// Per address: many accounts guessed from one client.
 	for i := 0; i < 30; i++ {
-		ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "user" + strconv.Itoa(i), "password": "x-password"}})
+		ts.do(t, login("user"+strconv.Itoa(i), "x-password"))
 	}
+	r = ts.do(t, login("user3", "x-password"))
+	if wait, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || wait <= 0 || wait > 900 {
+		t.Fatalf("an address past 30 failures, for an account with failures: %d %s Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+}
+
+// 300 wrong passwords at once over 30 accounts from one address: no account has more
+// passwords checked (401) than its five, and the address no more than its 30 plus one
+// per account nobody had failed on yet. Before, the limits were read before the
+// attempts were counted, and 312 passwords were checked in such a run.
+func TestConcurrentWrongPasswordsNeverPassTheLimit(t *testing.T) {
+	clk := newClock() // no wait ends during the test
+	ts := newTestServer(t, func(o *Options) { o.Now = clk.Now })
+	const accounts, each = 30, 10
+	for i := range accounts {
+		ts.register(t, fmt.Sprint("victim", i))
+	}
+	var checked [accounts]atomic.Int32
+	var total atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for a := range accounts {
+		for range each {
+			wg.Go(func() {
+				<-start
+				body := fmt.Sprintf(`{"username":"victim%d","password":"not-the-password"}`, a)
+				resp, err := client.Post(ts.URL+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusUnauthorized: // the password was checked
+					checked[a].Add(1)
+					total.Add(1)
+				case http.StatusTooManyRequests:
+				default:
+					t.Errorf("login: %d", resp.StatusCode)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for a := range accounts {
+		if n := checked[a].Load(); n > 5 {
+			t.Errorf("victim%d: %d passwords checked; the limit is 5", a, n)
+		}
+	}
+	if n := total.Load(); n > 30+accounts {
+		t.Errorf("%d passwords checked from one address; at most %d allowed", n, 30+accounts)
+	}
+	t.Logf("%d of %d wrong passwords were checked", total.Load(), accounts*each)
+}
+
+// An address past its limit (a guesser behind the same network address as everyone
+// else of an office) does not keep out a user of another account who types the right
+// password; a stranger's five wrong tries make the account wait seconds, not minutes.
+func TestCorrectPasswordFromAThrottledAddress(t *testing.T) {
+	clk := newClock()
+	ts := newTestServer(t, func(o *Options) { o.Now = clk.Now })
 	ts.register(t, "bob")
-	r = ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "bob", "password": "password-bob"}})
-	if r.Status != http.StatusTooManyRequests {
-		t.Fatalf("an address that failed 30 times must wait: %d %s", r.Status, r.Body)
+	ts.register(t, "carol")
+	for i := range 40 {
+		ts.do(t, login(fmt.Sprint("guess", i%8), "wrong-password"))
+	}
+	if r := ts.do(t, login("guess1", "wrong-password")); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("the guesser's address is not throttled: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, login("bob", "password-bob")); r.Status != 200 {
+		t.Fatalf("bob's right password from the throttled address: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do(t, login("bob", "password-bob")); r.Status != 200 {
+		t.Fatalf("bob again: %d %s", r.Status, r.Body)
+	}
+	// Five wrong tries at carol's account by a stranger (from another address, behind
+	// a proxy) make her wait 2 seconds, not 15 minutes.
+	other := newTestServer(t, func(o *Options) {
+		o.DB, o.Now, o.Config.TrustedProxies = ts.DB, clk.Now, mustPrefixes("127.0.0.1/32")
+	})
+	from := func(c call, addr string) call {
+		c.Header = http.Header{"X-Forwarded-For": {addr}}
+		return c
+	}
+	for range 5 {
+		other.do(t, from(login("carol", "wrong-password"), "198.51.100.66"))
+	}
+	r := other.do(t, from(login("carol", "password-carol"), "198.51.100.7"))
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "2" {
+		t.Fatalf("carol after a stranger's five tries: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+	}
+	clk.Add(2 * time.Second)
+	if r := other.do(t, from(login("carol", "password-carol"), "198.51.100.7")); r.Status != 200 {
+		t.Fatalf("carol after 2 s: %d %s", r.Status, r.Body)
 	}
 }
 

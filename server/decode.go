@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,7 +35,20 @@ func decodeJSON(r *http.Request, dst any) error {
 	return nil
 }
 
+// slowBody is the 408 of a body that did not arrive by its deadline (limitBody), or
+// nil when err is something else.
+func slowBody(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return newError(db.CodeRequestTimeout, "The request body did not arrive in time; send it again (on a slow link, send smaller files).")
+	}
+	return nil
+}
+
 func jsonError(err error) error {
+	if te := slowBody(err); te != nil {
+		return te
+	}
 	var maxErr *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError

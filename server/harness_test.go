@@ -28,6 +28,13 @@ type testServer struct {
 // newTestServer starts a server; opts may change the options before it is built.
 func newTestServer(t testing.TB, opts ...func(*Options)) *testServer {
 	t.Helper()
+	return newTestServerOn(t, nil, opts...)
+}
+
+// newTestServerOn is newTestServer whose listener wrap may change (nil: as it is), to
+// shape the connections the server accepts.
+func newTestServerOn(t testing.TB, wrap func(net.Listener) net.Listener, opts ...func(*Options)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	d := dbtest.Open(t, dir, db.Options{})
 	cfg := config.Defaults()
@@ -49,6 +56,9 @@ func newTestServer(t testing.TB, opts ...func(*Options)) *testServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

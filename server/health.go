@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -22,13 +23,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ *principal, _ 
 	return nil
 }
 
-// readyz says the database answers.
+// readyz says the database answers and can write: after a write refused for want of
+// space it says not ready for a while (db.Store.Ping), so traffic goes elsewhere.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
-		return &apiError{Code: db.CodeUnavailable, Detail: "The database is not answering.", RetryAfter: 5 * time.Second}
+		detail := "The database is not answering."
+		if errors.Is(err, db.ErrStorageFull) {
+			detail = "The database cannot save anything: its storage is full. Free some space on the server."
+		}
+		return &apiError{Code: db.CodeUnavailable, Detail: detail, RetryAfter: 5 * time.Second}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	return nil

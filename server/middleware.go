@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,6 +68,52 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// SetReadDeadline reaches the connection (http.ResponseController finds it here) without
+// a controller allocated per request.
+func (w *statusWriter) SetReadDeadline(t time.Time) error {
+	return setReadDeadline(w.ResponseWriter, t)
+}
+
+type readDeadliner interface{ SetReadDeadline(time.Time) error }
+
+func setReadDeadline(w http.ResponseWriter, t time.Time) error {
+	if d, ok := w.(readDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return http.NewResponseController(w).SetReadDeadline(t)
+}
+
+// timedBody is a request body that must arrive before a deadline on the connection
+// (REQUEST_TIMEOUT_SECONDS, or a route's own). Once it has all arrived the deadline is
+// lifted: the server's background read of the connection starts then, and must not end
+// the request's context while its handler is still working.
+type timedBody struct {
+	io.ReadCloser
+	w    http.ResponseWriter
+	done bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = setReadDeadline(b.w, time.Time{})
+	}
+	return n, err
+}
+
+// limitBody gives the request's body until d from now to arrive (see timedBody); a
+// route that takes larger bodies calls it again with its longer timeout.
+func limitBody(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if d <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	_ = setReadDeadline(w, time.Now().Add(d))
+	if _, ok := r.Body.(*timedBody); !ok {
+		r.Body = &timedBody{ReadCloser: r.Body, w: w}
+	}
+}
+
 // middleware wraps the router with what every request gets, outermost first: request id,
 // access log, panic recovery, security headers, CORS.
 func (s *Server) middleware(next http.Handler) http.Handler {
@@ -101,6 +148,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
 				slog.Duration("duration", time.Since(start)), slog.String("client", s.clientIP(r).String()))
 		}()
+		// Headers had ReadHeaderTimeout; a body gets REQUEST_TIMEOUT_SECONDS from here,
+		// for every path, so a client trickling one is cut off even where no handler
+		// reads it (the server reads what is left after the answer).
+		limitBody(w, r, s.cfg.RequestTimeout)
 		if s.cors(sw, r) {
 			return
 		}

@@ -91,6 +91,10 @@ func httpStatus(code db.Code) int {
 		return http.StatusServiceUnavailable
 	case db.KindUpstream:
 		return http.StatusBadGateway
+	case db.KindTimeout:
+		return http.StatusRequestTimeout
+	case db.KindFull:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
@@ -170,6 +174,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	}
+	if ae.Code == db.CodeRequestTimeout {
+		// The rest of the body is not worth waiting for.
+		w.Header().Set("Connection", "close")
 	}
 	writeJSON(w, status, errorJSON{Detail: ae.Detail, Code: ae.Code, Fields: ae.Fields})
 }

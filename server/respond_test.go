@@ -21,7 +21,7 @@ func TestEveryCodeMapsToItsKindsStatus(t *testing.T) {
 	byKind := map[db.Kind]int{
 		db.KindInternal: 500, db.KindInvalid: 422, db.KindUnauthorized: 401, db.KindForbidden: 403,
 		db.KindNotFound: 404, db.KindConflict: 409, db.KindLimit: 429, db.KindTooLarge: 413,
-		db.KindUnavailable: 503, db.KindUpstream: 502,
+		db.KindUnavailable: 503, db.KindUpstream: 502, db.KindTimeout: 408, db.KindFull: 507,
 	}
 	exceptions := map[db.Code]int{
 		db.CodeBadJSON: 400, db.CodeBadRequest: 400, db.CodeNoAPIKey: 400,

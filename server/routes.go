@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -28,6 +29,9 @@ type route struct {
 	limit int64
 	// creds is where a user's credentials come from; nil is the Authorization header only.
 	creds credentials
+	// upload: the body may be large (files), so it gets UPLOAD_TIMEOUT_SECONDS to arrive
+	// instead of REQUEST_TIMEOUT_SECONDS.
+	upload bool
 	// fallback: httprouter refuses the path beside the others (a parameter where another
 	// route of the method has a static segment), so it is served from the router's
 	// 404/405 fallback, matched against the table (see fallbacks).
@@ -79,7 +83,7 @@ func (s *Server) routeTable() []route {
 		// Generations (seed paths first). Multipart generates carry their reference
 		// images, so their limit is the uploads one; a JSON generate is refused at
 		// jsonBodyLimit by its decoder.
-		{method: "POST", path: "/api/v1/images/generate", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.generate},
+		{method: "POST", path: "/api/v1/images/generate", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.generate},
 		{method: "GET", path: "/api/v1/images/status/:id", who: whoUser, scope: "read", handle: s.status},
 		{method: "GET", path: "/api/v1/images/list", who: whoUser, scope: "read", handle: s.list},
 		{method: "DELETE", path: "/api/v1/images/:id", who: whoUser, handle: s.deleteGeneration},
@@ -91,10 +95,10 @@ func (s *Server) routeTable() []route {
 		// deleted. Their first home, /images/uploads, stays for the clients that know it
 		// (DELETE cannot follow there: httprouter would see /images/uploads/:id beside
 		// /images/:id).
-		{method: "POST", path: "/api/v1/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.uploads},
+		{method: "POST", path: "/api/v1/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.uploads},
 		{method: "GET", path: "/api/v1/uploads", who: whoUser, scope: "read", handle: s.listUploads},
 		{method: "DELETE", path: "/api/v1/uploads/:id", who: whoUser, scope: "generate", handle: s.deleteUpload},
-		{method: "POST", path: "/api/v1/images/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), handle: s.uploads},
+		{method: "POST", path: "/api/v1/images/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.uploads},
 
 		// The files: to their owner by token or by signed link.
 		{method: "GET", path: "/api/v1/uploads/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindUpload), handle: s.file(kindUpload)},
@@ -170,6 +174,10 @@ func (s *Server) handle(rt route) httprouter.Handle {
 		creds = s.bearer
 	}
 	who, fn := rt.who, rt.handle
+	bodyTimeout := time.Duration(0)
+	if rt.upload {
+		bodyTimeout = s.cfg.UploadTimeout
+	}
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		var p *principal
 		if who != whoPublic {
@@ -188,6 +196,9 @@ func (s *Server) handle(rt route) httprouter.Handle {
 				return
 			}
 		}
+		// Only a caller allowed here gets the longer time for files; anyone else's body
+		// had the middleware's.
+		limitBody(w, r, bodyTimeout)
 		if limit > 0 {
 			if r.ContentLength > limit {
 				w.Header().Set("Connection", "close")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/netutil"
 
 	"nanobanana/config"
 	"nanobanana/db"
@@ -53,11 +54,10 @@ type Server struct {
 	now       func() time.Time
 	tokens    *tokens
 
-	failedByAccount *throttle
-	failedByAddr    *throttle
-	uploadRate      *rateLimit // images a user may upload a minute
-	dummyHash       []byte
-	dummyOnce       sync.Once
+	logins     *throttle
+	uploadRate *rateLimit // images a user may upload a minute
+	dummyHash  []byte
+	dummyOnce  sync.Once
 
 	queue    Queue
 	store    storage.Storage
@@ -65,6 +65,7 @@ type Server struct {
 	signed   signedURLs
 	webhooks *webhookState
 
+	streams   streamSet     // open event streams, for their caps
 	closing   chan struct{} // closed when shutdown starts: long-lived streams end
 	closeOnce sync.Once
 	handler   http.Handler
@@ -82,24 +83,21 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	s := &Server{
-		cfg:       o.Config,
-		db:        o.DB,
-		sealer:    o.Sealer,
-		replicate: o.Replicate,
-		log:       o.Logger,
-		frontend:  o.Frontend,
-		version:   o.Version,
-		now:       o.Now,
-		tokens:    newTokens(o.Config.SecretKey, o.Config.Algorithm, o.Config.AccessTokenTTL, o.Now),
-		// Per account: a handful of guesses; per address: more, since a household or an
-		// office shares one.
-		failedByAccount: newThrottle(o.DB, o.Logger, 5, 15*time.Minute, o.Now),
-		failedByAddr:    newThrottle(o.DB, o.Logger, 30, 15*time.Minute, o.Now),
-		uploadRate:      newRateLimit(o.Config.UploadsPerMinute, time.Minute, o.Now),
-		closing:         make(chan struct{}),
-		queue:           o.Queue,
-		store:           o.Storage,
-		webhooks:        newWebhookState(o.WebhookSecret),
+		cfg:        o.Config,
+		db:         o.DB,
+		sealer:     o.Sealer,
+		replicate:  o.Replicate,
+		log:        o.Logger,
+		frontend:   o.Frontend,
+		version:    o.Version,
+		now:        o.Now,
+		tokens:     newTokens(o.Config.SecretKey, o.Config.Algorithm, o.Config.AccessTokenTTL, o.Now),
+		logins:     newThrottle(o.DB, o.Logger, loginPolicy, o.Now),
+		uploadRate: newRateLimit(o.Config.UploadsPerMinute, time.Minute, o.Now),
+		closing:    make(chan struct{}),
+		queue:      o.Queue,
+		store:      o.Storage,
+		webhooks:   newWebhookState(o.WebhookSecret),
 	}
 	key, err := deriveSignKey(o.Config.SecretKey)
 	if err != nil {
@@ -137,6 +135,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	hs.RegisterOnShutdown(s.Close)
+	if n := s.cfg.MaxConnections; n > 0 {
+		// Past the cap, new connections wait in the listen queue until one closes, so
+		// no client can take every file descriptor of the process.
+		ln = netutil.LimitListener(ln, n)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

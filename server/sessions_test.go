@@ -28,8 +28,8 @@ func (p *pipeline) ticket(t *testing.T, access string) string {
 	return tk
 }
 
-// end waits for the stream's last event and returns its reason, failing if any other
-// event comes first or the stream closes without one.
+// end waits for the stream's last event ("closed") and returns its code, failing if any
+// other event comes first or the stream closes without one.
 func (s *sseStream) end(t *testing.T) string {
 	t.Helper()
 	select {
@@ -37,10 +37,10 @@ func (s *sseStream) end(t *testing.T) string {
 		if !ok {
 			t.Fatal("the stream closed without an end event")
 		}
-		if ev.Event != "end" {
+		if ev.Event != "closed" {
 			t.Fatalf("got %s event %v; want the end of the stream", ev.Event, ev.Data)
 		}
-		reason, _ := ev.Data["reason"].(string)
+		reason, _ := ev.Data["code"].(string)
 		// Nothing comes after the end.
 		select {
 		case ev, ok := <-s.Events:
@@ -112,8 +112,8 @@ func TestEventsEndWhenTheirTokenExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.DB.(interface{ Notify(...int64) }).Notify(u.ID)
-		if reason := s.end(t); reason != "expired" {
-			t.Errorf("%s: the stream ended for %q; want expired", name, reason)
+		if reason := s.end(t); reason != string(db.CodeUnauthorized) {
+			t.Errorf("%s: the stream ended for %q; want unauthorized (expired)", name, reason)
 		}
 	}
 }
@@ -159,7 +159,7 @@ func TestEventsEndWhenTheSessionEnds(t *testing.T) {
 		byTicket := p.openEvents(t, "/api/v1/events?ticket="+url.QueryEscape(p.ticket(t, u.Access)), nil)
 		c.revoke(u)
 		for _, s := range []*sseStream{byHeader, byTicket} {
-			if reason := s.end(t); reason != "session_ended" {
+			if reason := s.end(t); reason != string(db.CodeSessionEnded) {
 				t.Errorf("%s: the stream ended for %q; want session_ended", c.name, reason)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"nanobanana/db"
+	"nanobanana/storage"
 	"nanobanana/storage/imaging"
 )
 
@@ -276,6 +277,9 @@ func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[
 }
 
 func multipartError(err error) error {
+	if te := slowBody(err); te != nil {
+		return te
+	}
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		return tooLarge(maxErr.Limit)
@@ -342,6 +346,12 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return storedUpload{}, multipartError(maxErr)
+		}
+		if te := slowBody(err); te != nil {
+			return storedUpload{}, te
+		}
+		if errors.Is(err, storage.ErrFull) {
+			return storedUpload{}, newError(db.CodeStorageFull, "The server's storage is full, so "+fname+" was not saved; try again later.")
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, multipart.ErrMessageTooLarge) {
 			return storedUpload{}, multipartError(err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // FS stores objects as files under one directory. All access goes through an
@@ -96,13 +98,13 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 	dir := path.Dir(key)
 	syncUpTo, err := s.mkdirs(dir)
 	if err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 
-	tmp := path.Join(dir, ".tmp-"+randomHex())
+	tmp := path.Join(dir, tmpPrefix+randomHex())
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	if err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	if s.fileMode != 0o600 {
 		// As for directories: the umask must not hide the file from the proxy.
@@ -121,7 +123,7 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 	}()
 
 	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	// The reader may have finished just as ctx ended; a cancelled Put must
 	// not commit, or callers that treat the error as "nothing stored" leak.
@@ -129,17 +131,17 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
 	}
 	if err := f.Sync(); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: sync: %w", key, err)
+		return Info{}, putError(key, "sync: ", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
 	}
 	if err := f.Close(); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
-		return Info{}, fmt.Errorf("storage: put %q: %w", key, err)
+		return Info{}, putError(key, "", err)
 	}
 	committed = true
 	// The rename and any new directories are durable only once their
@@ -153,6 +155,55 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, _ string) (Info, 
 		}
 	}
 	return s.info(key, st), nil
+}
+
+// putError is Put's error for key: ErrFull with the cause when the file system has no
+// room, else the cause. A reader's error (a download cut off) passes through as it is.
+func putError(key, what string, err error) error {
+	if isFull(err) {
+		return fmt.Errorf("storage: put %q: %s%w: %w", key, what, ErrFull, err)
+	}
+	return fmt.Errorf("storage: put %q: %s%w", key, what, err)
+}
+
+// tmpPrefix starts the name of the file a Put writes before renaming it into place.
+const tmpPrefix = ".tmp-"
+
+// RemoveStale deletes the temporary files of Puts that never finished (a process killed
+// while storing an image leaves one for good) whose last write is older than olderThan,
+// and returns how many it deleted. Several processes may share the folder, so a live
+// Put's file must stay: a Put writes its file as the data arrives and renames it within
+// moments, so one untouched for an hour is no one's. A file that disappears meanwhile
+// (renamed by its Put, or deleted by another process) is not an error.
+func (s *FS) RemoveStale(ctx context.Context, olderThan time.Duration, now time.Time) (int, error) {
+	n := 0
+	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) < olderThan {
+			return nil
+		}
+		if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("storage: remove stale temporary files: %w", err)
+	}
+	return n, nil
 }
 
 // mkdirs creates dir and returns the highest directory whose entries changed

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"nanobanana/storage"
 	"nanobanana/storage/storagetest"
@@ -199,6 +200,50 @@ func TestFSModes(t *testing.T) {
 			if err != nil || st.Mode().Perm() != want {
 				t.Errorf("group=%v %s: mode %v err %v; want %v", tc.group, path, st.Mode().Perm(), err, want)
 			}
+		}
+	}
+}
+
+// RemoveStale deletes the temporary files of Puts that never finished once untouched
+// for the given age, and nothing else: not a fresh one (another process sharing the
+// folder may be writing it), not an object whose name merely looks alike.
+func TestRemoveStaleKeepsLiveFiles(t *testing.T) {
+	s, err := storage.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "u/1/a.png", strings.NewReader("image"), "image/png"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	write := func(rel string, age time.Duration) string {
+		p := filepath.Join(s.Dir(), filepath.FromSlash(rel))
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := write("u/1/.tmp-0123456789abcdef01234567", 2*time.Hour)
+	oldTop := write(".tmp-fedcba9876543210fedcba98", 3*time.Hour)
+	fresh := write("u/1/.tmp-aaaaaaaaaaaaaaaaaaaaaaaa", time.Minute)
+	object := write("u/1/b.png", 5*time.Hour)
+	n, err := s.RemoveStale(ctx, time.Hour, now)
+	if err != nil || n != 2 {
+		t.Fatalf("removed %d (%v); want the 2 old temporary files", n, err)
+	}
+	for _, p := range []string{old, oldTop} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived: %v", p, err)
+		}
+	}
+	for _, p := range []string{fresh, object, filepath.Join(s.Dir(), "u/1/a.png")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
 		}
 	}
 }

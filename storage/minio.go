@@ -159,6 +159,9 @@ func (m *MinIO) wrap(ctx context.Context, op, key string, err error) error {
 	if isS3NotFound(err) {
 		return notFound(key)
 	}
+	if isS3Full(err) {
+		return fmt.Errorf("storage: minio %s %q: %w: %w", op, key, ErrFull, err)
+	}
 	// minio-go reports a cancelled request in its own words; callers
 	// should still be able to tell cancellation from failure.
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
@@ -173,6 +176,16 @@ func s3Code(err error) string {
 		return er.Code
 	}
 	return ""
+}
+
+// isS3Full reports MinIO refusing a write for want of room (its code, or the HTTP
+// status 507 Insufficient Storage).
+func isS3Full(err error) bool {
+	var er minio.ErrorResponse
+	if !errors.As(err, &er) {
+		return false
+	}
+	return er.Code == "XMinioStorageFull" || er.StatusCode == 507
 }
 
 func isS3NotFound(err error) bool {

@@ -56,6 +56,11 @@ var (
 	// ErrInvalidKey is returned (wrapped with the key and the reason) by
 	// every method for a key that ValidateKey rejects.
 	ErrInvalidKey = errors.New("storage: invalid key")
+	// ErrFull is returned (wrapped with the key and the cause) by Put when the
+	// storage has no room for the object (a full disk, a quota, a full
+	// MinIO): nothing was stored, and the same Put may succeed once there is
+	// room again.
+	ErrFull = errors.New("storage: no space left")
 )
 
 const (

@@ -81,7 +81,8 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	if runJob.ID == 0 {
 		t.Fatal("the running generation was not claimed")
 	}
-	if err := src.LoginFailed(ctx, "acct:bob", time.Hour, time.Now()); err != nil {
+	if _, err := src.LoginAttempt(ctx, "acct:bob", "", db.LoginPolicy{AccountFree: 5, AccountBase: time.Second,
+		AccountMax: time.Minute, AccountMemory: time.Hour, AddrLimit: 30, AddrWindow: time.Hour}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	srcEvents, _ := src.EventsSince(ctx, alice.ID, 0, 100)

@@ -130,6 +130,9 @@ func (e *engine) Write(ctx context.Context, events bool, fn func(q sqlstore.Quer
 	wctx := context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
 		err := e.writeOnce(wctx, events, fn)
+		if diskFull(err) {
+			return db.StorageFull(err)
+		}
 		if err == nil || !retryable(err) || attempt == 5 {
 			return err
 		}
@@ -184,6 +187,13 @@ func (e *engine) ClaimQuery(limit int) string {
 
 // NewJobID takes the next value of the job ids' sequence.
 func (e *engine) NewJobID() string { return `nextval('generations_job_id_seq')` }
+
+// diskFull reports whether err is PostgreSQL refusing a write for want of disk space
+// (SQLSTATE 53100, disk_full).
+func diskFull(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53100"
+}
 
 // UniqueViolation reports whether err is a unique constraint refusing a row.
 func (e *engine) UniqueViolation(err error) bool {

@@ -250,8 +250,9 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 		}
 	}
 	// bob's failed sign-in is still counted.
-	if wait, fails, err := d.LoginBlocked(ctx, "acct:bob", 1, time.UnixMilli(1796400615526)); err != nil || fails != 1 || wait <= 0 {
-		t.Errorf("bob's failed sign-in: wait %v, %d failures, %v", wait, fails, err)
+	var fails int
+	if err := d.Raw(ctx, `SELECT fails FROM login_failures WHERE key = 'acct:bob'`, nil, &fails); err != nil || fails != 1 {
+		t.Errorf("bob's failed sign-in: %d failures, %v", fails, err)
 	}
 	// And the queue carries on: the pending generation is claimed, new ones follow.
 	jobs, err := d.ClaimJobs(ctx, "w", time.Now().Add(time.Minute), 3, 5)

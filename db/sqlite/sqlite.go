@@ -221,12 +221,17 @@ func (e *engine) Read(ctx context.Context, fn func(q sqlstore.Querier) error) er
 	return err
 }
 
-// Write queues fn for the group commit (groupcommit.go).
+// Write queues fn for the group commit (groupcommit.go). A write refused because the
+// file cannot grow (the disk is full, or max_page_count) is db.ErrStorageFull.
 func (e *engine) Write(ctx context.Context, _ bool, fn func(q sqlstore.Querier) error) error {
 	if e.commit == nil {
 		return db.ErrClosed
 	}
-	return e.commit.do(ctx, fn)
+	err := e.commit.do(ctx, fn)
+	if err != nil && sqlite.ErrCode(err).ToPrimary() == sqlite.ResultFull {
+		return db.StorageFull(err)
+	}
+	return err
 }
 
 // ClaimQuery takes, for each user with queued jobs and fewer than ?4 running, the

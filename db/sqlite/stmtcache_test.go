@@ -11,9 +11,10 @@ import (
 	"nanobanana/db"
 )
 
-// listStatements is how many statement texts list requests run: the four list texts,
-// and the queue position of pending items.
-const listStatements = 5
+// listStatements is how many statement texts list requests run: the ten list texts
+// (five kinds of status filter, each with and without a cursor; db/sqlstore), and the
+// queue position of pending items.
+const listStatements = 11
 
 // listVariant is one kind of list request: its limit, status filter and cursor.
 type listVariant struct {

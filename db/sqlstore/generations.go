@@ -210,22 +210,111 @@ func queuePosition(q Querier, g *db.Generation) error {
 }
 
 // The list's statements: one text for each combination of filters, the limit bound as
-// a parameter, so every list request runs one of these four prepared statements
-// whatever its limit, status and cursor (a text per variant would prepare a statement
-// per limit on every connection).
-var listQueries = func() (q [4]string) {
-	for i := range q {
-		text := `SELECT ` + listCols + ` FROM generations WHERE user_id = ?`
-		if i&1 != 0 {
-			text += ` AND status = ?`
+// a parameter, so every list request runs one of these prepared statements whatever its
+// limit, status and cursor (a text per variant would prepare a statement per limit on
+// every connection). Which rows a status filter reads:
+//   - none, completed: the user's history newest first (generations_user_created);
+//     completed is most of any history, so its page is among the newest rows;
+//   - pending, running: the user's part of the queue, found by the queue's indexes (the
+//     user's queued jobs, and the jobs running now), then sorted; a running generation
+//     is running or queued for another try, a pending one queued. No index of their
+//     own, which every job would write three more times;
+//   - failed, canceled: their index (migration 0011), whose condition the text names so
+//     the planner may use it for a bound status.
+//
+// The variant is the status kind times two, plus one with a cursor.
+const (
+	listAll = iota
+	listCompleted
+	listPending
+	listRunning
+	listEnded
+	listKinds
+)
+
+// queueRows are the user's queued jobs (?1), and every job running now: the rows a
+// pending or running generation can be in. +user_id below keeps SQLite from walking
+// generations_user_created instead of reading these few rows by id.
+const (
+	queuedRows = `SELECT job_id FROM generations WHERE user_id = ?1 AND state = 'queued'`
+	activeRows = queuedRows + ` UNION ALL SELECT job_id FROM generations WHERE state = 'running'`
+)
+
+var listQueries = func() (q [2 * listKinds]string) {
+	for kind := range listKinds {
+		for cursor := range 2 {
+			where, n := ` WHERE user_id = ?1`, 1
+			switch kind {
+			case listPending:
+				where = ` WHERE job_id IN (` + queuedRows + `) AND +user_id = ?1`
+			case listRunning:
+				where = ` WHERE job_id IN (` + activeRows + `) AND +user_id = ?1`
+			}
+			if kind != listAll {
+				n++
+				where += fmt.Sprintf(` AND status = ?%d`, n)
+			}
+			if kind == listEnded {
+				where += ` AND status IN ('failed', 'canceled')`
+			}
+			if cursor == 1 {
+				where += fmt.Sprintf(` AND (created_at, id) < (?%d, ?%d)`, n+1, n+2)
+				n += 2
+			}
+			q[2*kind+cursor] = `SELECT ` + listCols + ` FROM generations` + where +
+				fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT ?%d`, n+1)
 		}
-		if i&2 != 0 {
-			text += ` AND (created_at, id) < (?, ?)`
-		}
-		q[i] = text + ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	}
 	return q
 }()
+
+// ListQuery returns the statement ListGenerations runs for f and its arguments (the
+// page's limit one past f's), for checking its plan (EXPLAIN): tests and operators.
+func ListQuery(userID int64, f db.ListFilter) (string, []any, error) {
+	variant, args, _, err := listArgs(userID, f)
+	if err != nil {
+		return "", nil, err
+	}
+	return listQueries[variant], args, nil
+}
+
+// listArgs picks the list's statement for f and binds its arguments.
+func listArgs(userID int64, f db.ListFilter) (variant int, args []any, limit int, err error) {
+	limit = f.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	args = make([]any, 1, 5)
+	args[0] = userID
+	kind := listAll
+	switch f.Status {
+	case "":
+	case db.StatusCompleted:
+		kind = listCompleted
+	case db.StatusPending:
+		kind = listPending
+	case db.StatusRunning:
+		kind = listRunning
+	case db.StatusFailed, db.StatusCanceled:
+		kind = listEnded
+	default:
+		return 0, nil, 0, db.Errorf(db.CodeInvalid, "status %q is not a generation status", f.Status)
+	}
+	if kind != listAll {
+		args = append(args, f.Status)
+	}
+	variant = 2 * kind
+	if f.Cursor != "" {
+		created, after, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		variant++
+		args = append(args, created, after)
+	}
+	return variant, append(args, limit+1), limit, nil
+}
 
 // ListGenerations returns one page of the user's generations, newest first, and the
 // cursor of the next page ("" after the last). The items have every field but
@@ -233,31 +322,10 @@ var listQueries = func() (q [4]string) {
 // columns is most of a list's cost. Pagination is by keyset on (created_at, id), so
 // pages stay stable while new generations arrive.
 func (s *Store) ListGenerations(ctx context.Context, userID int64, f db.ListFilter) ([]db.Generation, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 20
+	variant, args, limit, err := listArgs(userID, f)
+	if err != nil {
+		return nil, "", err
 	}
-	limit = min(limit, 100)
-	variant := 0
-	args := make([]any, 1, 5)
-	args[0] = userID
-	switch f.Status {
-	case "":
-	case db.StatusPending, db.StatusRunning, db.StatusCompleted, db.StatusFailed, db.StatusCanceled:
-		variant |= 1
-		args = append(args, f.Status)
-	default:
-		return nil, "", db.Errorf(db.CodeInvalid, "status %q is not a generation status", f.Status)
-	}
-	if f.Cursor != "" {
-		created, after, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		variant |= 2
-		args = append(args, created, after)
-	}
-	args = append(args, limit+1)
 	out, err := read(ctx, s, func(q Querier) ([]db.Generation, error) {
 		rows, err := q.Query(listQueries[variant], args...)
 		if err != nil {

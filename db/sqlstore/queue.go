@@ -14,15 +14,15 @@ import (
 
 const jobCols = `job_id, id, user_id, state, coalesce(phase, ''), cancel_requested, attempts,
 	max_attempts, run_after, lease_until, coalesce(lease_owner, ''), last_error,
-	coalesce(prediction_id, ''), submit_started_at, job_created_at, updated_at`
+	coalesce(prediction_id, ''), submit_started_at, job_created_at, updated_at, output_until`
 
 func scanJob(row Row) (*db.Job, error) {
 	var j db.Job
 	var runAfter, created, updated int64
-	var lease, submit sql.NullInt64
+	var lease, submit, output sql.NullInt64
 	err := row.Scan(&j.ID, &j.GenerationID, &j.UserID, &j.State, &j.Phase, &j.CancelRequested,
 		&j.Attempts, &j.MaxAttempts, &runAfter, &lease, &j.LeaseOwner, &j.LastError,
-		&j.PredictionID, &submit, &created, &updated)
+		&j.PredictionID, &submit, &created, &updated, &output)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.ErrNotFound
 	}
@@ -30,7 +30,7 @@ func scanJob(row Row) (*db.Job, error) {
 		return nil, err
 	}
 	j.RunAfter, j.CreatedAt, j.UpdatedAt = fromMS(runAfter), fromMS(created), fromMS(updated)
-	j.LeaseUntil, j.SubmitStartedAt = nullMS(lease), nullMS(submit)
+	j.LeaseUntil, j.SubmitStartedAt, j.OutputUntil = nullMS(lease), nullMS(submit), nullMS(output)
 	return &j, nil
 }
 
@@ -321,6 +321,44 @@ func (s *Store) RetryLater(ctx context.Context, jobID int64, owner string, runAf
 	return s.writeLeased(ctx, jobID, owner, set, ms(runAfter), lastError, ms(s.now()))
 }
 
+// Wait puts a held job back in the queue to run at w.RunAfter (it holds no worker
+// meanwhile) and shows w.Message as its generation's error (with an event) while the
+// generation stays running: a succeeded prediction's output that could not be stored
+// (w.OutputUntil records until when it can be fetched, which then bounds the job's
+// retries instead of its attempts: jobs.Service.retry), or a job put off until there
+// is room (w.Uncounted gives the claim's attempt back).
+func (s *Store) Wait(ctx context.Context, jobID int64, owner string, w db.Wait) error {
+	now := ms(s.now())
+	var until any
+	if !w.OutputUntil.IsZero() {
+		until = ms(w.OutputUntil)
+	}
+	uncount := 0
+	if w.Uncounted {
+		uncount = 1
+	}
+	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
+		g, err := updateWithEvent(q, now, `UPDATE generations SET state = 'queued', lease_until = NULL,
+			lease_owner = NULL, run_after = ?1, output_until = coalesce(?2, output_until),
+			last_error = ?3, error = ?4, updated_at = ?5,
+			attempts = CASE WHEN ?8 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
+			WHERE job_id = ?6 AND lease_owner = ?7 AND state = 'running' AND status = 'running'`,
+			ms(w.RunAfter), until, w.LastError, w.Message, now, jobID, owner, uncount)
+		if err != nil {
+			return 0, err
+		}
+		if g == nil {
+			return 0, db.ErrLeaseLost
+		}
+		return g.UserID, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(userID)
+	return nil
+}
+
 // FailJob ends a held job as failed and its generation with message, a sentence for the
 // user; lastError keeps the technical cause for the operator.
 func (s *Store) FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error {
@@ -479,11 +517,15 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		maxAttempts = db.DefaultMaxAttempts
 	}
 	now := ms(s.now())
-	// A fresh job: a new job id (the back of the queue), nothing of the old chain.
+	// A fresh job: a new job id (the back of the queue), nothing of the old chain but a
+	// succeeded prediction whose output can still be fetched (output_until, Wait):
+	// the job resumes it ('submitted') and fetches the image it paid for.
 	query := `UPDATE generations SET status = 'pending', error = '',
-		prediction_id = NULL, image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
+		prediction_id = CASE WHEN output_until > ?1 THEN prediction_id END,
+		phase = CASE WHEN output_until > ?1 AND prediction_id IS NOT NULL THEN 'submitted' END,
+		image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
 		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
-		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued', phase = NULL,
+		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued',
 		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
 		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
 		submit_owner = NULL, job_created_at = ?1, started_by = NULL

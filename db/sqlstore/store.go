@@ -9,7 +9,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"nanobanana/db"
@@ -76,7 +78,16 @@ type Store struct {
 	now    func() time.Time
 	events broker
 	claims claimTexts
+	// fullAt is when a write last failed for want of space (Unix ms, 0: never): Ping
+	// reports the store not ready for fullFor after it.
+	fullAt atomic.Int64
 }
+
+// fullFor is how long after a write refused for want of space the store says it is not
+// ready (Ping), so a load balancer sends the writes elsewhere: while writes keep failing
+// it stays not ready; once they stop, it is ready again after this long, and a write
+// that still fails starts it again.
+const fullFor = 30 * time.Second
 
 var _ db.Store = (*Store)(nil)
 
@@ -97,8 +108,12 @@ func (s *Store) Describe() string             { return s.e.Describe() }
 func (s *Store) Close() error                 { return s.e.Close() }
 func (s *Store) QueueSignal() <-chan struct{} { return s.e.QueueSignal() }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database answers a query, and that no write has failed for want
+// of space lately (fullFor).
 func (s *Store) Ping(ctx context.Context) error {
+	if at := s.fullAt.Load(); at != 0 && ms(s.now())-at < fullFor.Milliseconds() {
+		return db.StorageFull(errors.New("a write failed for want of space in the last 30 seconds"))
+	}
 	return s.e.Read(ctx, func(q Querier) error {
 		var one int
 		return q.QueryRow(`SELECT 1`).Scan(&one)
@@ -126,7 +141,15 @@ func write[T any](ctx context.Context, s *Store, fn func(q Querier) (T, error)) 
 		out = v
 		return err
 	})
+	s.noteFull(err)
 	return out, err
+}
+
+// noteFull remembers a write refused for want of space, for Ping.
+func (s *Store) noteFull(err error) {
+	if err != nil && errors.Is(err, db.ErrStorageFull) {
+		s.fullAt.Store(ms(s.now()))
+	}
 }
 
 // EventQuerier is a Querier of a write that may append events: only writeEvents makes
@@ -142,6 +165,7 @@ func writeEvents[T any](ctx context.Context, s *Store, fn func(q EventQuerier) (
 		out = v
 		return err
 	})
+	s.noteFull(err)
 	return out, err
 }
 

@@ -41,7 +41,7 @@ var _ = register("CloseTwice", func(t *testing.T, open Opener) {
 			_, err := d.ClaimJobs(ctx, "w", time.Now().Add(time.Minute), 3, 1)
 			return err
 		},
-		"LoginFailed":      func() error { return d.LoginFailed(ctx, "k", time.Minute, time.Now()) },
+		"LoginAttempt":     func() error { _, err := d.LoginAttempt(ctx, "k", "", testPolicy, time.Now()); return err },
 		"ReclaimExpired":   func() error { _, err := d.ReclaimExpiredLeases(ctx); return err },
 		"Raw":              func() error { return d.Raw(ctx, `DELETE FROM events`, nil) },
 		"CancelGeneration": func() error { _, err := d.CancelGeneration(ctx, u, g.ID); return err },

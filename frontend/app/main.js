@@ -53,12 +53,13 @@ function signedIn(u) {
   if (!started) {
     started = true;
     events.start((g) => (g.status === 'deleted' ? store.drop(store.idOf(g)) : store.upsert(g)), {
-      state: (up) => {
+      state: (up, parked) => {
+        document.documentElement.dataset.stream = up ? 'live' : parked ? 'parked' : 'lost';
         $('#stream-state').hidden = up;
-        $('#stream-state').textContent = i18n.t('streamLost');
+        $('#stream-state').textContent = i18n.t(parked ? 'streamParked' : 'streamLost');
         // A dropped stream is often the first sign of a stopped server; one cheap request
         // tells, so the banner shows without waiting for the user's next action.
-        if (!up && api.isOnline()) api.request('/meta', { auth: false }).catch(() => {});
+        if (!up && !parked && api.isOnline()) api.request('/meta', { auth: false }).catch(() => {});
       },
       opened: () => queue.catchUp(store.upsert),
     });

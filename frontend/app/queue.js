@@ -38,7 +38,10 @@ function item(g) {
       h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
       h('p', { class: 'qprompt' }, g.prompt || ''),
       h('p', { class: 'qinfo small muted' }, ...info.flatMap((x, i) => (i ? [' · ', x] : [x]))),
-      g.error && failed ? h('p', { class: 'error qerror' }, g.error) : null),
+      // A running generation may say why it waits (storage full: its image is kept until
+      // there is room); a failed one why it failed.
+      g.error && failed ? h('p', { class: 'error qerror' }, g.error) : null,
+      g.error && !failed ? h('p', { class: 'small qwait' }, g.error) : null),
     h('div', { class: 'qactions' },
       failed
         ? [h('button', { type: 'button', class: 'secondary', onclick: () => act(async () => {
