@@ -138,6 +138,27 @@ func TestBrowser(t *testing.T) {
 		readText(`#queue-list .qitem.st-failed .qerror`, &failure),
 		waitJS(`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Retry')`),
 	)
+	// A retry right after a cancel meets 409 generation_stopping with Retry-After: the
+	// page waits and sends it again instead of showing an error. The first answer is
+	// made here, in the page, as the server gives it while a run still stops.
+	step("a 409 with Retry-After is waited out, not shown",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.__stopping = 0;
+			window.fetch = (url, opts) => {
+				if (String(url).includes('/images/retry/') && window.__stopping === 0) {
+					window.__stopping = Date.now();
+					return Promise.resolve(new Response(JSON.stringify({detail: 'The generation is still stopping.', code: 'generation_stopping'}),
+						{status: 409, headers: {'Content-Type': 'application/json', 'Retry-After': '1'}}));
+				}
+				if (String(url).includes('/images/retry/') && !window.__resent) window.__resent = Date.now();
+				return real(url, opts);
+			};
+		})()`),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].find(b => b.textContent === 'Retry').click()`),
+		waitText("#toasts", "Queued again."),
+		waitJS(`window.__resent - window.__stopping >= 900 && ![...document.querySelectorAll('#toasts .toast-error')].length`),
+	)
 	if words := strings.Fields(failure); len(words) < 5 || !strings.Contains(strings.ToLower(failure), "sensitive") && !strings.Contains(strings.ToLower(failure), "safety") {
 		t.Errorf("the safety failure shows %q; want a sentence about the safety filter", failure)
 	}
