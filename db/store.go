@@ -31,6 +31,7 @@ type Store interface {
 	Events
 	Throttle
 	Uploads
+	AccessTokens
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -179,4 +180,21 @@ type Uploads interface {
 	// GetUploads returns the user's uploads with these ids, in order; any missing or
 	// another user's makes the call ErrNotFound.
 	GetUploads(ctx context.Context, userID int64, ids []string) ([]Upload, error)
+}
+
+// AccessTokens are users' personal access tokens. The store hashes the secrets: it is
+// given them in clear and never keeps them so.
+type AccessTokens interface {
+	// CreateAccessToken stores t (its ID and CreatedAt are set) for the secret.
+	CreateAccessToken(ctx context.Context, t AccessToken, secret string) (*AccessToken, error)
+	// AccessTokens lists the user's tokens, newest first.
+	AccessTokens(ctx context.Context, userID int64) ([]AccessToken, error)
+	// DeleteAccessToken revokes the user's token; another user's is ErrNotFound.
+	DeleteAccessToken(ctx context.Context, userID, id int64) error
+	// UserForAccessToken finds the live (unexpired) token of secret and its user, in
+	// one read; none is ErrNotFound.
+	UserForAccessToken(ctx context.Context, secret string) (*User, *AccessToken, error)
+	// TouchAccessToken records a use at at, unless one at or after notBefore is
+	// recorded already (so a busy token costs a write at most once in a while).
+	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
 }

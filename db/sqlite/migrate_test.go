@@ -105,8 +105,8 @@ func TestQueueSurvivesOneRowMigration(t *testing.T) {
 }
 
 // The fixture testdata/pre-split.db was written by the release before db was split into
-// engines (all 8 migrations applied). Opened by this code it migrates nothing, and
-// everything in it reads back through the Store.
+// engines (all 8 migrations of then applied). Opened by this code it applies only the
+// later migrations, and everything in it reads back through the Store.
 func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pre-split.db")
@@ -144,8 +144,8 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	before := applied(raw)
 	raw.close()
 	names, _ := migrationFS.ReadDir("migrations")
-	if len(before) != 8 || len(names) != 8 {
-		t.Fatalf("the fixture records %d migrations and this code has %d; want 8 and 8", len(before), len(names))
+	if len(before) != 8 || len(names) < 8 {
+		t.Fatalf("the fixture records %d migrations and this code has %d; want 8 and at least 8", len(before), len(names))
 	}
 
 	d, err := Open(ctx, path, db.Options{})
@@ -160,8 +160,9 @@ func TestPreSplitDatabaseMigratesInPlace(t *testing.T) {
 	if err := d.e.Read(ctx, func(q sqlstore.Querier) error { after = applied(q.(*conn)); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(after) != len(before) {
-		t.Fatalf("schema_migrations after Open: %v; before: %v", after, before)
+	// Only the migrations written since the fixture are applied, once.
+	if len(after) != len(names) {
+		t.Fatalf("schema_migrations after Open: %v; before: %v; want the %d of this code", after, before, len(names))
 	}
 	for i := range before {
 		if after[i] != before[i] {
