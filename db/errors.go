@@ -66,6 +66,7 @@ const (
 	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
 	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
 	CodePendingLimit       Code = "pending_limit"          // the account has as many generations waiting as it may
+	CodeInsufficientScope  Code = "insufficient_scope"     // a personal access token without the scope the route needs
 )
 
 var codeKinds = map[Code]Kind{
@@ -102,6 +103,7 @@ var codeKinds = map[Code]Kind{
 	CodeAccountDisabled:    KindForbidden,
 	CodeInvalidLink:        KindForbidden,
 	CodePendingLimit:       KindLimit,
+	CodeInsufficientScope:  KindForbidden,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -317,6 +317,68 @@ func TestBrowserSessions(t *testing.T) {
 	)
 }
 
+// TestBrowserTokens: a personal access token is made in Settings, shown once, works for
+// a script within its scopes, and stops at once when revoked in the page.
+func TestBrowserTokens(t *testing.T) {
+	skipWithoutBrowser(t)
+	base := startServer(t).base
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("tok%d", time.Now().UnixNano()%1e6)
+	step("sign up and open Settings", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/settings")}, signUp(user, "token password 1")...)...)
+
+	var secret string
+	step("create a read-only token; the secret is shown once",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)),
+		waitVisible("#view-settings"),
+		waitText("#tok-empty", "No tokens yet."),
+		chromedp.SendKeys(chromedp.CSS(`#tok-form [name=name]`), "backup script"),
+		chromedp.Click(chromedp.CSS(`#tok-form button[type=submit]`)),
+		waitVisible("#tok-new"),
+		waitJS(`document.querySelector('#tok-secret').value.startsWith('nbp_')`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.Evaluate[string](`document.querySelector('#tok-secret').value`)(ctx, tg)
+			secret = v
+			return err
+		}),
+		waitText("#tok-list", "backup script"),
+		waitText("#tok-list", "read"),
+		waitText("#tok-list", "never used"),
+	)
+	script := func(method, path string) int {
+		req, _ := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(`{"prompt":"a banana"}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := script("GET", "/images/list"); got != 200 {
+		t.Fatalf("a script lists with the token: %d", got)
+	}
+	if got := script("POST", "/images/generate"); got != 403 {
+		t.Fatalf("a script generates with a read-only token: %d, want 403", got)
+	}
+	step("the list shows its use; revoke it after a confirmation",
+		chromedp.Reload(),
+		waitVisible("#view-settings"),
+		waitJS(`!document.querySelector('#tok-list').textContent.includes('never used')`),
+		waitJS(`document.querySelector('#tok-new').hidden`),
+		chromedp.Click(chromedp.CSS(`#tok-list button.danger`)),
+		waitJS(`document.querySelector('#confirm').open`),
+		waitText("#confirm-text", "backup script"),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		waitText("#toasts", "Token revoked."),
+		waitJS(`document.querySelectorAll('#tok-list li').length === 0 && !document.querySelector('#tok-empty').hidden`),
+	)
+	if got := script("GET", "/images/list"); got != 401 {
+		t.Fatalf("a script with the revoked token: %d, want 401", got)
+	}
+}
+
 // TestBrowserOffline stops the server mid-session: the page says the server cannot be
 // reached, and once it runs again on the same address and data the page recovers on its
 // own, still signed in.

@@ -50,8 +50,11 @@ type Server struct {
 	log       *slog.Logger
 	frontend  http.Handler
 	version   string
-	now       func() time.Time
-	tokens    *tokens
+	// tokenTouches is the last recorded use of each personal access token (id ->
+	// time.Time), so a busy token costs a write at most once a minute.
+	tokenTouches sync.Map
+	now          func() time.Time
+	tokens       *tokens
 
 	failedByAccount *throttle
 	failedByAddr    *throttle
