@@ -61,6 +61,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/health", who: whoPublic, handle: s.health}, // the original's health check
 		{method: "GET", path: "/readyz", who: whoPublic, handle: s.readyz},
 		{method: "GET", path: "/api/v1/meta", who: whoPublic, handle: s.meta},
+		{method: "GET", path: "/api/v1/openapi.json", who: whoPublic, handle: s.openAPI},
 
 		// Accounts (seed paths first).
 		{method: "POST", path: "/api/v1/auth/register", who: whoPublic, handle: s.register},

@@ -53,8 +53,11 @@ type Server struct {
 	// tokenTouches is the last recorded use of each personal access token (id ->
 	// time.Time), so a busy token costs a write at most once a minute.
 	tokenTouches sync.Map
-	now          func() time.Time
-	tokens       *tokens
+	// openAPIJSON is the OpenAPI document, built once (openapi.go).
+	openAPIOnce sync.Once
+	openAPIJSON []byte
+	now         func() time.Time
+	tokens      *tokens
 
 	failedByAccount *throttle
 	failedByAddr    *throttle
