@@ -15,12 +15,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -376,6 +378,48 @@ func TestBrowserTokens(t *testing.T) {
 	)
 	if got := script("GET", "/images/list"); got != 401 {
 		t.Fatalf("a script with the revoked token: %d, want 401", got)
+	}
+}
+
+// TestBrowserDocs opens the API reference at /docs: it renders the document's
+// operations with no console error, no CSP violation (watchConsole) and no request to
+// any host but this one.
+func TestBrowserDocs(t *testing.T) {
+	skipWithoutBrowser(t)
+	base := startServer(t).base
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	var mu sync.Mutex
+	var requests []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	step("the reference lists the operations",
+		chromedp.Navigate(base+"/docs"),
+		waitJS(`document.querySelectorAll('.opblock').length >= 30`),
+		waitText("#swagger-ui", "/api/v1/images/generate"),
+		waitText("#swagger-ui", "/api/v1/tokens"),
+		waitJS(`!!document.querySelector('.btn.authorize')`),
+	)
+	step("an operation opens with its answer's schema",
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('.opblock')].find(b => b.querySelector('.opblock-summary-path')?.textContent.includes('/api/v1/images/status/')).querySelector('.opblock-summary-control').click()`),
+		waitJS(`[...document.querySelectorAll('.opblock.is-open')].some(b => b.textContent.includes('queue_position') || b.textContent.includes('Generation'))`),
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) < 4 {
+		t.Fatalf("saw only %d requests: %v", len(requests), requests)
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the reference sent a request off the host: %s", u)
+		}
 	}
 }
 
