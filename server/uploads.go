@@ -8,7 +8,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,7 +137,7 @@ func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[
 			part.Close()
 			return nil, nil, invalid("images", "At most "+strconv.Itoa(maxReferenceImages)+" images per request; remove some and try again.")
 		}
-		u, err := s.storeUpload(r.Context(), userID, part)
+		u, err := s.storeUpload(r.Context(), userID, displayName(part.FileName()), part)
 		part.Close()
 		if err != nil {
 			return nil, nil, err
@@ -178,10 +177,10 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// storeUpload writes one file part to storage and checks it. The type comes from the
+// storeUpload writes one file (a multipart part, or a data: URL's bytes) to storage and
+// checks it; fname names it in messages. The type comes from the
 // bytes, never from the client's Content-Type or file name.
-func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.Part) (storedUpload, error) {
-	fname := displayName(part.FileName())
+func (s *Server) storeUpload(ctx context.Context, userID int64, fname string, part io.Reader) (storedUpload, error) {
 	br := bufio.NewReaderSize(part, 4096)
 	head, err := br.Peek(imaging.SniffLen)
 	if err != nil && len(head) == 0 {
