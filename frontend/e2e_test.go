@@ -225,11 +225,11 @@ func TestBrowser(t *testing.T) {
 		waitJS(`document.querySelector('#view-create').hidden && document.querySelector('#gallery-grid').children.length === 0`),
 	)
 
-	step("sign in again with the same account",
+	step("sign in again with the same account; the server's sentence is in the page's language",
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "wrong password!"),
 		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
-		waitText(`#form-signin [data-error]`, "Incorrect"),
+		waitText(`#form-signin [data-error]`, "Неверное имя пользователя или пароль."),
 		clearField(`#form-signin [name=password]`),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "correct horse battery"),
 		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),

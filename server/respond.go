@@ -171,5 +171,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	}
-	writeJSON(w, status, errorJSON{Detail: ae.Detail, Code: ae.Code, Fields: ae.Fields})
+	w.Header().Add("Vary", "Accept-Language")
+	if wantsRussian(r) {
+		w.Header().Set("Content-Language", "ru")
+	}
+	writeJSON(w, status, errorJSON{Detail: localize(r, ae), Code: ae.Code, Fields: ae.Fields})
 }

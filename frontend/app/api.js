@@ -1,7 +1,7 @@
 // The API client. The access token lives only in this module's memory; the refresh token
 // is an HttpOnly cookie the server sets when asked with X-Refresh-Cookie, so no script
 // (ours or an injected one) can read a long-lived credential.
-import { t } from './i18n.js';
+import { t, current } from './i18n.js';
 
 const BASE = '/api/v1';
 let accessToken = '';
@@ -38,7 +38,8 @@ function setOnline(v) {
 }
 
 async function send(path, { method = 'GET', json, body, auth = true, headers = {} } = {}) {
-  const h = { Accept: 'application/json', ...headers };
+  // The server words its error sentences in the page's language, not the browser's.
+  const h = { Accept: 'application/json', 'Accept-Language': current(), ...headers };
   if (json !== undefined) {
     h['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
