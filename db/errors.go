@@ -73,6 +73,7 @@ const (
 	CodeRequestTimeout     Code = "request_timeout"        // the request's body did not arrive in time
 	CodeTooManyStreams     Code = "too_many_streams"       // why an event stream was closed: its user opened more than allowed
 	CodeStorageFull        Code = "storage_full"           // the database or the image storage has no room left
+	CodeInsufficientScope  Code = "insufficient_scope"     // a personal access token without the scope the route needs
 )
 
 var codeKinds = map[Code]Kind{
@@ -114,6 +115,7 @@ var codeKinds = map[Code]Kind{
 	CodeRequestTimeout:     KindTimeout,
 	CodeTooManyStreams:     KindLimit,
 	CodeStorageFull:        KindFull,
+	CodeInsufficientScope:  KindForbidden,
 }
 
 // Codes lists the catalogue (for documentation and tests).

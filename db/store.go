@@ -31,6 +31,7 @@ type Store interface {
 	Events
 	Throttle
 	Uploads
+	AccessTokens
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -260,4 +261,21 @@ type Uploads interface {
 	// ExpireUploads removes up to limit unreferenced uploads made before before, oldest
 	// first, and returns them (the caller removes their files).
 	ExpireUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
+}
+
+// AccessTokens are users' personal access tokens. The store hashes the secrets: it is
+// given them in clear and never keeps them so.
+type AccessTokens interface {
+	// CreateAccessToken stores t (its ID and CreatedAt are set) for the secret.
+	CreateAccessToken(ctx context.Context, t AccessToken, secret string) (*AccessToken, error)
+	// AccessTokens lists the user's tokens, newest first.
+	AccessTokens(ctx context.Context, userID int64) ([]AccessToken, error)
+	// DeleteAccessToken revokes the user's token; another user's is ErrNotFound.
+	DeleteAccessToken(ctx context.Context, userID, id int64) error
+	// UserForAccessToken finds the live (unexpired) token of secret and its user, in
+	// one read; none is ErrNotFound.
+	UserForAccessToken(ctx context.Context, secret string) (*User, *AccessToken, error)
+	// TouchAccessToken records a use at at, unless one at or after notBefore is
+	// recorded already (so a busy token costs a write at most once in a while).
+	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
 }

@@ -214,3 +214,17 @@ func NewTimeID() string {
 	_, _ = rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
 }
+
+// AccessToken is a personal access token: a user's long-lived credential for scripts,
+// limited to its scopes. The secret itself is shown once, when it is created, and
+// stored only as a hash.
+type AccessToken struct {
+	ID         int64
+	UserID     int64
+	Name       string
+	Prefix     string   // the secret's first characters, to tell tokens apart
+	Scopes     []string // e.g. "read", "generate", "admin"
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never expires
+	LastUsedAt time.Time // zero: never used
+}

@@ -15,12 +15,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -138,6 +140,27 @@ func TestBrowser(t *testing.T) {
 		readText(`#queue-list .qitem.st-failed .qerror`, &failure),
 		waitJS(`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Retry')`),
 	)
+	// A retry right after a cancel meets 409 generation_stopping with Retry-After: the
+	// page waits and sends it again instead of showing an error. The first answer is
+	// made here, in the page, as the server gives it while a run still stops.
+	step("a 409 with Retry-After is waited out, not shown",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.__stopping = 0;
+			window.fetch = (url, opts) => {
+				if (String(url).includes('/images/retry/') && window.__stopping === 0) {
+					window.__stopping = Date.now();
+					return Promise.resolve(new Response(JSON.stringify({detail: 'The generation is still stopping.', code: 'generation_stopping'}),
+						{status: 409, headers: {'Content-Type': 'application/json', 'Retry-After': '1'}}));
+				}
+				if (String(url).includes('/images/retry/') && !window.__resent) window.__resent = Date.now();
+				return real(url, opts);
+			};
+		})()`),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].find(b => b.textContent === 'Retry').click()`),
+		waitText("#toasts", "Queued again."),
+		waitJS(`window.__resent - window.__stopping >= 900 && ![...document.querySelectorAll('#toasts .toast-error')].length`),
+	)
 	if words := strings.Fields(failure); len(words) < 5 || !strings.Contains(strings.ToLower(failure), "sensitive") && !strings.Contains(strings.ToLower(failure), "safety") {
 		t.Errorf("the safety failure shows %q; want a sentence about the safety filter", failure)
 	}
@@ -202,11 +225,11 @@ func TestBrowser(t *testing.T) {
 		waitJS(`document.querySelector('#view-create').hidden && document.querySelector('#gallery-grid').children.length === 0`),
 	)
 
-	step("sign in again with the same account",
+	step("sign in again with the same account; the server's sentence is in the page's language",
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "wrong password!"),
 		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
-		waitText(`#form-signin [data-error]`, "Incorrect"),
+		waitText(`#form-signin [data-error]`, "Неверное имя пользователя или пароль."),
 		clearField(`#form-signin [name=password]`),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), "correct horse battery"),
 		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),
@@ -294,6 +317,110 @@ func TestBrowserSessions(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
 		waitText("#gallery-empty", "No images yet."),
 	)
+}
+
+// TestBrowserTokens: a personal access token is made in Settings, shown once, works for
+// a script within its scopes, and stops at once when revoked in the page.
+func TestBrowserTokens(t *testing.T) {
+	skipWithoutBrowser(t)
+	base := startServer(t).base
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("tok%d", time.Now().UnixNano()%1e6)
+	step("sign up and open Settings", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/settings")}, signUp(user, "token password 1")...)...)
+
+	var secret string
+	step("create a read-only token; the secret is shown once",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)),
+		waitVisible("#view-settings"),
+		waitText("#tok-empty", "No tokens yet."),
+		chromedp.SendKeys(chromedp.CSS(`#tok-form [name=name]`), "backup script"),
+		chromedp.Click(chromedp.CSS(`#tok-form button[type=submit]`)),
+		waitVisible("#tok-new"),
+		waitJS(`document.querySelector('#tok-secret').value.startsWith('nbp_')`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.Evaluate[string](`document.querySelector('#tok-secret').value`)(ctx, tg)
+			secret = v
+			return err
+		}),
+		waitText("#tok-list", "backup script"),
+		waitText("#tok-list", "read"),
+		waitText("#tok-list", "never used"),
+	)
+	script := func(method, path string) int {
+		req, _ := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(`{"prompt":"a banana"}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := script("GET", "/images/list"); got != 200 {
+		t.Fatalf("a script lists with the token: %d", got)
+	}
+	if got := script("POST", "/images/generate"); got != 403 {
+		t.Fatalf("a script generates with a read-only token: %d, want 403", got)
+	}
+	step("the list shows its use; revoke it after a confirmation",
+		chromedp.Reload(),
+		waitVisible("#view-settings"),
+		waitJS(`!document.querySelector('#tok-list').textContent.includes('never used')`),
+		waitJS(`document.querySelector('#tok-new').hidden`),
+		chromedp.Click(chromedp.CSS(`#tok-list button.danger`)),
+		waitJS(`document.querySelector('#confirm').open`),
+		waitText("#confirm-text", "backup script"),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		waitText("#toasts", "Token revoked."),
+		waitJS(`document.querySelectorAll('#tok-list li').length === 0 && !document.querySelector('#tok-empty').hidden`),
+	)
+	if got := script("GET", "/images/list"); got != 401 {
+		t.Fatalf("a script with the revoked token: %d, want 401", got)
+	}
+}
+
+// TestBrowserDocs opens the API reference at /docs: it renders the document's
+// operations with no console error, no CSP violation (watchConsole) and no request to
+// any host but this one.
+func TestBrowserDocs(t *testing.T) {
+	skipWithoutBrowser(t)
+	base := startServer(t).base
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	var mu sync.Mutex
+	var requests []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	step("the reference lists the operations",
+		chromedp.Navigate(base+"/docs"),
+		waitJS(`document.querySelectorAll('.opblock').length >= 30`),
+		waitText("#swagger-ui", "/api/v1/images/generate"),
+		waitText("#swagger-ui", "/api/v1/tokens"),
+		waitJS(`!!document.querySelector('.btn.authorize')`),
+	)
+	step("an operation opens with its answer's schema",
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('.opblock')].find(b => b.querySelector('.opblock-summary-path')?.textContent.includes('/api/v1/images/status/')).querySelector('.opblock-summary-control').click()`),
+		waitJS(`[...document.querySelectorAll('.opblock.is-open')].some(b => b.textContent.includes('queue_position') || b.textContent.includes('Generation'))`),
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) < 4 {
+		t.Fatalf("saw only %d requests: %v", len(requests), requests)
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the reference sent a request off the host: %s", u)
+		}
+	}
 }
 
 // TestBrowserOffline stops the server mid-session: the page says the server cannot be

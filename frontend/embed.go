@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-//go:embed index.html styles.css favicon.svg app
+//go:embed index.html styles.css favicon.svg app docs/index.html docs/docs.js docs/docs.css docs/swagger-ui-bundle.js docs/swagger-ui.css docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
 var files embed.FS
 
 type asset struct {
@@ -36,6 +36,8 @@ var types = map[string]string{
 	".png":         "image/png",
 	".ico":         "image/x-icon",
 	".webmanifest": "application/manifest+json",
+	".txt":         "text/plain; charset=utf-8",
+	"":             "text/plain; charset=utf-8", // LICENSE, NOTICE
 }
 
 // Handler serves the embedded app. Unknown paths without a file extension get
@@ -66,6 +68,8 @@ func Handler() http.Handler {
 		panic("frontend: embedded files unreadable: " + err.Error()) // cannot happen with go:embed
 	}
 	index := assets["/index.html"]
+	// The API reference (Swagger UI over /api/v1/openapi.json).
+	assets["/docs"] = assets["/docs/index.html"]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -75,6 +79,8 @@ func Handler() http.Handler {
 		p := path.Clean("/" + r.URL.Path)
 		a, ok := assets[p]
 		switch {
+		case ok && p == "/docs":
+			w.Header().Set("Cache-Control", "no-cache")
 		case ok && p != "/index.html":
 			// Assets are not content-hashed in their names, so keep the max-age short and
 			// let the ETag make revalidation cheap.

@@ -467,15 +467,30 @@ func (s *Service) buildInput(ctx context.Context, token string, g *db.Generation
 	if len(g.ReferenceIDs) == 0 {
 		return in, nil
 	}
-	ups, err := s.o.DB.GetUploads(ctx, g.UserID, g.ReferenceIDs)
+	// A reference is an upload id, or an https:// URL the user named (the original
+	// service's reference_images), handed to Replicate as it is: this server never
+	// fetches it.
+	var ids []string
+	for _, ref := range g.ReferenceIDs {
+		if !strings.HasPrefix(ref, "https://") {
+			ids = append(ids, ref)
+		}
+	}
+	ups, err := s.o.DB.GetUploads(ctx, g.UserID, ids)
 	if errors.Is(err, db.ErrNotFound) {
 		return in, fail(msgRefMissing, err)
 	}
 	if err != nil {
 		return in, err
 	}
-	for _, u := range ups {
-		uri, err := s.referenceURI(ctx, token, u)
+	next := 0
+	for _, ref := range g.ReferenceIDs {
+		if strings.HasPrefix(ref, "https://") {
+			in.ImageInput = append(in.ImageInput, ref)
+			continue
+		}
+		uri, err := s.referenceURI(ctx, token, ups[next])
+		next++
 		if err != nil {
 			return in, err
 		}

@@ -188,7 +188,10 @@ func unwrapAll(err error) []error {
 
 type loginRequest struct {
 	Username string `json:"username"`
-	Password string `json:"password"`
+	// UsernameOrEmail is the original service's own name for the same field: its
+	// frontend and scripts send it.
+	UsernameOrEmail string `json:"username_or_email"`
+	Password        string `json:"password"`
 }
 
 // login accepts JSON and the OAuth2 password form that FastAPI clients send.
@@ -201,6 +204,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ h
 		req.Username, req.Password = r.PostForm.Get("username"), r.PostForm.Get("password")
 	} else if err := decodeJSON(r, &req); err != nil {
 		return err
+	}
+	if strings.TrimSpace(req.Username) == "" {
+		req.Username = req.UsernameOrEmail
 	}
 	req.Username = strings.TrimSpace(req.Username)
 	if req.Username == "" || req.Password == "" {

@@ -21,6 +21,9 @@ type principal struct {
 	// Until is when the credential the caller came with expires (an access token's, or
 	// the token's a stream ticket was made from): an event stream ends then.
 	Until time.Time
+	// Token is the personal access token the caller came with (nil for a session): its
+	// scopes bound the routes it may call.
+	Token *db.AccessToken
 }
 
 // The credentials a route of the table may take (route.creds); each checks the caller
@@ -36,7 +39,11 @@ func (s *Server) bearer(r *http.Request, _ httprouter.Params) (*principal, error
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return nil, unauthorized("The Authorization header must be \"Bearer <access token>\".")
 	}
-	return s.accessToken(r, strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if strings.HasPrefix(raw, patPrefix) {
+		return s.personalToken(r, raw)
+	}
+	return s.accessToken(r, raw)
 }
 
 // bearerOrTicket also takes an event-stream ticket as ?ticket= when no header is sent:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p *principal, _ 
 func (s *Server) streamEnded(r *http.Request, p *principal) (db.Code, string) {
 	if !s.now().Before(p.Until) {
 		return db.CodeUnauthorized, "The access token this stream was opened with has expired; open it again with a new ticket."
+	}
+	if p.Token != nil {
+		// A personal access token: the stream ends when it is revoked.
+		ts, err := s.db.AccessTokens(r.Context(), p.ID)
+		if err != nil {
+			return "", ""
+		}
+		if !slices.ContainsFunc(ts, func(t db.AccessToken) bool { return t.ID == p.Token.ID }) {
+			return "session_ended", "The personal access token this stream was opened with was revoked."
+		}
+		return "", ""
 	}
 	if _, err := s.checkSession(r, p.ID, p.TokenVersion, p.Session, p.Until); err != nil {
 		var ae *apiError

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +34,17 @@ type generateRequest struct {
 	SafetyFilterLevel string   `json:"safety_filter_level"`
 	GenerationMode    string   `json:"generation_mode"`
 	ReferenceImageIDs []string `json:"reference_image_ids"`
+	// ReferenceImages is the original service's way: a list of https:// URLs (handed
+	// to Replicate as they are) and data: URLs (stored as uploads).
+	ReferenceImages []string `json:"reference_images"`
 }
+
+// jsonGenerateLimit caps a JSON generate, which may carry its reference images as data:
+// URLs; the body is read whole, so larger sets go as multipart.
+const jsonGenerateLimit = 64 << 20
+
+// maxReferenceURL bounds an https:// reference image's URL.
+const maxReferenceURL = 2048
 
 // requireAPIKey fails when no key could pay for a generation. It reads only the
 // principal (loaded by authentication) and the config: no query on the hot path.
@@ -56,9 +69,35 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		stored = files
 		req = requestFromForm(vals)
 	} else {
-		r.Body = http.MaxBytesReader(w, r.Body, jsonBodyLimit)
+		r.Body = http.MaxBytesReader(w, r.Body, jsonGenerateLimit)
 		if err := decodeJSON(r, &req); err != nil {
 			return err
+		}
+	}
+	// The original's reference_images, in their order: data: URLs become uploads (the
+	// same checks as a file sent with multipart), https:// URLs stay URLs.
+	var extra []string
+	if len(req.ReferenceImages) > 0 {
+		if len(req.ReferenceImages) > maxReferenceImages {
+			return invalid("reference_images", "At most "+strconv.Itoa(maxReferenceImages)+" reference images; got "+strconv.Itoa(len(req.ReferenceImages))+".")
+		}
+		for i, ref := range req.ReferenceImages {
+			ref = strings.TrimSpace(ref)
+			if len(ref) >= 5 && strings.EqualFold(ref[:5], "data:") {
+				u, err := s.storeDataURL(r, p.ID, i, ref)
+				if err != nil {
+					s.discardUploads(r.Context(), stored)
+					return err
+				}
+				stored = append(stored, u)
+				extra = append(extra, u.ID)
+				continue
+			}
+			if err := checkReferenceURL(i, ref); err != nil {
+				s.discardUploads(r.Context(), stored)
+				return err
+			}
+			extra = append(extra, ref)
 		}
 	}
 	// Files stored by this request are removed again unless the generation is created.
@@ -69,7 +108,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		}
 	}()
 
-	params, err := validateGenerate(req, len(stored))
+	params, err := validateGenerate(req, max(len(stored), len(extra)))
 	if err != nil {
 		return err
 	}
@@ -86,12 +125,13 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 			return err
 		}
 		created = true // the rows own the files now, whatever happens next
-		ids := make([]string, len(stored))
-		for i, u := range stored {
-			ids[i] = u.ID
+		if extra == nil {
+			for _, u := range stored {
+				extra = append(extra, u.ID)
+			}
 		}
-		params.ReferenceIDs = append(params.ReferenceIDs, ids...)
 	}
+	params.ReferenceIDs = append(params.ReferenceIDs, extra...)
 	g, err := s.queue.Enqueue(r.Context(), p.ID, params)
 	if errors.Is(err, db.ErrNotFound) {
 		// A reference deleted (or expired) since it was looked up above.
@@ -222,4 +262,43 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "..."
+}
+
+// storeDataURL stores the image of a data: URL (reference_images[i]) as an upload.
+func (s *Server) storeDataURL(r *http.Request, userID int64, i int, ref string) (storedUpload, error) {
+	field := "reference_images[" + strconv.Itoa(i) + "]"
+	meta, data, ok := strings.Cut(ref[5:], ",")
+	if !ok || !strings.HasSuffix(strings.ToLower(meta), ";base64") {
+		return storedUpload{}, invalid(field, field+" must be a base64 data: URL (data:image/png;base64,...).")
+	}
+	if int64(base64.StdEncoding.DecodedLen(len(data))) > s.maxUploadBytes()+3 {
+		return storedUpload{}, newError(db.CodeTooLarge, "The image "+field+" is larger than the limit of "+humanBytes(s.maxUploadBytes())+" per image.")
+	}
+	b, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(data); err != nil {
+			return storedUpload{}, invalid(field, field+" is not valid base64.")
+		}
+	}
+	u, err := s.storeUpload(r.Context(), userID, field, bytes.NewReader(b))
+	if ae, ok := err.(*apiError); ok {
+		for j := range ae.Fields {
+			ae.Fields[j].Field = field
+		}
+	}
+	return u, err
+}
+
+// checkReferenceURL accepts an https:// URL for Replicate to fetch. The server never
+// fetches it itself, so only its form is checked.
+func checkReferenceURL(i int, ref string) error {
+	field := "reference_images[" + strconv.Itoa(i) + "]"
+	u, err := url.Parse(ref)
+	switch {
+	case len(ref) > maxReferenceURL:
+		return invalid(field, field+" is longer than "+strconv.Itoa(maxReferenceURL)+" characters.")
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(ref, " \t\r\n"):
+		return invalid(field, field+" must be an https:// URL or a data: URL of a JPEG, PNG or WebP image.")
+	}
+	return nil
 }

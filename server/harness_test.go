@@ -134,6 +134,7 @@ func (ts *testServer) do(t testing.TB, c call) reply {
 	if rep.Status >= 400 && c.Method != http.MethodHead {
 		checkErrorBody(t, c.Method+" "+c.Path, rep)
 	}
+	checkAnswerSchema(t, ts, c, rep)
 	return rep
 }
 

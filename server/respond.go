@@ -179,5 +179,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// The rest of the body is not worth waiting for.
 		w.Header().Set("Connection", "close")
 	}
-	writeJSON(w, status, errorJSON{Detail: ae.Detail, Code: ae.Code, Fields: ae.Fields})
+	w.Header().Add("Vary", "Accept-Language")
+	if wantsRussian(r) {
+		w.Header().Set("Content-Language", "ru")
+	}
+	writeJSON(w, status, errorJSON{Detail: localize(r, ae), Code: ae.Code, Fields: ae.Fields})
 }

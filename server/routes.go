@@ -21,8 +21,8 @@ type route struct {
 	method string
 	path   string // httprouter syntax: :id is one segment
 	who    who
-	// scope is the word a scoped API token will need to call the route ("read",
-	// "generate"); "" where no scope has been decided yet.
+	// scope is the word a personal access token needs to call the route ("read",
+	// "generate", "admin"); "" is a route for signed-in sessions only.
 	scope string
 	// limit caps the body; 0 is jsonBodyLimit for methods with a body and none for GET
 	// and HEAD (their bodies are never read).
@@ -65,6 +65,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/health", who: whoPublic, handle: s.health}, // the original's health check
 		{method: "GET", path: "/readyz", who: whoPublic, handle: s.readyz},
 		{method: "GET", path: "/api/v1/meta", who: whoPublic, handle: s.meta},
+		{method: "GET", path: "/api/v1/openapi.json", who: whoPublic, handle: s.openAPI},
 
 		// Accounts (seed paths first).
 		{method: "POST", path: "/api/v1/auth/register", who: whoPublic, handle: s.register},
@@ -76,9 +77,14 @@ func (s *Server) routeTable() []route {
 		{method: "PUT", path: "/api/v1/auth/password", who: whoUser, handle: s.changePassword},
 
 		// The user's Replicate key (seed).
-		{method: "PUT", path: "/api/v1/users/api-key", who: whoUser, handle: s.putAPIKey},
+		{method: "PUT", path: "/api/v1/users/api-key", who: whoUser, scope: "admin", handle: s.putAPIKey},
 		{method: "GET", path: "/api/v1/users/api-key", who: whoUser, scope: "read", handle: s.getAPIKey},
-		{method: "DELETE", path: "/api/v1/users/api-key", who: whoUser, handle: s.deleteAPIKey},
+		{method: "DELETE", path: "/api/v1/users/api-key", who: whoUser, scope: "admin", handle: s.deleteAPIKey},
+
+		// Personal access tokens for scripts: made and revoked by a signed-in session only.
+		{method: "POST", path: "/api/v1/tokens", who: whoUser, handle: s.createAccessToken},
+		{method: "GET", path: "/api/v1/tokens", who: whoUser, scope: "admin", handle: s.listAccessTokens},
+		{method: "DELETE", path: "/api/v1/tokens/:id", who: whoUser, handle: s.revokeAccessToken},
 
 		// Generations (seed paths first). Multipart generates carry their reference
 		// images, so their limit is the uploads one; a JSON generate is refused at
@@ -86,7 +92,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/images/generate", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.generate},
 		{method: "GET", path: "/api/v1/images/status/:id", who: whoUser, scope: "read", handle: s.status},
 		{method: "GET", path: "/api/v1/images/list", who: whoUser, scope: "read", handle: s.list},
-		{method: "DELETE", path: "/api/v1/images/:id", who: whoUser, handle: s.deleteGeneration},
+		{method: "DELETE", path: "/api/v1/images/:id", who: whoUser, scope: "generate", handle: s.deleteGeneration},
 		{method: "GET", path: "/api/v1/images/:id", who: whoUser, scope: "read", fallback: true, handle: s.statusOriginal},
 		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
 		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
@@ -113,7 +119,7 @@ func (s *Server) routeTable() []route {
 		// Live changes; the browser's EventSource, which cannot send headers, opens the
 		// stream with a short-lived ticket.
 		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrTicket, handle: s.events},
-		{method: "POST", path: "/api/v1/events/ticket", who: whoUser, scope: "read", handle: s.issueTicket},
+		{method: "POST", path: "/api/v1/events/ticket", who: whoUser, handle: s.issueTicket}, // browsers' only: scripts send the header
 
 		// Replicate's deliveries: signed by Replicate, checked by the handler.
 		{method: "POST", path: "/api/v1/webhooks/replicate", who: whoPublic, limit: webhookBodyLimit, handle: s.webhook},
@@ -173,7 +179,7 @@ func (s *Server) handle(rt route) httprouter.Handle {
 	if creds == nil {
 		creds = s.bearer
 	}
-	who, fn := rt.who, rt.handle
+	who, fn, scope := rt.who, rt.handle, rt.scope
 	bodyTimeout := time.Duration(0)
 	if rt.upload {
 		bodyTimeout = s.cfg.UploadTimeout
@@ -195,6 +201,10 @@ func (s *Server) handle(rt route) httprouter.Handle {
 				s.fail(w, r, forbidden("Only an administrator may do this."))
 				return
 			}
+			if !p.allows(scope) {
+				s.fail(w, r, scopeError(scope))
+				return
+			}
 		}
 		// Only a caller allowed here gets the longer time for files; anyone else's body
 		// had the middleware's.
@@ -211,6 +221,14 @@ func (s *Server) handle(rt route) httprouter.Handle {
 			s.fail(w, r, err)
 		}
 	}
+}
+
+// scopeError refuses a personal access token a route its scopes do not cover.
+func scopeError(scope string) *apiError {
+	if scope == "" {
+		return newError(db.CodeInsufficientScope, "Personal access tokens cannot do this; sign in with your password.")
+	}
+	return newError(db.CodeInsufficientScope, "This personal access token lacks the \""+scope+"\" scope; make one with it in Settings.")
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {

@@ -51,8 +51,14 @@ type Server struct {
 	log       *slog.Logger
 	frontend  http.Handler
 	version   string
-	now       func() time.Time
-	tokens    *tokens
+	// tokenTouches is the last recorded use of each personal access token (id ->
+	// time.Time), so a busy token costs a write at most once a minute.
+	tokenTouches sync.Map
+	// openAPIJSON is the OpenAPI document, built once (openapi.go).
+	openAPIOnce sync.Once
+	openAPIJSON []byte
+	now         func() time.Time
+	tokens      *tokens
 
 	logins     *throttle
 	uploadRate *rateLimit // images a user may upload a minute

@@ -265,7 +265,7 @@ func (s *Server) readMultipart(r *http.Request, userID int64, values bool) (map[
 			part.Close()
 			return nil, nil, invalid("images", "At most "+strconv.Itoa(maxReferenceImages)+" images per request; remove some and try again.")
 		}
-		u, err := s.storeUpload(r.Context(), userID, part)
+		u, err := s.storeUpload(r.Context(), userID, displayName(part.FileName()), part)
 		part.Close()
 		if err != nil {
 			return nil, nil, err
@@ -306,14 +306,14 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// storeUpload checks one file part and stores what is left of it once cleaned. The type
-// comes from the bytes, never from the client's Content-Type or file name. The part is
-// spooled to a temporary file first, so the image is decoded from local disk and a slow
-// client never holds the process's one large decode; imaging.Clean then decodes it to
-// its end and writes the pixels alone (upright, without EXIF, XMP or text chunks) to a
-// second temporary file, which goes to storage.
-func (s *Server) storeUpload(ctx context.Context, userID int64, part *multipart.Part) (storedUpload, error) {
-	fname := displayName(part.FileName())
+// storeUpload checks one file (a multipart part, or a data: URL's bytes) and stores what
+// is left of it once cleaned; fname names it in messages. The type comes from the
+// bytes, never from the client's Content-Type or file name. The file is spooled to a
+// temporary file first, so the image is decoded from local disk and a slow client never
+// holds the process's one large decode; imaging.Clean then decodes it to its end and
+// writes the pixels alone (upright, without EXIF, XMP or text chunks) to a second
+// temporary file, which goes to storage.
+func (s *Server) storeUpload(ctx context.Context, userID int64, fname string, part io.Reader) (storedUpload, error) {
 	br := bufio.NewReaderSize(part, 4096)
 	head, err := br.Peek(imaging.SniffLen)
 	if err != nil && len(head) == 0 {

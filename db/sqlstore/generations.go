@@ -107,10 +107,13 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 	if err != nil {
 		return nil, err
 	}
-	var refIDs []string // each once
-	if len(p.ReferenceIDs) > 0 {
-		refIDs = slices.Compact(slices.Sorted(slices.Values(p.ReferenceIDs)))
+	var refIDs []string // each upload once; an https:// reference is Replicate's to fetch
+	for _, ref := range p.ReferenceIDs {
+		if !strings.HasPrefix(ref, "https://") {
+			refIDs = append(refIDs, ref)
+		}
 	}
+	refIDs = slices.Compact(slices.Sorted(slices.Values(refIDs)))
 	now := s.now()
 	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}

@@ -6,9 +6,11 @@ package nginx
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,4 +288,22 @@ func (n *nginxInstance) stop() {
 func (n *nginxInstance) errorLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
 	return string(b)
+}
+
+// checkJSONError holds one of nginx's own refusals on /api/ to the app's error shape:
+// JSON with a detail sentence and the code, never nginx's HTML page.
+func checkJSONError(t testing.TB, what string, resp *http.Response, body []byte, status int, code string) {
+	t.Helper()
+	var e struct {
+		Detail string `json:"detail"`
+		Code   string `json:"code"`
+	}
+	switch {
+	case resp.StatusCode != status:
+		t.Errorf("%s: status %d, want %d: %s", what, resp.StatusCode, status, body)
+	case !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
+		t.Errorf("%s: Content-Type %q, want JSON: %s", what, resp.Header.Get("Content-Type"), body)
+	case json.Unmarshal(body, &e) != nil || e.Detail == "" || e.Code != code:
+		t.Errorf("%s: body %s, want {\"detail\": ..., \"code\": %q}", what, body, code)
+	}
 }

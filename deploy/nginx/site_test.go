@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -307,11 +308,38 @@ func TestProxyThroughNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readAll(t, resp)
-		if resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("2 MB to an ordinary path: status %d, want 413", resp.StatusCode)
+		checkJSONError(t, "2 MB to an ordinary API path", resp, []byte(readAll(t, resp)), http.StatusRequestEntityTooLarge, "too_large")
+		// Outside the API nginx keeps its own page.
+		resp, err = http.Post(n.URL+"/some/page", "application/octet-stream", bytes.NewReader(big[:2<<20]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readAll(t, resp); resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "<html>") {
+			t.Errorf("2 MB to a page: status %d %q, want nginx's 413 page", resp.StatusCode, body)
 		}
 	})
+}
+
+func TestNginxErrorsAreJSONOnTheAPI(t *testing.T) {
+	// Nothing listens upstream: every proxied request is nginx's own 502.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	n := startNginx(t, siteParams{Upstream: addr, ImagesDir: t.TempDir()})
+	for _, path := range []string{"/api/v1/auth/me", "/api/v1/images/generate", "/api/v1/events"} {
+		resp := get(t, n.URL+path, nil)
+		checkJSONError(t, "GET "+path+" with the app down", resp, []byte(readAll(t, resp)), http.StatusBadGateway, "unavailable")
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s with the app down: no Retry-After", path)
+		}
+	}
+	resp := get(t, n.URL+"/", nil)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "<html>") {
+		t.Errorf("GET / with the app down: %d %q, want nginx's 502 page", resp.StatusCode, body)
+	}
 }
 
 func TestLoginRateLimit(t *testing.T) {
@@ -328,8 +356,14 @@ func TestLoginRateLimit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				readAll(t, resp)
+				body := readAll(t, resp)
 				statuses = append(statuses, resp.StatusCode)
+				if resp.StatusCode == http.StatusTooManyRequests {
+					checkJSONError(t, path, resp, []byte(body), http.StatusTooManyRequests, "rate_limited")
+					if resp.Header.Get("Retry-After") == "" {
+						t.Errorf("%s: nginx's 429 has no Retry-After", path)
+					}
+				}
 			}
 			if path == "/api/v1/auth/login" && statuses[0] != http.StatusOK {
 				t.Errorf("first login: status %d, want 200", statuses[0])

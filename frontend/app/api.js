@@ -1,7 +1,7 @@
 // The API client. The access token lives only in this module's memory; the refresh token
 // is an HttpOnly cookie the server sets when asked with X-Refresh-Cookie, so no script
 // (ours or an injected one) can read a long-lived credential.
-import { t } from './i18n.js';
+import { t, current } from './i18n.js';
 
 const BASE = '/api/v1';
 let accessToken = '';
@@ -11,13 +11,19 @@ const handlers = { token: [], signedOut: [], online: [] };
 let online = true;
 
 export class ApiError extends Error {
-  constructor(status, detail, fields, offline = false) {
+  constructor(status, detail, fields, offline = false, code = '') {
     super(detail);
     this.status = status;
     this.fields = fields || [];
     this.offline = offline;
+    this.code = code;
   }
 }
+
+// A conflict that clears by itself (a retry right after a cancel) says so with
+// Retry-After: the call waits and is sent again, up to this long in all, instead of
+// showing an error.
+const conflictPatience = 30_000;
 
 export function on(name, fn) { handlers[name].push(fn); }
 function emit(name, v) { for (const fn of handlers[name]) fn(v); }
@@ -32,7 +38,8 @@ function setOnline(v) {
 }
 
 async function send(path, { method = 'GET', json, body, auth = true, headers = {} } = {}) {
-  const h = { Accept: 'application/json', ...headers };
+  // The server words its error sentences in the page's language, not the browser's.
+  const h = { Accept: 'application/json', 'Accept-Language': current(), ...headers };
   if (json !== undefined) {
     h['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
@@ -45,24 +52,33 @@ async function send(path, { method = 'GET', json, body, auth = true, headers = {
     setOnline(false);
     throw new ApiError(0, t('unreachable'), [], true);
   }
-  // A proxy in front of a stopped server answers 502/503/504 with its own page.
-  if ([502, 503, 504].includes(res.status) && !(res.headers.get('Content-Type') || '').includes('json')) {
-    setOnline(false);
-    throw new ApiError(res.status, t('unreachable'), [], true);
+  // A proxy in front of a stopped server answers 502/503/504 with its own page, or (the
+  // shipped nginx site) with JSON whose code is "unavailable"; the app's own 502 is
+  // Replicate's failure, not ours.
+  if ([502, 503, 504].includes(res.status)) {
+    let down = !(res.headers.get('Content-Type') || '').includes('json');
+    if (!down && res.status !== 503) {
+      try { down = (await res.clone().json()).code === 'unavailable'; } catch { down = true; }
+    }
+    if (down) {
+      setOnline(false);
+      throw new ApiError(res.status, t('unreachable'), [], true);
+    }
   }
   setOnline(true);
   return res;
 }
 
 async function readError(res) {
-  let detail = '', fields = [];
+  let detail = '', fields = [], code = '';
   try {
     const data = await res.json();
     if (typeof data.detail === 'string') detail = data.detail;
     else if (Array.isArray(data.detail)) detail = data.detail.map((d) => d.msg || d.message).filter(Boolean).join(' ');
     fields = Array.isArray(data.fields) ? data.fields : [];
+    if (typeof data.code === 'string') code = data.code;
   } catch { /* not JSON */ }
-  return new ApiError(res.status, detail || t('unexpected'), fields);
+  return new ApiError(res.status, detail || t('unexpected'), fields, false, code);
 }
 
 // request sends one call; a 401 with a token triggers one silent refresh and a retry.
@@ -70,6 +86,13 @@ export async function request(path, opts = {}) {
   let res = await send(path, opts);
   if (res.status === 401 && opts.auth !== false && accessToken) {
     if (await refresh()) res = await send(path, opts);
+  }
+  const deadline = Date.now() + conflictPatience;
+  for (;;) {
+    const wait = res.status === 409 ? Number(res.headers.get('Retry-After')) * 1000 : 0;
+    if (!(wait > 0) || Date.now() + wait > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    res = await send(path, opts);
   }
   if (!res.ok) {
     const err = await readError(res);

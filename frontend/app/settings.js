@@ -1,7 +1,8 @@
-// Settings: the user's Replicate key, the password, and signing out everywhere.
+// Settings: the user's Replicate key, personal access tokens, the password, and signing
+// out everywhere.
 import * as api from './api.js';
-import { t, onLanguage } from './i18n.js';
-import { $, announce, showError, confirm } from './ui.js';
+import { t, onLanguage, current } from './i18n.js';
+import { $, h, announce, showError, confirm } from './ui.js';
 
 let key = { has_api_key: false };
 let meta = {};
@@ -24,6 +25,7 @@ export function setKey(k) { key = { has_api_key: !!k.has_api_key, last4: k.last4
 
 export async function load() {
   try { setKey(await api.get('/users/api-key')); } catch (err) { announce(err.message, 'error'); }
+  await loadTokens();
 }
 
 export function init(m, { keyChanged, signedOutAll }) {
@@ -72,6 +74,65 @@ export function init(m, { keyChanged, signedOutAll }) {
       signedOutAll();
     } catch (err) { announce(err.message, 'error'); }
   });
+  initTokens();
   if (m.version) $('#version').textContent = t('version', m.version);
   onLanguage(() => { render(); if (m.version) $('#version').textContent = t('version', m.version); });
+}
+
+// Personal access tokens: made here (the secret shown once), listed, revoked.
+function when(s) { return s ? new Date(s).toLocaleString(current()) : ''; }
+
+function tokenItem(tk) {
+  return h('li', { class: 'tok', dataset: { id: tk.id } },
+    h('div', {},
+      h('strong', { class: 'tok-name' }, tk.name), ' ',
+      h('code', {}, `${tk.prefix}…`), ' ',
+      h('span', { class: 'tok-scopes' }, tk.scopes.join(', ')),
+      h('p', { class: 'muted small' }, t('tokenMeta', when(tk.created_at), when(tk.last_used_at), when(tk.expires_at)))),
+    h('button', { type: 'button', class: 'danger', onclick: async () => {
+      if (!(await confirm(t('confirmRevoke', tk.name), t('revoke')))) return;
+      try {
+        await api.del(`/tokens/${tk.id}`);
+        $('#tok-new').hidden = true;
+        announce(t('tokenRevoked'));
+        await loadTokens();
+      } catch (err) { announce(err.message, 'error'); }
+    } }, t('revoke')));
+}
+
+let tokenList = [];
+function renderTokens() {
+  $('#tok-list').replaceChildren(...tokenList.map(tokenItem));
+  $('#tok-empty').hidden = tokenList.length > 0;
+}
+
+export async function loadTokens() {
+  try {
+    tokenList = (await api.get('/tokens')).items || [];
+    renderTokens();
+  } catch (err) { announce(err.message, 'error'); }
+}
+
+export function initTokens() {
+  const tf = $('#tok-form');
+  tf.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showError(tf, null);
+    const name = tf.elements.name.value.trim();
+    const scopes = [...tf.querySelectorAll('input[name=scope]:checked')].map((c) => c.value);
+    if (!name) return showError(tf, { message: t('tokenNameMissing'), fields: [{ field: 'name' }] });
+    if (!scopes.length) return showError(tf, { message: t('tokenScopeMissing'), fields: [] });
+    try {
+      const tk = await api.post('/tokens', { name, scopes, expires_in_days: Number(tf.elements.expires_in_days.value) });
+      $('#tok-secret').value = tk.token;
+      $('#tok-new').hidden = false;
+      $('#tok-secret').select();
+      tf.elements.name.value = '';
+      announce(t('tokenCreated'));
+      await loadTokens();
+    } catch (err) {
+      showError(tf, err);
+    }
+  });
+  onLanguage(renderTokens);
 }
