@@ -498,7 +498,12 @@ func TestBrowserGallery(t *testing.T) {
 	)
 	tiles := `document.querySelectorAll('#gallery-grid .tile').length`
 	distinct := `new Set([...document.querySelectorAll('#gallery-grid .tile')].map(li => li.dataset.id)).size`
-	bottom := chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`)
+	// scrolledTo keeps scrolling to the bottom, as a reader does, until the grid holds n
+	// tiles: one scroll can land above the end when images still loading grow the page
+	// after it (on a busy machine), and the next page then never comes into view.
+	scrolledTo := func(n int) chromedp.Action[chromedp.Void] {
+		return waitJS(fmt.Sprintf(`(window.scrollTo(0, document.documentElement.scrollHeight), %s === %d)`, tiles, n))
+	}
 	var first, second, all int
 	step("the first page only, until the end of the grid is reached",
 		waitJS(fmt.Sprintf(`%s === %d && document.querySelector('#gallery-loading').hidden`, tiles, pageSize)),
@@ -507,14 +512,12 @@ func TestBrowserGallery(t *testing.T) {
 			first, err = chromedp.Evaluate[int](tiles)(ctx, tg)
 			return err
 		}),
-		bottom,
-		waitJS(fmt.Sprintf(`%s === %d`, tiles, 2*pageSize)),
+		scrolledTo(2*pageSize),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
 			second, err = chromedp.Evaluate[int](tiles)(ctx, tg)
 			return err
 		}),
-		bottom,
-		waitJS(fmt.Sprintf(`%s === %d`, tiles, total)),
+		scrolledTo(total),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
 			all, err = chromedp.Evaluate[int](distinct)(ctx, tg)
 			return err
