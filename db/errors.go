@@ -35,87 +35,89 @@ type Code string
 
 // The catalogue. Each code's kind is in codeKinds.
 const (
-	CodeInternal           Code = "internal"
-	CodeInvalid            Code = "invalid"        // a field's value is not acceptable
-	CodeBadJSON            Code = "bad_json"       // the body is not the JSON asked for
-	CodeBadRequest         Code = "bad_request"    // the request as a whole is malformed
-	CodeInvalidCursor      Code = "invalid_cursor" // a list cursor this server did not give out
-	CodeUnauthorized       Code = "unauthorized"   // not signed in, or the token is invalid or expired
-	CodeSessionEnded       Code = "session_ended"  // the token's session was ended (password change, sign-out, disabled)
-	CodeBadCredentials     Code = "bad_credentials"
-	CodeTokenReused        Code = "refresh_token_reused"
-	CodeForbidden          Code = "forbidden"
-	CodeRegistrationClosed Code = "registration_closed"
-	CodeNotFound           Code = "not_found"
-	CodeNoRoute            Code = "no_route" // no such endpoint
-	CodeMethodNotAllowed   Code = "method_not_allowed"
-	CodeConflict           Code = "conflict"
-	CodeUsernameTaken      Code = "username_taken"
-	CodeEmailTaken         Code = "email_taken"
-	CodeAlreadyFinished    Code = "generation_finished"      // cancel of a completed, failed or canceled generation
-	CodeNotRetryable       Code = "generation_not_retryable" // retry of a generation that is not failed or canceled
-	CodeStillStopping      Code = "generation_stopping"      // retry while the canceled run still lets go: clears by itself
-	CodePredictionOwned    Code = "prediction_owned"         // a prediction id already belongs to another job
-	CodeLeaseLost          Code = "lease_lost"               // the worker no longer holds the job
-	CodeCancelRequested    Code = "cancel_requested"         // the worker holds the job, but its generation was canceled
-	CodeRateLimited        Code = "rate_limited"
-	CodeTooManyAttempts    Code = "too_many_attempts" // sign-in attempts throttled
-	CodeTooLarge           Code = "too_large"
-	CodeUnavailable        Code = "unavailable"
-	CodeNoAPIKey           Code = "no_api_key" // no Replicate key for this user and none shared
-	CodeUpstream           Code = "upstream_error"
-	CodeUnsupportedMedia   Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
-	CodeAccountDisabled    Code = "account_disabled"       // the account exists but an administrator disabled it
-	CodeInvalidLink        Code = "invalid_link"           // a signed file link that is forged or expired
-	CodePendingLimit       Code = "pending_limit"          // the account has as many generations waiting as it may
-	CodeUploadQuota        Code = "upload_quota_exceeded"  // the user's uploads would hold more bytes than their quota
-	CodeUploadInUse        Code = "upload_in_use"          // delete of an upload a pending or running generation uses
-	CodeRequestTimeout     Code = "request_timeout"        // the request's body did not arrive in time
-	CodeTooManyStreams     Code = "too_many_streams"       // why an event stream was closed: its user opened more than allowed
-	CodeStorageFull        Code = "storage_full"           // the database or the image storage has no room left
-	CodeInsufficientScope  Code = "insufficient_scope"     // a personal access token without the scope the route needs
+	CodeInternal             Code = "internal"
+	CodeInvalid              Code = "invalid"        // a field's value is not acceptable
+	CodeBadJSON              Code = "bad_json"       // the body is not the JSON asked for
+	CodeBadRequest           Code = "bad_request"    // the request as a whole is malformed
+	CodeInvalidCursor        Code = "invalid_cursor" // a list cursor this server did not give out
+	CodeUnauthorized         Code = "unauthorized"   // not signed in, or the token is invalid or expired
+	CodeSessionEnded         Code = "session_ended"  // the token's session was ended (password change, sign-out, disabled)
+	CodeBadCredentials       Code = "bad_credentials"
+	CodeTokenReused          Code = "refresh_token_reused"
+	CodeForbidden            Code = "forbidden"
+	CodeRegistrationClosed   Code = "registration_closed"
+	CodeNotFound             Code = "not_found"
+	CodeNoRoute              Code = "no_route" // no such endpoint
+	CodeMethodNotAllowed     Code = "method_not_allowed"
+	CodeConflict             Code = "conflict"
+	CodeUsernameTaken        Code = "username_taken"
+	CodeEmailTaken           Code = "email_taken"
+	CodeAlreadyFinished      Code = "generation_finished"      // cancel of a completed, failed or canceled generation
+	CodeNotRetryable         Code = "generation_not_retryable" // retry of a generation that is not failed or canceled
+	CodeStillStopping        Code = "generation_stopping"      // retry while the canceled run still lets go: clears by itself
+	CodePredictionOwned      Code = "prediction_owned"         // a prediction id already belongs to another job
+	CodeLeaseLost            Code = "lease_lost"               // the worker no longer holds the job
+	CodeCancelRequested      Code = "cancel_requested"         // the worker holds the job, but its generation was canceled
+	CodeRateLimited          Code = "rate_limited"
+	CodeTooManyAttempts      Code = "too_many_attempts" // sign-in attempts throttled
+	CodeTooLarge             Code = "too_large"
+	CodeUnavailable          Code = "unavailable"
+	CodeNoAPIKey             Code = "no_api_key" // no Replicate key for this user and none shared
+	CodeUpstream             Code = "upstream_error"
+	CodeUnsupportedMedia     Code = "unsupported_media_type" // a body or file of a type the endpoint does not take
+	CodeAccountDisabled      Code = "account_disabled"       // the account exists but an administrator disabled it
+	CodeInvalidLink          Code = "invalid_link"           // a signed file link that is forged or expired
+	CodePendingLimit         Code = "pending_limit"          // the account has as many generations waiting as it may
+	CodeUploadQuota          Code = "upload_quota_exceeded"  // the user's uploads would hold more bytes than their quota
+	CodeUploadInUse          Code = "upload_in_use"          // delete of an upload a pending or running generation uses
+	CodeRequestTimeout       Code = "request_timeout"        // the request's body did not arrive in time
+	CodeTooManyStreams       Code = "too_many_streams"       // why an event stream was closed: its user opened more than allowed
+	CodeStorageFull          Code = "storage_full"           // the database or the image storage has no room left
+	CodeInsufficientScope    Code = "insufficient_scope"     // a personal access token without the scope the route needs
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an Idempotency-Key sent again with other parameters
 )
 
 var codeKinds = map[Code]Kind{
-	CodeInternal:           KindInternal,
-	CodeInvalid:            KindInvalid,
-	CodeBadJSON:            KindInvalid,
-	CodeBadRequest:         KindInvalid,
-	CodeInvalidCursor:      KindInvalid,
-	CodeUnauthorized:       KindUnauthorized,
-	CodeSessionEnded:       KindUnauthorized,
-	CodeBadCredentials:     KindUnauthorized,
-	CodeTokenReused:        KindUnauthorized,
-	CodeForbidden:          KindForbidden,
-	CodeRegistrationClosed: KindForbidden,
-	CodeNotFound:           KindNotFound,
-	CodeNoRoute:            KindNotFound,
-	CodeMethodNotAllowed:   KindInvalid,
-	CodeConflict:           KindConflict,
-	CodeUsernameTaken:      KindConflict,
-	CodeEmailTaken:         KindConflict,
-	CodeAlreadyFinished:    KindConflict,
-	CodeNotRetryable:       KindConflict,
-	CodeStillStopping:      KindConflict,
-	CodePredictionOwned:    KindConflict,
-	CodeLeaseLost:          KindInternal, // never shown: a worker stops on it
-	CodeCancelRequested:    KindInternal, // never shown: a worker stops on it
-	CodeRateLimited:        KindLimit,
-	CodeTooManyAttempts:    KindLimit,
-	CodeTooLarge:           KindTooLarge,
-	CodeUnavailable:        KindUnavailable,
-	CodeNoAPIKey:           KindInvalid,
-	CodeUpstream:           KindUpstream,
-	CodeUnsupportedMedia:   KindInvalid,
-	CodeAccountDisabled:    KindForbidden,
-	CodeInvalidLink:        KindForbidden,
-	CodePendingLimit:       KindLimit,
-	CodeUploadQuota:        KindTooLarge, // no wait clears it: only deleting does
-	CodeUploadInUse:        KindConflict,
-	CodeRequestTimeout:     KindTimeout,
-	CodeTooManyStreams:     KindLimit,
-	CodeStorageFull:        KindFull,
-	CodeInsufficientScope:  KindForbidden,
+	CodeInternal:             KindInternal,
+	CodeInvalid:              KindInvalid,
+	CodeBadJSON:              KindInvalid,
+	CodeBadRequest:           KindInvalid,
+	CodeInvalidCursor:        KindInvalid,
+	CodeUnauthorized:         KindUnauthorized,
+	CodeSessionEnded:         KindUnauthorized,
+	CodeBadCredentials:       KindUnauthorized,
+	CodeTokenReused:          KindUnauthorized,
+	CodeForbidden:            KindForbidden,
+	CodeRegistrationClosed:   KindForbidden,
+	CodeNotFound:             KindNotFound,
+	CodeNoRoute:              KindNotFound,
+	CodeMethodNotAllowed:     KindInvalid,
+	CodeConflict:             KindConflict,
+	CodeUsernameTaken:        KindConflict,
+	CodeEmailTaken:           KindConflict,
+	CodeAlreadyFinished:      KindConflict,
+	CodeNotRetryable:         KindConflict,
+	CodeStillStopping:        KindConflict,
+	CodePredictionOwned:      KindConflict,
+	CodeLeaseLost:            KindInternal, // never shown: a worker stops on it
+	CodeCancelRequested:      KindInternal, // never shown: a worker stops on it
+	CodeRateLimited:          KindLimit,
+	CodeTooManyAttempts:      KindLimit,
+	CodeTooLarge:             KindTooLarge,
+	CodeUnavailable:          KindUnavailable,
+	CodeNoAPIKey:             KindInvalid,
+	CodeUpstream:             KindUpstream,
+	CodeUnsupportedMedia:     KindInvalid,
+	CodeAccountDisabled:      KindForbidden,
+	CodeInvalidLink:          KindForbidden,
+	CodePendingLimit:         KindLimit,
+	CodeUploadQuota:          KindTooLarge, // no wait clears it: only deleting does
+	CodeUploadInUse:          KindConflict,
+	CodeRequestTimeout:       KindTimeout,
+	CodeTooManyStreams:       KindLimit,
+	CodeStorageFull:          KindFull,
+	CodeInsufficientScope:    KindForbidden,
+	CodeIdempotencyKeyReused: KindInvalid,
 }
 
 // Codes lists the catalogue (for documentation and tests).

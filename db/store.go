@@ -114,6 +114,8 @@ type Generations interface {
 	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
+	// PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
+	PruneIdempotencyKeys(ctx context.Context, olderThan time.Time) (int64, error)
 }
 
 // CreateOptions bound a new generation's job and its user's queue.
@@ -123,7 +125,18 @@ type CreateOptions struct {
 	// MaxPending is how many generations a user may have waiting in the queue (<= 0:
 	// no bound).
 	MaxPending int
+	// IdempotencyKey, when set, is the client's Idempotency-Key: stored with the
+	// generation in its transaction, unique per user. When the user's key is already
+	// stored (within IdempotencyTTL) nothing is queued: the answer is the generation it
+	// made, as it is now, or CodeIdempotencyKeyReused when RequestHash differs from
+	// the one stored with it.
+	IdempotencyKey string
+	// RequestHash identifies the request's parameters (stored with the key).
+	RequestHash string
 }
+
+// IdempotencyTTL is how long an idempotency key answers its generation.
+const IdempotencyTTL = 24 * time.Hour
 
 // Queue is the workers' side of the generations: claims, leases and outcomes.
 type Queue interface {

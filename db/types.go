@@ -71,6 +71,9 @@ type Generation struct {
 	// QueuePosition is set for pending generations read from the store: an estimate
 	// (1 = next) of where this one stands in the fair claim order; 0 otherwise.
 	QueuePosition int
+	// Replayed is set by CreateGeneration when an idempotency key answered this
+	// generation, made by an earlier request: nothing was queued.
+	Replayed bool
 }
 
 // Terminal reports whether the generation will not change again on its own.

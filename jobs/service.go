@@ -298,11 +298,21 @@ func (s *Service) Wake(predictionID string) {
 
 // Enqueue queues a generation for userID and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
-	g, err := s.o.DB.CreateGeneration(ctx, userID, p, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending})
+	return s.EnqueueOnce(ctx, userID, p, "", "")
+}
+
+// EnqueueOnce is Enqueue under an idempotency key ("" for none): a key the user sent
+// within db.IdempotencyTTL answers the generation it made (Replayed), queuing nothing;
+// sent with another requestHash it is db.CodeIdempotencyKeyReused.
+func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error) {
+	g, err := s.o.DB.CreateGeneration(ctx, userID, p, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending,
+		IdempotencyKey: key, RequestHash: requestHash})
 	if err != nil {
 		return nil, err
 	}
-	s.Notify()
+	if !g.Replayed {
+		s.Notify()
+	}
 	return g, nil
 }
 
@@ -506,6 +516,9 @@ func (s *Service) dispatch(ctx context.Context) {
 					lastPrune = now
 					if _, err := s.o.DB.PruneEvents(ctx, now.Add(-s.o.EventRetention)); err != nil && ctx.Err() == nil {
 						s.log.Error("prune events", "err", err)
+					}
+					if _, err := s.o.DB.PruneIdempotencyKeys(ctx, now.Add(-db.IdempotencyTTL)); err != nil && ctx.Err() == nil {
+						s.log.Error("prune idempotency keys", "err", err)
 					}
 				}
 				// One batch a tick, so the claims are not held up; a full batch means

@@ -2,8 +2,11 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -57,6 +60,10 @@ func (s *Server) requireAPIKey(p *principal) error {
 
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 	if err := s.requireAPIKey(p); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
 		return err
 	}
 	var req generateRequest
@@ -131,8 +138,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 			}
 		}
 	}
+	hash := requestHash(params, extra, stored)
 	params.ReferenceIDs = append(params.ReferenceIDs, extra...)
-	g, err := s.queue.Enqueue(r.Context(), p.ID, params)
+	g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash)
 	if errors.Is(err, db.ErrNotFound) {
 		// A reference deleted (or expired) since it was looked up above.
 		return badReference()
@@ -140,9 +148,62 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 	if err != nil {
 		return err
 	}
-	created = true
+	// A replayed key's generation is an earlier request's: files this request stored
+	// go, unless recorded already (their rows expire unreferenced).
+	if !g.Replayed {
+		created = true
+	}
 	s.writeGeneration(w, http.StatusAccepted, g)
 	return nil
+}
+
+// maxIdempotencyKey bounds an Idempotency-Key.
+const maxIdempotencyKey = 255
+
+// idempotencyKey reads the Idempotency-Key header: "" when absent, else 1 to 255
+// printable ASCII characters.
+func idempotencyKey(r *http.Request) (string, error) {
+	vals, ok := r.Header["Idempotency-Key"]
+	if !ok {
+		return "", nil
+	}
+	bad := newError(db.CodeBadRequest, "The Idempotency-Key header must be 1 to "+strconv.Itoa(maxIdempotencyKey)+" printable ASCII characters (a UUID is a good key), sent once.")
+	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > maxIdempotencyKey {
+		return "", bad
+	}
+	for i := 0; i < len(vals[0]); i++ {
+		if c := vals[0][i]; c < 0x20 || c > 0x7e {
+			return "", bad
+		}
+	}
+	return vals[0], nil
+}
+
+// requestHash identifies a generate's parameters, so that an idempotency key sent again
+// with others is told apart: the validated fields, and each reference image as the
+// client named it (an upload id or an https:// URL) or, sent with the request, by the
+// SHA-256 of its stored image (its upload id is new each time).
+func requestHash(p db.Params, extra []string, stored []storedUpload) string {
+	h := sha256.New()
+	field := func(v string) { fmt.Fprintf(h, "%d:%s;", len(v), v) }
+	for _, v := range []string{p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat, p.SafetyFilterLevel, p.Mode} {
+		field(v)
+	}
+	sums := make(map[string]string, len(stored))
+	for _, u := range stored {
+		sums[u.ID] = u.SHA256
+	}
+	for _, id := range p.ReferenceIDs {
+		field("id:" + id)
+	}
+	for _, ref := range extra {
+		if sum, ok := sums[ref]; ok {
+			field("sha256:" + sum)
+		} else {
+			field("url:" + ref)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func badReference() error {

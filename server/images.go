@@ -16,6 +16,9 @@ import (
 type Queue interface {
 	// Enqueue stores a pending generation and its job in one transaction and wakes a worker.
 	Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error)
+	// EnqueueOnce is Enqueue under an idempotency key (db.CreateOptions.IdempotencyKey):
+	// a key stored already answers its generation (Replayed) and queues nothing.
+	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error)
 	// Cancel stops the user's pending or running generation (at Replicate too) and keeps
 	// its row; a finished one is db.ErrConflict.
 	Cancel(ctx context.Context, userID int64, id string) (*db.Generation, error)

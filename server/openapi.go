@@ -31,7 +31,8 @@ type opDoc struct {
 	// multipart: the body may (or, with body nil, must) be multipart/form-data.
 	multipart bool
 	query     []queryParam
-	answers   map[int]any // status -> the answer's type; nil for no body
+	headers   []queryParam // request headers the route reads
+	answers   map[int]any  // status -> the answer's type; nil for no body
 }
 
 type queryParam struct{ name, description string }
@@ -158,6 +159,7 @@ var apiDocs = map[string]opDoc{
 
 	"POST /api/v1/images/generate": {tag: "images", summary: "Queue a generation (JSON, or multipart with the reference images attached)",
 		body: generateRequest{}, multipart: true,
+		headers: []queryParam{{"Idempotency-Key", "1 to 255 printable ASCII characters (a UUID per submission): sent again by the same user within 24 hours, it answers the generation the first request made, as it is now, and queues nothing; with other parameters it is 422 idempotency_key_reused; malformed, 400"}},
 		example: map[string]any{"prompt": "A banana lighthouse at dusk, watercolor", "resolution": "2K", "aspect_ratio": "16:9", "output_format": "png"},
 		answers: map[int]any{202: generationDoc{}}},
 	"GET /api/v1/images/status/:id": {tag: "images", summary: "One generation", answers: map[int]any{200: generationDoc{}}},
@@ -334,6 +336,9 @@ func (s *Server) openAPIDocument() map[string]any {
 		}
 		for _, q := range d.query {
 			params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.description, "schema": map[string]any{"type": "string"}})
+		}
+		for _, h := range d.headers {
+			params = append(params, map[string]any{"name": h.name, "in": "header", "description": h.description, "schema": map[string]any{"type": "string", "minLength": 1, "maxLength": 255}})
 		}
 		if params != nil {
 			op["parameters"] = params

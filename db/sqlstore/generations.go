@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"nanobanana/db"
 	"nanobanana/internal/jsonenc"
@@ -118,7 +119,37 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
 		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
 	event := db.AppendStored(nil, &g) // encoded here, off the writer
-	pos, err := writeEvents(ctx, s, func(q EventQuerier) (int, error) {
+	type created struct {
+		pos          int
+		existing     string // the generation of a stored idempotency key
+		existingHash string
+	}
+	out, err := writeEvents(ctx, s, func(q EventQuerier) (created, error) {
+		if o.IdempotencyKey != "" {
+			// The key first: when it is stored already, nothing else is written. The
+			// unique (user_id, key) decides between concurrent requests (a PostgreSQL
+			// insert waits for the other's transaction, then does nothing); an expired
+			// key is taken over. The generation is inserted below, in this transaction
+			// (the reference to it is checked at commit).
+			if _, err := q.Exec(`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at < ?`,
+				userID, o.IdempotencyKey, ms(now.Add(-db.IdempotencyTTL))); err != nil {
+				return created{}, fmt.Errorf("expire idempotency key: %w", err)
+			}
+			n, err := q.Exec(`INSERT INTO idempotency_keys (user_id, key, generation_id, request_hash, created_at)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
+				userID, o.IdempotencyKey, g.ID, o.RequestHash, ms(now))
+			if err != nil {
+				return created{}, fmt.Errorf("insert idempotency key: %w", err)
+			}
+			if n == 0 {
+				var c created
+				if err := q.QueryRow(`SELECT generation_id, request_hash FROM idempotency_keys WHERE user_id = ? AND key = ?`,
+					userID, o.IdempotencyKey).Scan(&c.existing, &c.existingHash); err != nil {
+					return created{}, fmt.Errorf("read idempotency key: %w", err)
+				}
+				return c, nil
+			}
+		}
 		if o.MaxPending > 0 {
 			// Counted in the write that adds one, so concurrent requests cannot pass the
 			// bound together: SQLite has one writer, and PostgreSQL's event writes take
@@ -126,10 +157,10 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			var waiting int
 			if err := q.QueryRow(`SELECT coalesce((SELECT queued FROM queue_users WHERE user_id = ?), 0)`,
 				userID).Scan(&waiting); err != nil {
-				return 0, err
+				return created{}, err
 			}
 			if waiting >= o.MaxPending {
-				return 0, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting, the most one account may queue; wait for some to finish or cancel some, then try again", waiting)
+				return created{}, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting, the most one account may queue; wait for some to finish or cancel some, then try again", waiting)
 			}
 		}
 		if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
@@ -138,7 +169,7 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10)`,
 			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
 			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts); err != nil {
-			return 0, fmt.Errorf("insert generation: %w", err)
+			return created{}, fmt.Errorf("insert generation: %w", err)
 		}
 		for _, ref := range refIDs {
 			// From the uploads table, so a reference that is missing (deleted or expired
@@ -146,10 +177,10 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			n, err := q.Exec(`INSERT INTO upload_refs (upload_id, generation_id)
 				SELECT id, ?1 FROM uploads WHERE id = ?2 AND user_id = ?3`, g.ID, ref, userID)
 			if err != nil {
-				return 0, fmt.Errorf("insert reference: %w", err)
+				return created{}, fmt.Errorf("insert reference: %w", err)
 			}
 			if n == 0 {
-				return 0, &db.Error{Code: db.CodeNotFound, Reason: "a reference image does not exist or is not yours"}
+				return created{}, &db.Error{Code: db.CodeNotFound, Reason: "a reference image does not exist or is not yours"}
 			}
 		}
 		// The new job is its user's last queued one: its fair-order rank r is the user's
@@ -162,9 +193,9 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 				ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) END), 0)
 			FROM queue_users`,
 			userID).Scan(&pos); err != nil {
-			return 0, fmt.Errorf("queue position: %w", err)
+			return created{}, fmt.Errorf("queue position: %w", err)
 		}
-		return pos, insertEventData(q, userID, g.ID, db.StatusPending, event, ms(now))
+		return created{pos: pos}, insertEventData(q, userID, g.ID, db.StatusPending, event, ms(now))
 	})
 	if err != nil {
 		if db.CodeOf(err) == db.CodePendingLimit {
@@ -172,9 +203,28 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 		}
 		return nil, wrapf(err, "create generation")
 	}
+	if out.existing != "" {
+		if out.existingHash != o.RequestHash {
+			return nil, db.Errorf(db.CodeIdempotencyKeyReused, "This Idempotency-Key was sent before with other parameters; send a new key for a new request.")
+		}
+		ex, err := s.GetGeneration(ctx, userID, out.existing)
+		if err != nil {
+			return nil, err
+		}
+		ex.Replayed = true
+		return ex, nil
+	}
 	s.notify(userID)
-	g.QueuePosition = pos
+	g.QueuePosition = out.pos
 	return &g, nil
+}
+
+// PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := write(ctx, s, func(q Querier) (int64, error) {
+		return q.Exec(`DELETE FROM idempotency_keys WHERE created_at < ?`, ms(olderThan))
+	})
+	return n, wrapf(err, "prune idempotency keys")
 }
 
 // GetGeneration returns the user's generation. Another user's id is ErrNotFound, exactly
