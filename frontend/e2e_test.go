@@ -960,3 +960,112 @@ func screenshots(t *testing.T, ctx context.Context, signedOut bool) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserOneClickOneJob: a double-click on Generate queues one generation. The button
+// is busy (disabled, aria-busy) while its request is out, and each submission carries an
+// Idempotency-Key, so neither a second click nor a resent request makes a second job.
+func TestBrowserOneClickOneJob(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t)
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("dbl%d", time.Now().UnixNano()%1e6)
+	password := "double click password"
+	prompt := "one click, one banana"
+
+	step("sign up", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.base + "/")}, signUp(user, password)...)...)
+	var box []float64
+	step("double-click Generate",
+		waitVisible("#view-create"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const b = document.querySelector('#gen-submit');
+			window.__busySeen = false;
+			new MutationObserver(() => {
+				if (b.getAttribute('aria-busy') === 'true' && b.disabled) window.__busySeen = true;
+			}).observe(b, { attributes: true });
+		})()`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			box, err = chromedp.Evaluate[[]float64](`(() => {
+				const b = document.querySelector('#gen-submit');
+				b.scrollIntoView({ block: 'center' });
+				const r = b.getBoundingClientRect();
+				return [r.left + r.width / 2, r.top + r.height / 2];
+			})()`)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			// A real double-click: press and release twice, the second with a click count of 2.
+			if _, err := chromedp.MouseClickXY(box[0], box[1])(ctx, tg); err != nil {
+				return err
+			}
+			_, err = chromedp.MouseClickXY(box[0], box[1], chromedp.ClickCount(2))(ctx, tg)
+			return err
+		}),
+		waitText("#queue-list", prompt),
+		waitJS(`window.__busySeen === true`),
+		waitJS(`(b => !b.disabled && b.getAttribute('aria-busy') === 'false')(document.querySelector('#gen-submit'))`),
+	)
+	time.Sleep(500 * time.Millisecond) // a second request, had one gone out, would be in by now
+
+	tok := apiLogin(t, srv.base, user, password)
+	if n := countGenerations(t, srv.base, tok, prompt); n != 1 {
+		t.Fatalf("a double-click made %d generations, want 1", n)
+	}
+	step("a new click is a new job",
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitJS(`document.querySelector('#gen-submit').getAttribute('aria-busy') === 'false'`),
+	)
+	deadline := time.Now().Add(10 * time.Second)
+	for countGenerations(t, srv.base, tok, prompt) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a second click made %d generations in all, want 2", countGenerations(t, srv.base, tok, prompt))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// apiLogin signs in through the API and answers the access token.
+func apiLogin(t *testing.T, base, user, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	res, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		t.Fatalf("login: %d %v", res.StatusCode, err)
+	}
+	return out.AccessToken
+}
+
+// countGenerations counts the user's generations with prompt, from the API's list.
+func countGenerations(t *testing.T, base, tok, prompt string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/images/list?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Items []struct {
+			Prompt string `json:"prompt"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("list: %d %v", res.StatusCode, err)
+	}
+	n := 0
+	for _, g := range out.Items {
+		if g.Prompt == prompt {
+			n++
+		}
+	}
+	return n
+}

@@ -122,20 +122,53 @@ function settings() {
   };
 }
 
-// submit queues one generation. It does not disable the form: the next one can be
-// written and queued while this one is on its way.
-export async function queue(body) {
-  const res = await api.post('/images/generate', body);
+// newKey is a fresh Idempotency-Key. crypto.randomUUID exists only in secure contexts
+// (HTTPS, localhost); a server reached over plain HTTP on a LAN gets the same 122 random
+// bits from getRandomValues.
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+// queue queues one generation. key is its Idempotency-Key: sent again (a retry of the
+// same submission) it answers the generation the first request made, so one click is
+// one job however often its request goes out.
+export async function queue(body, key = newKey()) {
+  const res = await api.request('/images/generate', { method: 'POST', json: body, headers: { 'Idempotency-Key': key } });
   const g = upsert({ ...body, status: 'pending', created_at: new Date().toISOString(), ...res });
   announce(t('queued'));
   return g;
 }
 
+// retryable is the last submission whose answer never came (the network, or the
+// server's fault): submitted again unchanged, it keeps its key, so a request that did
+// reach the server is not queued twice.
+let retryable = null; // {sig, key}
+
+// sending marks the Generate button busy while its request is out: the form stays
+// editable, but a second click cannot send the same submission again.
+function sending(on) {
+  const btn = $('#gen-submit');
+  btn.disabled = on;
+  btn.setAttribute('aria-busy', on ? 'true' : 'false');
+  btn.classList.toggle('sending', on);
+  btn.textContent = t(on ? 'sending' : 'generate');
+}
+
 async function onSubmit(e) {
   e.preventDefault();
+  if ($('#gen-submit').disabled) return; // Ctrl+Enter while a request is out
   const form = $('#gen-form');
   showError(form, null);
   const body = settings();
+  const sig = JSON.stringify([body, refs.map((r) => r.key)]);
+  const key = retryable?.sig === sig ? retryable.key : newKey();
+  retryable = null;
+  sending(true);
   try {
     if (!body.prompt) throw Object.assign(new Error(t('promptNeeded')), { fields: [{ field: 'prompt' }] });
     if (body.generation_mode === 'image-to-image') {
@@ -143,17 +176,20 @@ async function onSubmit(e) {
       body.reference_image_ids = await uploadRefs();
     }
     try {
-      await queue(body);
+      await queue(body, key);
     } catch (err) {
       // An upload no generation kept is removed after a while (or was deleted): send
-      // the files again, once.
+      // the files again, once (the refused request stored no key: it is sent again).
       if (!body.reference_image_ids || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
       for (const r of refs) delete r.uploadId;
       body.reference_image_ids = await uploadRefs();
-      await queue(body);
+      await queue(body, key);
     }
   } catch (err) {
+    if (!err.status || err.status >= 500 || err.offline) retryable = { sig, key };
     showError(form, err);
+  } finally {
+    sending(false);
   }
 }
 
