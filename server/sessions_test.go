@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,8 +72,19 @@ func TestEventsTakeATicketNotATokenInTheURL(t *testing.T) {
 	s := p.openEvents(t, "/api/v1/events?ticket="+url.QueryEscape(tk), nil)
 	id := p.generate(t, u.Access, map[string]any{"prompt": "by ticket", "resolution": "1K"})["id"].(string)
 	s.until(t, id, "completed")
+	// Tampered: the same signature over a payload that names another user. (Changing
+	// the last characters of the base64 is not enough: their spare bits may decode to
+	// the same signature, and the stream would open.)
+	payload, sig, _ := strings.Cut(tk, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Split(string(raw), "|")
+	fields[1] = "999999"
+	tampered := base64.RawURLEncoding.EncodeToString([]byte(strings.Join(fields, "|"))) + "." + sig
 	for name, bad := range map[string]string{
-		"tampered":     tk[:len(tk)-2] + "AA",
+		"tampered":     tampered,
 		"not a ticket": u.Access,
 		"empty-ish":    "x.y",
 	} {
