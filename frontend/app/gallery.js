@@ -83,9 +83,14 @@ async function loadMore() {
       loading = false;
       $('#gallery-loading').hidden = true;
       $('#gallery-empty').hidden = order.length > 0 || !done;
-      // A short first page may leave the sentinel on screen; the observer will not fire
-      // again by itself, so look once more.
-      if (!done && sentinelVisible()) setTimeout(loadMore, 0);
+      // The observer reports changes only: a short first page leaves the sentinel on
+      // screen, and a scroll to the new bottom within the frame that added the page
+      // never shows it leaving. Observing it afresh reports where it is now (at the next
+      // frame), so the next page loads whenever the sentinel is in reach.
+      if (!done && observer) {
+        observer.unobserve($('#gallery-sentinel'));
+        observer.observe($('#gallery-sentinel'));
+      }
     }
   }
 }
