@@ -210,6 +210,20 @@ func describeRunning(cfg config.Config) string {
 	return pid + ", listening on " + cfg.ListenAddr + ", log " + logPath(cfg)
 }
 
+// loadState parses status's or stop's flags, loads the configuration and reads the state
+// of the server on its data directory.
+func loadState(fs *flag.FlagSet, f *config.Flags, args []string, stderr io.Writer) (config.Config, daemonState, error) {
+	if err := parse(fs, args, stderr); err != nil {
+		return config.Config{}, daemonState{}, err
+	}
+	cfg, err := config.Load(*f)
+	if err != nil {
+		return cfg, daemonState{}, err
+	}
+	st, err := readState(cfg)
+	return cfg, st, err
+}
+
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var f config.Flags
@@ -220,14 +234,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			"Exit status 0: running; 3: not running (as LSB init scripts answer).\n\n")
 		fs.PrintDefaults()
 	}
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	cfg, err := config.Load(f)
-	if err != nil {
-		return err
-	}
-	st, err := readState(cfg)
+	cfg, st, err := loadState(fs, &f, args, stderr)
 	switch {
 	case err != nil:
 		return err
@@ -253,14 +260,7 @@ func cmdStop(args []string, stdout, stderr io.Writer) error {
 			"finishes its requests; running jobs resume at the next start), and wait for it.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	cfg, err := config.Load(f)
-	if err != nil {
-		return err
-	}
-	st, err := readState(cfg)
+	cfg, st, err := loadState(fs, &f, args, stderr)
 	switch {
 	case err != nil:
 		return err
