@@ -75,6 +75,10 @@ const (
 	CodeStorageFull          Code = "storage_full"           // the database or the image storage has no room left
 	CodeInsufficientScope    Code = "insufficient_scope"     // a personal access token without the scope the route needs
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an Idempotency-Key sent again with other parameters
+	CodeInvitationRequired   Code = "invitation_required"    // sign-up without an invitation while registration is by invitation
+	CodeInvitationInvalid    Code = "invitation_invalid"     // an invitation that is unknown, used, revoked or expired
+	CodeNotApproved          Code = "not_approved"           // an account not yet approved for the shared token, without a key of its own
+	CodeLastAdmin            Code = "last_admin"             // removing (or disabling) the last enabled administrator
 )
 
 var codeKinds = map[Code]Kind{
@@ -118,6 +122,10 @@ var codeKinds = map[Code]Kind{
 	CodeStorageFull:          KindFull,
 	CodeInsufficientScope:    KindForbidden,
 	CodeIdempotencyKeyReused: KindInvalid,
+	CodeInvitationRequired:   KindForbidden,
+	CodeInvitationInvalid:    KindForbidden,
+	CodeNotApproved:          KindForbidden,
+	CodeLastAdmin:            KindConflict,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -32,6 +32,7 @@ type Store interface {
 	Throttle
 	Uploads
 	AccessTokens
+	Admin
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error

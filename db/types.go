@@ -8,12 +8,14 @@ import (
 
 // User is an account. PasswordHash never leaves the server.
 type User struct {
-	ID             int64
-	Username       string
-	Email          string
-	PasswordHash   string
-	IsAdmin        bool
-	Disabled       bool
+	ID           int64
+	Username     string
+	Email        string
+	PasswordHash string
+	IsAdmin      bool
+	Disabled     bool
+	// Approved: the account may use the shared Replicate token (see NewAccount).
+	Approved       bool
 	TokenVersion   int64
 	HasAPIKey      bool
 	APIKeyLast4    string

@@ -13,13 +13,13 @@ import (
 )
 
 const userCols = `id, username, email, password_hash, is_admin, disabled, token_version,
-	api_key_sealed IS NOT NULL, coalesce(api_key_last4, ''), api_key_verified, created_at`
+	api_key_sealed IS NOT NULL, coalesce(api_key_last4, ''), api_key_verified, created_at, approved`
 
 func scanUser(row Row) (*db.User, error) {
 	var u db.User
 	var created int64
 	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &u.TokenVersion,
-		&u.HasAPIKey, &u.APIKeyLast4, &u.APIKeyVerified, &created)
+		&u.HasAPIKey, &u.APIKeyLast4, &u.APIKeyVerified, &created, &u.Approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.ErrNotFound
 	}
