@@ -54,34 +54,43 @@ type Config struct {
 	MaxPendingPerUser int    // MAX_PENDING_PER_USER: generations one user may have waiting
 
 	// Ours.
-	DataDir           string         // DATA_DIR
-	DatabasePath      string         // DATABASE_PATH
-	Database          string         // DATABASE: sqlite | postgres
-	ListenAddr        string         // LISTEN_ADDR (or PORT alone); "unix:/path" for a socket
-	CORSOrigins       []string       // CORS_ORIGINS
-	AllowRegistration bool           // ALLOW_REGISTRATION
-	LogLevel          string         // LOG_LEVEL: debug | info | warn | error
-	LogFormat         string         // LOG_FORMAT: text | json
-	BcryptCost        int            // BCRYPT_COST (10..16)
-	ReplicateAPIBase  string         // REPLICATE_API_BASE
-	ReplicateModel    string         // REPLICATE_MODEL
-	Storage           string         // STORAGE: fs | minio
-	PublicURL         string         // PUBLIC_URL: where Replicate can reach us (enables webhooks)
-	XAccelRedirect    string         // X_ACCEL_REDIRECT: e.g. /protected/
-	TrustedProxies    []netip.Prefix // TRUSTED_PROXIES
-	Prices            Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
-	MaxUploadBytes    int64          // MAX_UPLOAD_BYTES: per reference image
-	UploadQuota       int64          // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
-	UploadsPerMinute  int            // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
-	UploadRetention   time.Duration  // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
-	MaxOutputBytes    int64          // MAX_OUTPUT_BYTES: per generated image
-	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
-	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
-	MemoryLimit       int64          // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
-	LogFile           string         // LOG_FILE: serve logs there, rotating, instead of to standard error
-	LogMaxBytes       int64          // LOG_MAX_BYTES: the log file's size before it rotates
-	LogMaxFiles       int            // LOG_MAX_FILES: rotated log files kept
-	PIDFile           string         // PID_FILE: where `nanobanana start` records the server it started
+	DataDir           string   // DATA_DIR
+	DatabasePath      string   // DATABASE_PATH
+	Database          string   // DATABASE: sqlite | postgres
+	ListenAddr        string   // LISTEN_ADDR (or PORT alone); "unix:/path" for a socket
+	CORSOrigins       []string // CORS_ORIGINS
+	AllowRegistration bool     // ALLOW_REGISTRATION
+	// Registration is REGISTRATION: open | invite | closed; unset, ALLOW_REGISTRATION
+	// decides between open and closed. The stored setting "registration" overrides it.
+	Registration string
+	// ApprovalRequired is APPROVAL_REQUIRED: new accounts may not spend the shared token
+	// until an administrator approves them (stored setting "approval_required").
+	ApprovalRequired bool
+	// AuditRetentionDays is AUDIT_RETENTION_DAYS: audit entries older are pruned (0:
+	// kept for ever; stored setting "audit_retention_days").
+	AuditRetentionDays int
+	LogLevel           string         // LOG_LEVEL: debug | info | warn | error
+	LogFormat          string         // LOG_FORMAT: text | json
+	BcryptCost         int            // BCRYPT_COST (10..16)
+	ReplicateAPIBase   string         // REPLICATE_API_BASE
+	ReplicateModel     string         // REPLICATE_MODEL
+	Storage            string         // STORAGE: fs | minio
+	PublicURL          string         // PUBLIC_URL: where Replicate can reach us (enables webhooks)
+	XAccelRedirect     string         // X_ACCEL_REDIRECT: e.g. /protected/
+	TrustedProxies     []netip.Prefix // TRUSTED_PROXIES
+	Prices             Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
+	MaxUploadBytes     int64          // MAX_UPLOAD_BYTES: per reference image
+	UploadQuota        int64          // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
+	UploadsPerMinute   int            // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
+	UploadRetention    time.Duration  // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
+	MaxOutputBytes     int64          // MAX_OUTPUT_BYTES: per generated image
+	MaxPixels          int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
+	JobLease           time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
+	MemoryLimit        int64          // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
+	LogFile            string         // LOG_FILE: serve logs there, rotating, instead of to standard error
+	LogMaxBytes        int64          // LOG_MAX_BYTES: the log file's size before it rotates
+	LogMaxFiles        int            // LOG_MAX_FILES: rotated log files kept
+	PIDFile            string         // PID_FILE: where `nanobanana start` records the server it started
 
 	// Limits that hold the process under abuse (docs/RELIABILITY.md).
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT_SECONDS: the longest a request's body may take to arrive
@@ -93,6 +102,18 @@ type Config struct {
 
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
+}
+
+// RegistrationMode is REGISTRATION, or, when it is not set, what ALLOW_REGISTRATION
+// says ("open" or "closed").
+func (c *Config) RegistrationMode() string {
+	switch {
+	case c.Registration != "":
+		return c.Registration
+	case c.AllowRegistration:
+		return "open"
+	}
+	return "closed"
 }
 
 // Prices are the estimated cost of one image per resolution, in US dollars.
@@ -114,6 +135,7 @@ func Defaults() Config {
 		UploadQuota: 200 << 20, UploadsPerMinute: 30, UploadRetention: 24 * time.Hour,
 		RequestTimeout: 30 * time.Second, UploadTimeout: 5 * time.Minute, MaxConnections: 4096,
 		MaxEventStreams: 2500, MaxStreamsPerUser: 10, StreamWriteTimeout: 10 * time.Second,
+		AuditRetentionDays: 180,
 	}
 }
 
@@ -251,6 +273,9 @@ func FromMap(m map[string]string) (Config, error) {
 		}
 	}
 	p.boolean("ALLOW_REGISTRATION", &c.AllowRegistration)
+	p.oneOf("REGISTRATION", &c.Registration, "open", "invite", "closed")
+	p.boolean("APPROVAL_REQUIRED", &c.ApprovalRequired)
+	p.intRange("AUDIT_RETENTION_DAYS", &c.AuditRetentionDays, 0, 36500)
 	p.oneOf("LOG_LEVEL", &c.LogLevel, "debug", "info", "warn", "error")
 	p.oneOf("LOG_FORMAT", &c.LogFormat, "text", "json")
 	p.intRange("BCRYPT_COST", &c.BcryptCost, 10, 16)
