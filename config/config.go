@@ -54,43 +54,37 @@ type Config struct {
 	MaxPendingPerUser int    // MAX_PENDING_PER_USER: generations one user may have waiting
 
 	// Ours.
-	DataDir           string   // DATA_DIR
-	DatabasePath      string   // DATABASE_PATH
-	Database          string   // DATABASE: sqlite | postgres
-	ListenAddr        string   // LISTEN_ADDR (or PORT alone); "unix:/path" for a socket
-	CORSOrigins       []string // CORS_ORIGINS
-	AllowRegistration bool     // ALLOW_REGISTRATION
-	// Registration is REGISTRATION: open | invite | closed; unset, ALLOW_REGISTRATION
-	// decides between open and closed. The stored setting "registration" overrides it.
-	Registration string
-	// ApprovalRequired is APPROVAL_REQUIRED: new accounts may not spend the shared token
-	// until an administrator approves them (stored setting "approval_required").
-	ApprovalRequired bool
-	// AuditRetentionDays is AUDIT_RETENTION_DAYS: audit entries older are pruned (0:
-	// kept for ever; stored setting "audit_retention_days").
-	AuditRetentionDays int
-	LogLevel           string         // LOG_LEVEL: debug | info | warn | error
-	LogFormat          string         // LOG_FORMAT: text | json
-	BcryptCost         int            // BCRYPT_COST (10..16)
-	ReplicateAPIBase   string         // REPLICATE_API_BASE
-	ReplicateModel     string         // REPLICATE_MODEL
-	Storage            string         // STORAGE: fs | minio
-	PublicURL          string         // PUBLIC_URL: where Replicate can reach us (enables webhooks)
-	XAccelRedirect     string         // X_ACCEL_REDIRECT: e.g. /protected/
-	TrustedProxies     []netip.Prefix // TRUSTED_PROXIES
-	Prices             Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
-	MaxUploadBytes     int64          // MAX_UPLOAD_BYTES: per reference image
-	UploadQuota        int64          // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
-	UploadsPerMinute   int            // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
-	UploadRetention    time.Duration  // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
-	MaxOutputBytes     int64          // MAX_OUTPUT_BYTES: per generated image
-	MaxPixels          int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
-	JobLease           time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
-	MemoryLimit        int64          // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
-	LogFile            string         // LOG_FILE: serve logs there, rotating, instead of to standard error
-	LogMaxBytes        int64          // LOG_MAX_BYTES: the log file's size before it rotates
-	LogMaxFiles        int            // LOG_MAX_FILES: rotated log files kept
-	PIDFile            string         // PID_FILE: where `nanobanana start` records the server it started
+	DataDir           string         // DATA_DIR
+	DatabasePath      string         // DATABASE_PATH
+	Database          string         // DATABASE: sqlite | postgres
+	ListenAddr        string         // LISTEN_ADDR (or PORT alone); "unix:/path" for a socket
+	CORSOrigins       []string       // CORS_ORIGINS
+	AllowRegistration bool           // ALLOW_REGISTRATION
+	LogLevel          string         // LOG_LEVEL: debug | info | warn | error
+	LogFormat         string         // LOG_FORMAT: text | json
+	BcryptCost        int            // BCRYPT_COST (10..16)
+	ReplicateAPIBase  string         // REPLICATE_API_BASE
+	ReplicateModel    string         // REPLICATE_MODEL
+	Storage           string         // STORAGE: fs | minio
+	PublicURL         string         // PUBLIC_URL: where Replicate can reach us (enables webhooks)
+	XAccelRedirect    string         // X_ACCEL_REDIRECT: e.g. /protected/
+	TrustedProxies    []netip.Prefix // TRUSTED_PROXIES
+	Prices            Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
+	// Spending limits' first values (an admin may change them in the database's settings).
+	DefaultLimits     Limits        // LIMIT_DAY_USD, LIMIT_MONTH_USD, LIMIT_DAY_IMAGES, LIMIT_MONTH_IMAGES
+	SharedMonthCapUSD *float64      // SHARED_MONTH_CAP_USD: what the shared token may spend a month, all users together; nil: no cap
+	MaxUploadBytes    int64         // MAX_UPLOAD_BYTES: per reference image
+	UploadQuota       int64         // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
+	UploadsPerMinute  int           // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
+	UploadRetention   time.Duration // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
+	MaxOutputBytes    int64         // MAX_OUTPUT_BYTES: per generated image
+	MaxPixels         int64         // MAX_IMAGE_PIXELS: decompression-bomb cap
+	JobLease          time.Duration // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
+	MemoryLimit       int64         // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
+	LogFile           string        // LOG_FILE: serve logs there, rotating, instead of to standard error
+	LogMaxBytes       int64         // LOG_MAX_BYTES: the log file's size before it rotates
+	LogMaxFiles       int           // LOG_MAX_FILES: rotated log files kept
+	PIDFile           string        // PID_FILE: where `nanobanana start` records the server it started
 
 	// Limits that hold the process under abuse (docs/RELIABILITY.md).
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT_SECONDS: the longest a request's body may take to arrive
@@ -99,6 +93,11 @@ type Config struct {
 	MaxEventStreams    int           // MAX_EVENT_STREAMS: event streams open at once in this process
 	MaxStreamsPerUser  int           // MAX_STREAMS_PER_USER: a user's open event streams; a new one closes the oldest
 	StreamWriteTimeout time.Duration // EVENTS_WRITE_TIMEOUT_SECONDS: how long one write to an event stream may block
+
+	// Administration (the stored settings of the same names override them).
+	Registration       string // REGISTRATION: open | invite | closed; unset: ALLOW_REGISTRATION decides (open or closed)
+	ApprovalRequired   bool   // APPROVAL_REQUIRED: new accounts may not spend the shared token until an admin approves them
+	AuditRetentionDays int    // AUDIT_RETENTION_DAYS: audit entries older are pruned
 
 	// Flags only.
 	Demo bool // serve --demo: an in-process fake Replicate; never set from a file
@@ -119,6 +118,13 @@ func (c *Config) RegistrationMode() string {
 // Prices are the estimated cost of one image per resolution, in US dollars.
 type Prices struct{ P1K, P2K, P4K float64 }
 
+// Limits are what one user may spend through the shared token per UTC day and month, in
+// US dollars and in images; nil is no limit.
+type Limits struct {
+	DayUSD, MonthUSD       *float64
+	DayImages, MonthImages *int
+}
+
 // Defaults returns the configuration with no .env, no environment and no flags.
 func Defaults() Config {
 	return Config{
@@ -135,7 +141,7 @@ func Defaults() Config {
 		UploadQuota: 200 << 20, UploadsPerMinute: 30, UploadRetention: 24 * time.Hour,
 		RequestTimeout: 30 * time.Second, UploadTimeout: 5 * time.Minute, MaxConnections: 4096,
 		MaxEventStreams: 2500, MaxStreamsPerUser: 10, StreamWriteTimeout: 10 * time.Second,
-		AuditRetentionDays: 180,
+		AuditRetentionDays: 90,
 	}
 }
 
@@ -275,7 +281,7 @@ func FromMap(m map[string]string) (Config, error) {
 	p.boolean("ALLOW_REGISTRATION", &c.AllowRegistration)
 	p.oneOf("REGISTRATION", &c.Registration, "open", "invite", "closed")
 	p.boolean("APPROVAL_REQUIRED", &c.ApprovalRequired)
-	p.intRange("AUDIT_RETENTION_DAYS", &c.AuditRetentionDays, 0, 36500)
+	p.intRange("AUDIT_RETENTION_DAYS", &c.AuditRetentionDays, 1, 3650)
 	p.oneOf("LOG_LEVEL", &c.LogLevel, "debug", "info", "warn", "error")
 	p.oneOf("LOG_FORMAT", &c.LogFormat, "text", "json")
 	p.intRange("BCRYPT_COST", &c.BcryptCost, 10, 16)
@@ -307,6 +313,11 @@ func FromMap(m map[string]string) (Config, error) {
 	p.price("PRICE_1K", &c.Prices.P1K)
 	p.price("PRICE_2K", &c.Prices.P2K)
 	p.price("PRICE_4K", &c.Prices.P4K)
+	p.optUSD("LIMIT_DAY_USD", &c.DefaultLimits.DayUSD)
+	p.optUSD("LIMIT_MONTH_USD", &c.DefaultLimits.MonthUSD)
+	p.optCount("LIMIT_DAY_IMAGES", &c.DefaultLimits.DayImages)
+	p.optCount("LIMIT_MONTH_IMAGES", &c.DefaultLimits.MonthImages)
+	p.optUSD("SHARED_MONTH_CAP_USD", &c.SharedMonthCapUSD)
 	p.bytes("MAX_UPLOAD_BYTES", &c.MaxUploadBytes, 1<<10, 100<<20)
 	p.bytes("MAX_OUTPUT_BYTES", &c.MaxOutputBytes, 1<<20, 512<<20)
 	p.bytes("UPLOAD_QUOTA_BYTES", &c.UploadQuota, 0, 1<<40)

@@ -9,6 +9,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -32,6 +33,7 @@ type Store interface {
 	Throttle
 	Uploads
 	AccessTokens
+	Settings
 	Admin
 
 	// Ping checks that the database answers (/readyz).
@@ -292,4 +294,20 @@ type AccessTokens interface {
 	// TouchAccessToken records a use at at, unless one at or after notBefore is
 	// recorded already (so a busy token costs a write at most once in a while).
 	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
+}
+
+// Settings are what an admin changes without a restart, stored as JSON by key (see the
+// keys in server/settings.go). The environment gives each key's first value; a stored
+// value wins over it until deleted.
+type Settings interface {
+	// Settings returns every stored setting, by key.
+	Settings(ctx context.Context) (map[string]json.RawMessage, error)
+	// PutSetting stores value (valid JSON) under key, set by the admin by (0: none).
+	PutSetting(ctx context.Context, key string, value json.RawMessage, by int64) error
+	// DeleteSetting removes key's stored value, so the environment's applies again.
+	DeleteSetting(ctx context.Context, key string) error
+	// SettingsVersion changes whenever the stored settings may have changed: after a
+	// write in this process, and (PostgreSQL) at once when another process wrote. Read
+	// it before Settings; read Settings again when it differs.
+	SettingsVersion() uint64
 }

@@ -33,7 +33,7 @@ type Queue interface {
 // view is what g's answer adds for its reader now (db.View): signed URLs are made once
 // per call with the same expiry bucket, so a list of 100 costs 200 HMACs and no queries.
 func (s *Server) view(g *db.Generation) db.View {
-	v := db.View{QueuePosition: g.QueuePosition, PriceUSD: s.cfg.Prices.Price(g.Resolution)}
+	v := db.View{QueuePosition: g.QueuePosition, PriceUSD: s.prices(context.Background()).Price(g.Resolution)}
 	if g.Status == db.StatusCompleted && g.ImageKey != "" {
 		v.ImageURL = s.signedURL(kindImage, g.ID, g.UserID)
 		if g.ThumbKey != "" {
