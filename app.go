@@ -139,6 +139,7 @@ func NewApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, err
 		DB: a.DB, Replicate: a.Replicate, Storage: a.Storage, Logger: log.With("component", "jobs"),
 		Token:      userToken(a.DB, sealer, cfg.ReplicateAPIToken),
 		MaxWorkers: cfg.MaxWorkers, MaxPerUser: cfg.MaxPerUser, MaxPending: cfg.MaxPendingPerUser,
+		AuditRetention: time.Duration(cfg.AuditRetentionDays) * 24 * time.Hour,
 		// One process owns a SQLite file: what a previous process left running is
 		// resumed at once instead of after its lease runs out. A PostgreSQL database
 		// is shared, and others' jobs are theirs until their leases expire.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,9 @@ type Options struct {
 	WebhookURL string
 	// EventRetention is how long events are kept for SSE replay, default 24h.
 	EventRetention time.Duration
+	// AuditRetention is how long audit entries are kept (AUDIT_RETENTION_DAYS; 0: for
+	// ever) unless the stored setting audit_retention_days says otherwise.
+	AuditRetention time.Duration
 	// UploadRetention is how long after it was made an upload that no generation uses
 	// is removed (ExpireUploads), default 24h.
 	UploadRetention time.Duration
@@ -520,6 +524,9 @@ func (s *Service) dispatch(ctx context.Context) {
 					if _, err := s.o.DB.PruneIdempotencyKeys(ctx, now.Add(-db.IdempotencyTTL)); err != nil && ctx.Err() == nil {
 						s.log.Error("prune idempotency keys", "err", err)
 					}
+					if err := s.pruneAudit(ctx, now); err != nil && ctx.Err() == nil {
+						s.log.Error("prune audit log", "err", err)
+					}
 				}
 				// One batch a tick, so the claims are not held up; a full batch means
 				// more are due, and the next tick takes them.
@@ -635,4 +642,23 @@ func (s *Service) keepLease(ctx context.Context, cancel context.CancelCauseFunc,
 			}
 		}
 	}
+}
+
+// pruneAudit deletes audit entries older than the retention: the stored setting
+// audit_retention_days when it holds a number of days, else Options.AuditRetention.
+func (s *Service) pruneAudit(ctx context.Context, now time.Time) error {
+	keep := s.o.AuditRetention
+	stored, err := s.o.DB.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	var days int
+	if raw, ok := stored["audit_retention_days"]; ok && json.Unmarshal(raw, &days) == nil && days > 0 {
+		keep = time.Duration(days) * 24 * time.Hour
+	}
+	if keep <= 0 {
+		return nil
+	}
+	_, err = s.o.DB.PruneAudit(ctx, now.Add(-keep))
+	return err
 }

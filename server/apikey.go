@@ -62,6 +62,7 @@ func (s *Server) putAPIKey(w http.ResponseWriter, r *http.Request, p *principal,
 	if err != nil {
 		return internal(err)
 	}
+	s.audit(r, auditKeySaved, p.User, p.User, map[string]any{"verified": verified})
 	writeJSON(w, http.StatusOK, apiKeyJSON{HasAPIKey: true, Last4: u.APIKeyLast4, Verified: verified, Note: note})
 	return nil
 }
@@ -75,6 +76,7 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request, p *princip
 	if err := s.db.ClearAPIKey(r.Context(), p.ID); err != nil {
 		return internal(err)
 	}
+	s.audit(r, auditKeyRemoved, p.User, p.User, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

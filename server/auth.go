@@ -129,15 +129,26 @@ type registerRequest struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Invitation is an invitation's token (from its link): needed when registration is
+	// by invitation.
+	Invitation string `json:"invitation,omitempty"`
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
-	if !s.cfg.AllowRegistration {
+	set, err := s.settings(r.Context())
+	if err != nil {
+		return internal(err)
+	}
+	if set.Registration == "closed" {
 		return newError(db.CodeRegistrationClosed, "Registration is closed on this server; ask an administrator to create your account.")
 	}
 	var req registerRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
+	}
+	req.Invitation = strings.TrimSpace(req.Invitation)
+	if set.Registration == "invite" && req.Invitation == "" {
+		return newError(db.CodeInvitationRequired, "Registration on this server is by invitation only; open the invitation link an administrator sent you.")
 	}
 	req.Username, req.Email = strings.TrimSpace(req.Username), strings.TrimSpace(req.Email)
 	if err := errors.Join(validUsername(req.Username), validEmail(req.Email), validPassword("password", req.Password)); err != nil {
@@ -147,9 +158,19 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *principal, 
 	if err != nil {
 		return internal(err)
 	}
-	u, err := s.db.CreateUser(r.Context(), req.Username, req.Email, string(hash), false)
+	// An invited account was let in by an administrator: it needs no approval.
+	a := db.NewAccount{Username: req.Username, Email: req.Email, PasswordHash: string(hash), Invitation: req.Invitation,
+		Unapproved: set.ApprovalRequired && req.Invitation == ""}
+	u, err := s.db.Register(r.Context(), a)
+	if db.CodeOf(err) == db.CodeInvitationInvalid && set.Registration == "open" {
+		// Open sign-up needs no invitation: a stale link does not stand in the way.
+		a.Invitation, a.Unapproved = "", set.ApprovalRequired
+		u, err = s.db.Register(r.Context(), a)
+	}
 	switch code := db.CodeOf(err); {
 	case err == nil:
+	case code == db.CodeInvitationInvalid:
+		return newError(code, "This invitation is unknown, used, revoked or expired; ask an administrator for a new one.")
 	case code == db.CodeUsernameTaken:
 		return newError(code, "That username is taken; choose another.")
 	case code == db.CodeEmailTaken:
@@ -161,6 +182,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *principal, 
 		return internal(err)
 	}
 	s.log.InfoContext(r.Context(), "user registered", "user_id", u.ID, "admin", u.IsAdmin)
+	s.audit(r, auditRegistered, u, u, map[string]any{"approved": u.Approved, "admin": u.IsAdmin})
+	if a.Invitation != "" {
+		s.audit(r, auditInviteUsed, u, u, nil)
+	}
 	return s.startSession(w, r, u, http.StatusCreated)
 }
 
@@ -237,12 +262,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ h
 		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(req.Password))
 	}
 	if !ok {
+		s.audit(r, auditLoginFailed, nil, u, map[string]any{"login": req.Username})
 		return newError(db.CodeBadCredentials, "Incorrect username or password.")
 	}
 	s.logins.succeeded(ctx, acct, addr)
 	if u.Disabled {
+		s.audit(r, auditLoginFailed, u, u, map[string]any{"login": req.Username, "reason": "disabled"})
 		return newError(db.CodeAccountDisabled, "This account is disabled; contact the administrator.")
 	}
+	s.audit(r, auditLogin, u, u, nil)
 	return s.startSession(w, r, u, http.StatusOK)
 }
 
@@ -399,6 +427,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 			Detail: "Too many wrong passwords; wait " + roundUp(wait) + " and try again."}
 	}
 	if bcrypt.CompareHashAndPassword([]byte(p.PasswordHash), []byte(req.CurrentPassword)) != nil {
+		s.audit(r, auditLoginFailed, p.User, p.User, map[string]any{"reason": "wrong current password"})
 		return invalid("current_password", "The current password is not correct.")
 	}
 	s.logins.succeeded(r.Context(), acct, "")
@@ -412,6 +441,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 	if err := s.db.SetPassword(r.Context(), p.ID, string(hash), p.Session); err != nil {
 		return internal(err)
 	}
+	s.audit(r, auditPasswordChanged, p.User, p.User, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

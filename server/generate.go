@@ -27,6 +27,9 @@ const maxPromptChars = 5000
 // noKeyMessage says how to fix a generate with no Replicate key anywhere.
 const noKeyMessage = "No Replicate API key: add yours in Settings (PUT /api/v1/users/api-key) or ask the administrator to set REPLICATE_API_TOKEN."
 
+// notApprovedMessage refuses an account not yet approved for the shared token.
+const notApprovedMessage = "An administrator has not yet approved your account for the shared Replicate key; add your own key in Settings, or wait for approval."
+
 // generateRequest is the body of POST /images/generate (JSON, or the same names as
 // multipart form values).
 type generateRequest struct {
@@ -52,7 +55,15 @@ const maxReferenceURL = 2048
 // requireAPIKey fails when no key could pay for a generation. It reads only the
 // principal (loaded by authentication) and the config: no query on the hot path.
 func (s *Server) requireAPIKey(p *principal) error {
-	if p.HasAPIKey || s.cfg.ReplicateAPIToken != "" || s.cfg.Demo {
+	if p.HasAPIKey {
+		return nil
+	}
+	if !p.Approved {
+		// approval_required: the shared token is not this account's until an
+		// administrator approves it; its own key works.
+		return newError(db.CodeNotApproved, notApprovedMessage)
+	}
+	if s.cfg.ReplicateAPIToken != "" || s.cfg.Demo {
 		return nil
 	}
 	return newError(db.CodeNoAPIKey, noKeyMessage)

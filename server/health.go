@@ -44,10 +44,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *principal, _ 
 // model's choices, whether sign-up is open, and whether it runs in demo mode.
 func (s *Server) meta(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
 	prices := s.prices(r.Context())
+	registration := s.cfg.RegistrationMode()
+	if set, err := s.settings(r.Context()); err == nil {
+		registration = set.Registration
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":              s.version,
 		"demo":                 s.cfg.Demo,
-		"registration_open":    s.cfg.AllowRegistration,
+		"registration_open":    registration != "closed",
+		"registration":         registration,
 		"has_global_api_key":   s.cfg.ReplicateAPIToken != "",
 		"model":                s.cfg.ReplicateModel,
 		"prices_usd":           map[string]float64{"1K": prices.P1K, "2K": prices.P2K, "4K": prices.P4K},

@@ -94,7 +94,10 @@ var ruDetails = map[string]string{
 	"The refresh token is invalid; nothing to sign out.":                                                  "Токен обновления недействителен; выходить не из чего.",
 	"Not found: it does not exist or is not yours.":                                                       ruByCode[db.CodeNotFound],
 	"The change conflicts with the current state; reload and try again.":                                  ruByCode[db.CodeConflict],
-	noKeyMessage: ruByCode[db.CodeNoAPIKey],
+	noKeyMessage:       ruByCode[db.CodeNoAPIKey],
+	notApprovedMessage: ruByCode[db.CodeNotApproved],
+	"Registration on this server is by invitation only; open the invitation link an administrator sent you.": ruByCode[db.CodeInvitationRequired],
+	"This invitation is unknown, used, revoked or expired; ask an administrator for a new one.":              ruByCode[db.CodeInvitationInvalid],
 }
 
 // wantsRussian tells whether Accept-Language ranks Russian above English (and above

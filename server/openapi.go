@@ -113,6 +113,7 @@ type metaDoc struct {
 	Version            string             `json:"version"`
 	Demo               bool               `json:"demo"`
 	RegistrationOpen   bool               `json:"registration_open"`
+	Registration       string             `json:"registration" enum:"open,invite,closed"`
 	HasGlobalAPIKey    bool               `json:"has_global_api_key"`
 	Model              string             `json:"model"`
 	PricesUSD          map[string]float64 `json:"prices_usd"`
@@ -214,6 +215,8 @@ func (b *schemaBuilder) schema(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == reflect.TypeOf(json.RawMessage(nil)):
+		return map[string]any{} // any JSON value
 	case t == reflect.TypeOf(db.Code("")):
 		codes := db.Codes()
 		slices.Sort(codes)

@@ -121,6 +121,25 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrTicket, handle: s.events},
 		{method: "POST", path: "/api/v1/events/ticket", who: whoUser, handle: s.issueTicket}, // browsers' only: scripts send the header
 
+		// Administration: administrators only (users, invitations, the queue of every
+		// user, settings, the audit log); each change is written to the audit log.
+		{method: "GET", path: "/api/v1/admin/users", who: whoAdmin, scope: "admin", handle: s.adminUsers},
+		{method: "PUT", path: "/api/v1/admin/users/disabled/:id", who: whoAdmin, scope: "admin", handle: s.adminSetDisabled},
+		{method: "PUT", path: "/api/v1/admin/users/approved/:id", who: whoAdmin, scope: "admin", handle: s.adminSetApproved},
+		{method: "PUT", path: "/api/v1/admin/users/admin/:id", who: whoAdmin, handle: s.adminSetAdmin},
+		{method: "POST", path: "/api/v1/admin/users/password/:id", who: whoAdmin, handle: s.adminResetPassword},
+		{method: "GET", path: "/api/v1/admin/invitations", who: whoAdmin, scope: "admin", handle: s.listInvitations},
+		{method: "POST", path: "/api/v1/admin/invitations", who: whoAdmin, scope: "admin", handle: s.createInvitation},
+		{method: "DELETE", path: "/api/v1/admin/invitations/:id", who: whoAdmin, scope: "admin", handle: s.revokeInvitation},
+		{method: "GET", path: "/api/v1/admin/queue", who: whoAdmin, scope: "admin", handle: s.adminQueue},
+		{method: "POST", path: "/api/v1/admin/queue/cancel/:id", who: whoAdmin, scope: "admin", handle: s.adminCancel},
+		{method: "POST", path: "/api/v1/admin/queue/pause", who: whoAdmin, scope: "admin", handle: s.pauseQueue(true)},
+		{method: "POST", path: "/api/v1/admin/queue/resume", who: whoAdmin, scope: "admin", handle: s.pauseQueue(false)},
+		{method: "GET", path: "/api/v1/admin/settings", who: whoAdmin, scope: "admin", handle: s.adminSettings},
+		{method: "PUT", path: "/api/v1/admin/settings", who: whoAdmin, handle: s.putSettings},
+		{method: "DELETE", path: "/api/v1/admin/settings/:key", who: whoAdmin, handle: s.deleteSetting},
+		{method: "GET", path: "/api/v1/admin/audit", who: whoAdmin, scope: "admin", handle: s.adminAudit},
+
 		// Replicate's deliveries: signed by Replicate, checked by the handler.
 		{method: "POST", path: "/api/v1/webhooks/replicate", who: whoPublic, limit: webhookBodyLimit, handle: s.webhook},
 	}

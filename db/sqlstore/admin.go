@@ -322,7 +322,7 @@ func (s *Store) QueueOfAll(ctx context.Context, limit int) ([]db.QueueEntry, err
 		rows, err := q.Query(`SELECT g.id, g.user_id, u.username, g.status, g.prompt, g.resolution, g.attempts,
 			g.created_at, coalesce(g.started_at, 0)
 			FROM generations g JOIN users u ON u.id = g.user_id
-			WHERE g.state IN ('queued', 'running') ORDER BY g.job_id LIMIT ?`, limit)
+			WHERE g.state IN ('queued', 'running') AND g.status IN ('pending', 'running') ORDER BY g.job_id LIMIT ?`, limit)
 		if err != nil {
 			return nil, err
 		}
