@@ -70,9 +70,12 @@ func readPassword(stdout io.Writer) (string, error) {
 
 func cmdUser(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"user: name an action: create, list, set-password, disable or enable"}
+		return usageError{"user: name an action: create, list, set-password, disable, enable, approve, unapprove or invite"}
 	}
 	action, args := args[0], args[1:]
+	if action == "invite" {
+		return cmdInvite(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
 	var username, email string
 	var admin bool
@@ -81,11 +84,11 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&username, "username", "", "the new account's username (3-32 of a-z A-Z 0-9 _ . -)")
 		fs.StringVar(&email, "email", "", "the new account's email")
 		fs.BoolVar(&admin, "admin", false, "make the account an administrator")
-	case "set-password", "disable", "enable":
+	case "set-password", "disable", "enable", "approve", "unapprove":
 		fs.StringVar(&username, "username", "", "the account's username or email")
 	case "list":
 	default:
-		return usageError{fmt.Sprintf("user: unknown action %q: want create, list, set-password, disable or enable", action)}
+		return usageError{fmt.Sprintf("user: unknown action %q: want create, list, set-password, disable, enable, approve, unapprove or invite", action)}
 	}
 	cfg, d, err := loadForAdmin(fs, args, stderr)
 	if err != nil {
@@ -113,13 +116,13 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tADMIN\tDISABLED\tAPI KEY\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tADMIN\tDISABLED\tAPPROVED\tAPI KEY\tCREATED")
 		for _, u := range users {
 			key := "-"
 			if u.HasAPIKey {
 				key = "..." + u.APIKeyLast4
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%v\t%s\t%s\n", u.ID, u.Username, u.Email, u.IsAdmin, u.Disabled, key, u.CreatedAt.Format("2006-01-02 15:04"))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%v\t%v\t%s\t%s\n", u.ID, u.Username, u.Email, u.IsAdmin, u.Disabled, u.Approved, key, u.CreatedAt.Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
 	case "set-password":
@@ -135,6 +138,16 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %s changed; all of its sessions were ended\n", u.Username)
+	case "approve", "unapprove":
+		u, err := d.UserByLogin(ctx, username)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", username, err)
+		}
+		if err := d.SetApproved(ctx, u.ID, action == "approve"); err != nil {
+			return err
+		}
+		cliAudit(ctx, d, "user."+action+"d", u)
+		fmt.Fprintf(stdout, "user %s %sd for the shared Replicate token\n", u.Username, action)
 	case "disable", "enable":
 		u, err := d.UserByLogin(ctx, username)
 		if err != nil {
@@ -145,6 +158,7 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s %sd\n", u.Username, action)
+		cliAudit(ctx, d, "user."+action+"d", u)
 		if action == "disable" {
 			stopped := stopPredictions(ctx, cfg, d, u.ID, outs, stdout)
 			fmt.Fprintf(stdout, "its sessions ended; %d waiting or running generations canceled, %d predictions stopped at Replicate\n", len(outs), stopped)
