@@ -120,8 +120,10 @@ export async function login(username, password) {
   return adopt(await request('/auth/login', { method: 'POST', json: { username, password }, auth: false, headers: cookieHeaders }));
 }
 
-export async function register(username, email, password) {
-  return adopt(await request('/auth/register', { method: 'POST', json: { username, email, password }, auth: false, headers: cookieHeaders }));
+export async function register(username, email, password, invitation = '') {
+  const json = { username, email, password };
+  if (invitation) json.invitation = invitation;
+  return adopt(await request('/auth/register', { method: 'POST', json, auth: false, headers: cookieHeaders }));
 }
 
 // refresh renews the access token from the cookie; concurrent callers share one request,

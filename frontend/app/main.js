@@ -10,8 +10,9 @@ import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
 import * as settings from './settings.js';
+import * as admin from './admin.js';
 
-const views = { create: '/', gallery: '/gallery', settings: '/settings' };
+const views = { create: '/', gallery: '/gallery', settings: '/settings', admin: '/admin' };
 let user = null;
 let meta = null;
 let started = false;
@@ -22,6 +23,8 @@ function routeOf(pathname) {
 
 function show(view) {
   const signedIn = !!user;
+  if (view === 'admin' && !user?.is_admin) view = 'create';
+  $('#nav-admin').hidden = !user?.is_admin;
   $('#booting').hidden = true;
   $('#view-auth').hidden = signedIn;
   $('#nav').hidden = !signedIn;
@@ -32,6 +35,7 @@ function show(view) {
     if (a.dataset.nav === view) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   if (signedIn && view === 'gallery') gallery.visible();
+  if (signedIn && view === 'admin') admin.visible(); else admin.hidden();
 }
 
 function navigate(view, push = true) {
@@ -49,6 +53,7 @@ function signedIn(u) {
   // the sign-out ran); it must not greet this sign-in.
   for (const f of document.querySelectorAll('form')) if (f.querySelector('[data-error]')) showError(f, null);
   $('#whoami').textContent = u.username;
+  admin.setUser(u);
   settings.setKey(u);
   if (!started) {
     started = true;
@@ -104,13 +109,22 @@ function authForms() {
     e.preventDefault();
     showError(su, null);
     try {
-      signedIn(await api.register(su.elements.username.value.trim(), su.elements.email.value.trim(), su.elements.password.value));
+      signedIn(await api.register(su.elements.username.value.trim(), su.elements.email.value.trim(), su.elements.password.value, su.elements.invitation.value));
       su.reset();
+      if (location.hash.startsWith('#/invite/')) history.replaceState({}, '', location.pathname);
     } catch (err) { showError(su, err); }
   });
-  if (meta && !meta.registration_open) {
-    $('#signup-closed').hidden = false;
+  // An invitation comes as /#/invite/<token> (the fragment never reaches a server's
+  // logs) or ?invite=<token>.
+  const invitation = (location.hash.match(/^#\/invite\/([\w-]+)$/) || [])[1] || new URLSearchParams(location.search).get('invite') || '';
+  su.elements.invitation.value = invitation;
+  const mode = meta?.registration || (meta?.registration_open ? 'open' : 'closed');
+  if (mode === 'closed' || (mode === 'invite' && !invitation)) {
+    $(mode === 'closed' ? '#signup-closed' : '#signup-invite-only').hidden = false;
     for (const el of su.querySelectorAll('input, button')) el.disabled = true;
+  } else if (invitation) {
+    $('#signup-invited').hidden = false;
+    pick('signup');
   }
 }
 
@@ -150,6 +164,7 @@ async function boot() {
   queue.init();
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
+  admin.init();
   authForms();
 
   document.addEventListener('click', (e) => {
