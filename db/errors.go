@@ -75,6 +75,7 @@ const (
 	CodeStorageFull          Code = "storage_full"           // the database or the image storage has no room left
 	CodeInsufficientScope    Code = "insufficient_scope"     // a personal access token without the scope the route needs
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an Idempotency-Key sent again with other parameters
+	CodeSpendingLimit        Code = "spending_limit"         // a generation would pass a spending limit (the user's, or the shared token's monthly cap)
 )
 
 var codeKinds = map[Code]Kind{
@@ -118,6 +119,7 @@ var codeKinds = map[Code]Kind{
 	CodeStorageFull:          KindFull,
 	CodeInsufficientScope:    KindForbidden,
 	CodeIdempotencyKeyReused: KindInvalid,
+	CodeSpendingLimit:        KindLimit,
 }
 
 // Codes lists the catalogue (for documentation and tests).
