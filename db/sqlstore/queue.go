@@ -51,6 +51,36 @@ const ClaimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
 		started_at = CASE WHEN status = 'pending' THEN coalesce(started_at, ?3) ELSE started_at END,
 		started_by = CASE WHEN status = 'pending' THEN ?2 ELSE started_by END`
 
+// What a worker may claim is decided here, in one place: ClaimUser is the condition on
+// a user (u, a queue_users row) and ClaimJob the condition on a user's candidate job
+// (j, a generations row). Each engine's claim statement (Dialect.ClaimQuery) puts them
+// where its plan needs them. Their parameters are the claim's (ClaimSet): ?3 now, ?4
+// the running jobs a user may have, ?5 and ?6 the first and last day of now's UTC
+// month (db.MonthDays).
+//
+//   - the global pause: the settings key queue_paused stored as true claims nothing;
+//   - a disabled account's jobs wait (disabling cancels them, this covers a create
+//     that raced the disable);
+//   - the budget: a job that the shared token pays and that has no prediction yet waits
+//     while the shared token's books for the month are over the stored
+//     shared_month_cap_usd. Reservations are checked against the cap when a job is
+//     queued, so this holds back only what was queued before an admin lowered the cap
+//     (or what extra predictions booked past it): such jobs stay pending, and run when
+//     the cap is raised or the month turns. Whatever has a prediction already runs to
+//     its end (it is paid for).
+//
+// Others extend these conditions (per-user pause) and the order (ClaimQuery).
+const (
+	ClaimUser = `u.queued > 0 AND u.running < ?4
+		AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'queue_paused' AND value = 'true')
+		AND NOT EXISTS (SELECT 1 FROM users d WHERE d.id = u.user_id AND d.disabled = 1)`
+	ClaimJob = `j.state = 'queued' AND j.run_after <= ?3
+		AND NOT (j.paid_by = 'shared' AND j.prediction_id IS NULL AND coalesce(
+			CAST((SELECT value FROM settings WHERE key = 'shared_month_cap_usd' AND value <> 'null')
+				AS DOUBLE PRECISION) * 1000000 < (SELECT coalesce(sum(micros), 0)
+				FROM spending WHERE paid_by = 'shared' AND day BETWEEN ?5 AND ?6), FALSE))`
+)
+
 // claimReturning follows the claim: the job, whether this claim marked it submitting
 // and started its generation, and the generation.
 const claimReturning = ` RETURNING ` + jobCols +
@@ -102,7 +132,8 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Tim
 		// tells the rows marked here from the others. The generation moves from pending
 		// to running in the same UPDATE; started_by = this claim's owner tells the
 		// generations this claim started (and so owes an event for) from resumed ones.
-		rows, err := q.Query(query, ms(leaseUntil), owner, ms(now), maxPerUser)
+		first, last := db.MonthDays(now)
+		rows, err := q.Query(query, ms(leaseUntil), owner, ms(now), maxPerUser, first, last)
 		if err != nil {
 			return c, err
 		}
