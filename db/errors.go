@@ -79,6 +79,7 @@ const (
 	CodeInvitationInvalid    Code = "invitation_invalid"     // an invitation that is unknown, used, revoked or expired
 	CodeNotApproved          Code = "not_approved"           // an account not yet approved for the shared token, without a key of its own
 	CodeLastAdmin            Code = "last_admin"             // removing (or disabling) the last enabled administrator
+	CodeSpendingLimit        Code = "spending_limit"         // a generation would pass a spending limit (the user's, or the shared token's monthly cap)
 )
 
 var codeKinds = map[Code]Kind{
@@ -126,6 +127,7 @@ var codeKinds = map[Code]Kind{
 	CodeInvitationInvalid:    KindForbidden,
 	CodeNotApproved:          KindForbidden,
 	CodeLastAdmin:            KindConflict,
+	CodeSpendingLimit:        KindLimit,
 }
 
 // Codes lists the catalogue (for documentation and tests).

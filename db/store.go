@@ -35,6 +35,7 @@ type Store interface {
 	AccessTokens
 	Settings
 	Admin
+	Spending
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -113,8 +114,9 @@ type Generations interface {
 	CancelGeneration(ctx context.Context, userID int64, id string) (*CancelOutcome, error)
 	// RetryGeneration queues a failed or canceled generation again with a fresh job. One
 	// whose prediction succeeded and whose output can still be fetched (Wait) keeps
-	// that prediction: the job fetches its output instead of paying for a new one.
-	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
+	// that prediction: the job fetches its output instead of paying for a new one. b,
+	// when set, reserves the run's cost against its limits (CreateOptions.Budget).
+	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int, b *Budget) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
 	// PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
@@ -136,6 +138,10 @@ type CreateOptions struct {
 	IdempotencyKey string
 	// RequestHash identifies the request's parameters (stored with the key).
 	RequestHash string
+	// Budget, when set, is the new generation's price and payer and the limits its
+	// reservation is checked against, in the transaction that queues it: over a limit
+	// nothing is queued and the error is CodeSpendingLimit (its cause a *SpendingLimit).
+	Budget *Budget
 }
 
 // IdempotencyTTL is how long an idempotency key answers its generation.

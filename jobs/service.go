@@ -302,15 +302,16 @@ func (s *Service) Wake(predictionID string) {
 
 // Enqueue queues a generation for userID and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
-	return s.EnqueueOnce(ctx, userID, p, "", "")
+	return s.EnqueueOnce(ctx, userID, p, "", "", nil)
 }
 
 // EnqueueOnce is Enqueue under an idempotency key ("" for none): a key the user sent
 // within db.IdempotencyTTL answers the generation it made (Replayed), queuing nothing;
-// sent with another requestHash it is db.CodeIdempotencyKeyReused.
-func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error) {
+// sent with another requestHash it is db.CodeIdempotencyKeyReused. b, when set, is its
+// price, payer and limits (db.CreateOptions.Budget): over a limit nothing is queued.
+func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string, b *db.Budget) (*db.Generation, error) {
 	g, err := s.o.DB.CreateGeneration(ctx, userID, p, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending,
-		IdempotencyKey: key, RequestHash: requestHash})
+		IdempotencyKey: key, RequestHash: requestHash, Budget: b})
 	if err != nil {
 		return nil, err
 	}
@@ -475,9 +476,10 @@ func (s *Service) expireUploads(ctx context.Context, limit int) (int, error) {
 }
 
 // Retry re-queues the user's failed or canceled generation with the same parameters and
-// a fresh job; anything else is db.ErrConflict.
-func (s *Service) Retry(ctx context.Context, userID int64, id string) (*db.Generation, error) {
-	g, err := s.o.DB.RetryGeneration(ctx, userID, id, s.o.MaxAttempts)
+// a fresh job; anything else is db.ErrConflict. b, when set, reserves the run's cost
+// (db.Store.RetryGeneration).
+func (s *Service) Retry(ctx context.Context, userID int64, id string, b *db.Budget) (*db.Generation, error) {
+	g, err := s.o.DB.RetryGeneration(ctx, userID, id, s.o.MaxAttempts, b)
 	if err != nil {
 		return nil, err
 	}

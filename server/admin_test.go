@@ -392,8 +392,8 @@ func TestAdminQueue(t *testing.T) {
 	for _, it := range items {
 		m := it.(map[string]any)
 		if m["id"] == id {
-			// Pending, or running already where the claim does not yet read the pause.
-			found = m["username"] == "gina" && (m["status"] == "pending" || m["status"] == "running") && m["age_seconds"] != nil
+			// Paused: the claim takes nothing, so it waits.
+			found = m["username"] == "gina" && m["status"] == "pending" && m["attempts"] == 0.0 && m["age_seconds"] != nil
 		}
 	}
 	if !found {
@@ -409,7 +409,9 @@ func TestAdminQueue(t *testing.T) {
 	if r := p.do(t, call{Method: "POST", Path: "/api/v1/admin/queue/cancel/" + anID, Token: admin.Access}); r.Status != 404 {
 		t.Fatalf("cancel of nothing: %d %s", r.Status, r.Body)
 	}
+	waiting := p.generate(t, gina.Access, map[string]any{"prompt": "a boat after the pause", "resolution": "1K"})["id"].(string)
 	if r := p.do(t, call{Method: "POST", Path: "/api/v1/admin/queue/resume", Token: admin.Access}); r.JSON(t)["paused"] != false {
 		t.Fatalf("resume: %s", r.Body)
 	}
+	p.waitStatus(t, gina.Access, waiting, "completed")
 }

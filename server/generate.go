@@ -151,7 +151,11 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 	}
 	hash := requestHash(params, extra, stored)
 	params.ReferenceIDs = append(params.ReferenceIDs, extra...)
-	g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash)
+	b, err := s.budget(r.Context(), p.User, params.Resolution)
+	if err != nil {
+		return err
+	}
+	g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash, b)
 	if errors.Is(err, db.ErrNotFound) {
 		// A reference deleted (or expired) since it was looked up above.
 		return badReference()

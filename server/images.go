@@ -18,14 +18,16 @@ type Queue interface {
 	Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error)
 	// EnqueueOnce is Enqueue under an idempotency key (db.CreateOptions.IdempotencyKey):
 	// a key stored already answers its generation (Replayed) and queues nothing.
-	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error)
+	// b is its price, payer and limits (db.CreateOptions.Budget; nil books nothing).
+	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string, b *db.Budget) (*db.Generation, error)
 	// Cancel stops the user's pending or running generation (at Replicate too) and keeps
 	// its row; a finished one is db.ErrConflict.
 	Cancel(ctx context.Context, userID int64, id string) (*db.Generation, error)
 	// Delete cancels the generation if needed, removes the row and its files.
 	Delete(ctx context.Context, userID int64, id string) error
 	// Retry re-queues a failed or canceled generation; anything else is db.ErrConflict.
-	Retry(ctx context.Context, userID int64, id string) (*db.Generation, error)
+	// b reserves the run's cost, as EnqueueOnce's.
+	Retry(ctx context.Context, userID int64, id string, b *db.Budget) (*db.Generation, error)
 	// Wake tells the worker following predictionID to look at it now (a webhook came).
 	Wake(predictionID string)
 }
@@ -196,7 +198,15 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, p *principal, ps 
 	if err := s.requireAPIKey(p); err != nil {
 		return err
 	}
-	g, err := s.queue.Retry(r.Context(), p.ID, id)
+	cur, err := s.db.GetGeneration(r.Context(), p.ID, id)
+	if err != nil {
+		return genError(id, err)
+	}
+	b, err := s.budget(r.Context(), p.User, cur.Resolution)
+	if err != nil {
+		return err
+	}
+	g, err := s.queue.Retry(r.Context(), p.ID, id, b)
 	if err != nil {
 		return genError(id, err)
 	}

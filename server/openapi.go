@@ -46,27 +46,36 @@ type (
 
 // generationDoc is the one shape of a generation (db/genjson.go appends it by hand).
 type generationDoc struct {
-	ID                string     `json:"id"`
-	ImageID           string     `json:"image_id"`
-	Status            string     `json:"status" enum:"pending,running,completed,failed,canceled"`
-	Prompt            string     `json:"prompt"`
-	Resolution        string     `json:"resolution"`
-	AspectRatio       string     `json:"aspect_ratio"`
-	OutputFormat      string     `json:"output_format"`
-	SafetyFilterLevel string     `json:"safety_filter_level"`
-	GenerationMode    string     `json:"generation_mode" enum:"text-to-image,image-to-image"`
-	ReferenceImageIDs []string   `json:"reference_image_ids"`
-	Error             *string    `json:"error"`
-	CreatedAt         time.Time  `json:"created_at"`
-	StartedAt         *time.Time `json:"started_at"`
-	CompletedAt       *time.Time `json:"completed_at"`
-	Width             *int       `json:"width"`
-	Height            *int       `json:"height"`
-	Bytes             *int64     `json:"bytes"`
-	QueuePosition     *int       `json:"queue_position,omitempty"`
-	ImageURL          *string    `json:"image_url"`
-	ThumbnailURL      *string    `json:"thumbnail_url"`
-	PriceUSD          float64    `json:"price_usd"`
+	ID                string      `json:"id"`
+	ImageID           string      `json:"image_id"`
+	Status            string      `json:"status" enum:"pending,running,completed,failed,canceled"`
+	Prompt            string      `json:"prompt"`
+	Resolution        string      `json:"resolution"`
+	AspectRatio       string      `json:"aspect_ratio"`
+	OutputFormat      string      `json:"output_format"`
+	SafetyFilterLevel string      `json:"safety_filter_level"`
+	GenerationMode    string      `json:"generation_mode" enum:"text-to-image,image-to-image"`
+	ReferenceImageIDs []string    `json:"reference_image_ids"`
+	Error             *string     `json:"error"`
+	CreatedAt         time.Time   `json:"created_at"`
+	StartedAt         *time.Time  `json:"started_at"`
+	CompletedAt       *time.Time  `json:"completed_at"`
+	Width             *int        `json:"width"`
+	Height            *int        `json:"height"`
+	Bytes             *int64      `json:"bytes"`
+	CostUSD           float64     `json:"cost_usd"`
+	PaidBy            *string     `json:"paid_by" enum:"shared,own"`
+	BookedUSD         float64     `json:"booked_usd"`
+	Metrics           *metricsDoc `json:"metrics"`
+	QueuePosition     *int        `json:"queue_position,omitempty"`
+	ImageURL          *string     `json:"image_url"`
+	ThumbnailURL      *string     `json:"thumbnail_url"`
+	PriceUSD          float64     `json:"price_usd"`
+}
+
+// metricsDoc is Replicate's metrics of a generation's prediction.
+type metricsDoc struct {
+	PredictTime float64 `json:"predict_time"`
 }
 
 // originalGenerationDoc is GET /images/{id}: the original service's names added.
@@ -279,7 +288,14 @@ func (b *schemaBuilder) fields(t reflect.Type, props map[string]any, required *[
 		}
 		s := b.schema(f.Type)
 		if enum := f.Tag.Get("enum"); enum != "" {
-			s["enum"] = strings.Split(enum, ",")
+			values := []any{}
+			for _, v := range strings.Split(enum, ",") {
+				values = append(values, v)
+			}
+			if f.Type.Kind() == reflect.Pointer {
+				values = append(values, nil) // a nullable field's enum holds null too
+			}
+			s["enum"] = values
 		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") {

@@ -243,10 +243,10 @@ func (e *engine) ClaimQuery(limit int) string {
 		SELECT jid FROM (
 			SELECT u.running AS running,
 				(SELECT j.job_id FROM generations j
-				 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
+				 WHERE j.user_id = u.user_id AND ` + sqlstore.ClaimJob + `
 				 ORDER BY j.job_id LIMIT 1) AS jid
 			FROM queue_users u
-			WHERE u.queued > 0 AND u.running < ?4)
+			WHERE ` + sqlstore.ClaimUser + `)
 		WHERE jid IS NOT NULL
 		ORDER BY running, jid
 		LIMIT ` + fmt.Sprint(limit) + `)`
