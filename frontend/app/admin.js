@@ -151,30 +151,39 @@ function resetForm(u, extra) {
   input.focus();
 }
 
-// limitsForm edits a user's spending limits through the limits API (the money part).
+// limitsForm edits a user's spending limits (GET/PUT/DELETE /admin/limits/{id}): an
+// override of the install's defaults, or the defaults again.
 function limitsForm(u, extra) {
   const fields = ['day_usd', 'month_usd', 'day_images', 'month_images'];
-  const form = h('form', { class: 'admin-grid', novalidate: true });
-  const status = h('p', { class: 'muted small' });
+  const form = h('form', { class: 'admin-grid', novalidate: true, dataset: { limits: u.username } });
+  const status = h('p', { class: 'muted small', role: 'status' });
   const inputs = {};
   for (const f of fields) {
     const id = `lim-${u.id}-${f}`;
     inputs[f] = h('input', { id, name: f, type: 'number', min: '0', step: f.endsWith('usd') ? '0.01' : '1', inputMode: 'decimal', placeholder: t('noLimit') });
     form.append(h('label', { for: id }, t(`lim_${f}`), inputs[f]));
   }
+  const fill = (r) => {
+    const l = r.override || r.effective || r.defaults || {};
+    for (const f of fields) inputs[f].value = l[f] === null || l[f] === undefined ? '' : l[f];
+    const spent = r.usage?.spent || {};
+    status.textContent = `${t(r.override ? 'limitsOverride' : 'limitsDefault')} ${t('usedSoFar', usd(spent.day_usd ?? 0), usd(spent.month_usd ?? 0))}`;
+  };
+  const reset = h('button', {
+    type: 'button', class: 'secondary', dataset: { act: 'limits-default' },
+    onclick: async () => {
+      try { fill(await api.del(`/admin/limits/${u.id}`)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+    },
+  }, t('useDefaults'));
   form.append(h('p', { class: 'error', dataset: { error: '' }, hidden: true }), status,
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('save'))));
-  api.get(`/admin/users/limits/${u.id}`).then((r) => {
-    const l = r.limits || r;
-    for (const f of fields) if (l[f] !== null && l[f] !== undefined) inputs[f].value = l[f];
-    if (r.usage) status.textContent = t('usedSoFar', usd(r.usage.day_usd ?? 0), usd(r.usage.month_usd ?? 0));
-  }).catch((err) => { status.textContent = err.message; });
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('save')), reset));
+  api.get(`/admin/limits/${u.id}`).then(fill).catch((err) => { status.textContent = err.message; });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     showError(form, null);
     const body = {};
     for (const f of fields) body[f] = inputs[f].value === '' ? null : Number(inputs[f].value);
-    try { await api.put(`/admin/users/limits/${u.id}`, body); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+    try { fill(await api.put(`/admin/limits/${u.id}`, body)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
   });
   extra.replaceChildren(form);
   inputs.day_usd.focus();
@@ -234,7 +243,7 @@ function svg(tag, attrs = {}, ...children) {
 
 // usageRows reads the usage answer into rows of {day, user, images, usd}.
 function usageRows(r) {
-  const rows = r.items || r.days || r.rows || [];
+  const rows = r.rows || [];
   return rows.map((x) => ({ day: String(x.day || x.date).slice(0, 10), user: x.username || x.user || '', images: Number(x.images || 0), usd: Number(x.usd ?? x.cost_usd ?? x.amount_usd ?? 0) }));
 }
 
@@ -245,6 +254,7 @@ function usage(panel) {
   const chart = h('figure', { class: 'chart', id: 'usage-chart' });
   const csv = h('a', { class: 'button secondary', id: 'usage-csv', download: 'usage.csv' }, t('downloadCSV'));
   const table = h('p', { class: 'muted small', id: 'usage-total' });
+  const byUser = h('table', { class: 'admin-table', id: 'usage-users' });
   let rows = [];
   const range = () => {
     const to = new Date();
@@ -268,6 +278,18 @@ function usage(panel) {
     }
     drawChart(chart, keys, keys.map((k) => per.get(k)), measure.value);
     table.textContent = t('usageTotal', totalImages, usd(total));
+    const users = new Map();
+    for (const r of rows) {
+      if (!per.has(r.day)) continue;
+      const u = users.get(r.user) || { images: 0, usd: 0 };
+      u.images += r.images;
+      u.usd += r.usd;
+      users.set(r.user, u);
+    }
+    byUser.replaceChildren(
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('user')), h('th', { scope: 'col' }, t('images')), h('th', { scope: 'col' }, t('money')))),
+      h('tbody', {}, [...users].sort((a, b) => b[1].usd - a[1].usd).map(([name, u]) => h('tr', { dataset: { user: name } },
+        h('td', { 'data-label': t('user') }, name), h('td', { 'data-label': t('images') }, String(u.images)), h('td', { 'data-label': t('money') }, usd(u.usd))))));
   };
   const load = async () => {
     const { from, to } = range();
@@ -303,7 +325,7 @@ function usage(panel) {
       h('label', { for: 'usage-days' }, t('period'), days),
       h('label', { for: 'usage-measure' }, t('measure'), measure),
       h('label', { for: 'usage-user' }, t('user'), who)),
-    chart, table, csv);
+    chart, table, h('div', { class: 'table-wrap' }, byUser), h('div', { class: 'row' }, csv));
   load();
 }
 
