@@ -63,8 +63,13 @@ func TestRouteTableIsWellFormed(t *testing.T) {
 			t.Errorf("%s: no handler", key)
 		case rt.who == whoPublic && rt.creds != nil:
 			t.Errorf("%s: a public route reads no credentials", key)
+		case strings.HasPrefix(rt.path, "/api/v1/admin/") != (rt.who == whoAdmin):
+			t.Errorf("%s: the routes under /api/v1/admin/, and only they, are for administrators", key)
 		}
 		seen[key] = true
+	}
+	if !slices.ContainsFunc(ts.routeTable(), func(rt route) bool { return rt.who == whoAdmin }) {
+		t.Error("no route is for administrators: the 403 checks below test nothing")
 	}
 }
 
