@@ -303,6 +303,7 @@ func TestAuditLogRecordsEventsWithoutSecrets(t *testing.T) {
 	do(call{Method: "POST", Path: "/api/v1/admin/users/password/" + user, Token: admin.Access, Body: map[string]string{"password": "reset-password-of-eve"}}, 200)
 	do(call{Method: "PUT", Path: "/api/v1/admin/settings", Token: admin.Access, Body: map[string]any{"approval_required": true}}, 200)
 	do(call{Method: "DELETE", Path: "/api/v1/admin/settings/approval_required", Token: admin.Access}, 200)
+	do(call{Method: "PUT", Path: "/api/v1/admin/limits/" + user, Token: admin.Access, Body: map[string]any{"day_usd": 1.5, "month_images": 40}}, 200)
 	do(call{Method: "POST", Path: "/api/v1/admin/queue/pause", Token: admin.Access}, 200)
 	do(call{Method: "POST", Path: "/api/v1/admin/queue/resume", Token: admin.Access}, 200)
 
@@ -329,7 +330,7 @@ func TestAuditLogRecordsEventsWithoutSecrets(t *testing.T) {
 	}
 	for _, a := range []string{auditLogin, auditLoginFailed, auditPasswordChanged, auditRegistered, auditKeySaved, auditKeyRemoved,
 		auditInviteCreated, auditInviteUsed, auditUserDisabled, auditUserEnabled, auditAdminGranted, auditAdminRemoved,
-		auditUserUnapproved, auditPasswordReset, auditSettingChanged, auditSettingReset, auditQueuePaused, auditQueueResumed} {
+		auditUserUnapproved, auditPasswordReset, auditSettingChanged, auditSettingReset, auditQueuePaused, auditQueueResumed, auditLimitsSet} {
 		if seen[a] == nil {
 			t.Errorf("no audit entry %s", a)
 		}

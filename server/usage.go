@@ -227,6 +227,7 @@ func (s *Server) putAdminLimits(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	s.log.InfoContext(r.Context(), "limits set", "admin_id", p.ID, "user_id", u.ID)
+	s.audit(r, auditLimitsSet, p.User, u, map[string]any{"limits": l})
 	return s.getAdminLimits(w, r, p, ps)
 }
 
@@ -240,6 +241,7 @@ func (s *Server) deleteAdminLimits(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	s.log.InfoContext(r.Context(), "limits back to the defaults", "admin_id", p.ID, "user_id", u.ID)
+	s.audit(r, auditLimitsSet, p.User, u, map[string]any{"limits": "defaults"})
 	return s.getAdminLimits(w, r, p, ps)
 }
 
