@@ -58,7 +58,7 @@ func TestBrowserAdmin(t *testing.T) {
 	)
 
 	stepA("registration by invitation only, set on the Settings tab: it says it was changed here",
-		chromedp.Click(chromedp.CSS("#admin-tab-settings")),
+		adminTab("settings"),
 		waitVisible("#set-registration"),
 		waitText(`form[data-key=registration]`, "from environment"),
 		chromedp.SetValue(chromedp.CSS("#set-registration"), "invite"),
@@ -70,7 +70,7 @@ func TestBrowserAdmin(t *testing.T) {
 	)
 	var link string
 	stepA("make an invitation link",
-		chromedp.Click(chromedp.CSS("#admin-tab-invites")),
+		adminTab("invites"),
 		waitVisible("#inv-create"),
 		chromedp.SetValue(chromedp.CSS("#inv-expires"), "24"),
 		chromedp.SendKeys(chromedp.CSS("#inv-note"), "for Ann"),
@@ -102,13 +102,56 @@ func TestBrowserAdmin(t *testing.T) {
 		waitJS(`!location.hash.includes('invite')`),
 	)
 	stepA("the invitation shows as used by ann",
-		chromedp.Click(chromedp.CSS("#admin-tab-users")),
-		chromedp.Click(chromedp.CSS("#admin-tab-invites")),
+		adminTab("users"),
+		adminTab("invites"),
 		waitText(`#inv-list li[data-state=used]`, "Used by ann"),
 	)
 
+	// Images for the books: two of root's, one of ann's (the demo's fake makes them).
+	rootAPI := &apiClient{t: t, base: srv.base + "/api/v1", token: apiLogin(t, srv.base, "root", adminPW)}
+	annAPI := &apiClient{t: t, base: srv.base + "/api/v1", token: apiLogin(t, srv.base, "ann", "ann password 1")}
+	for i := range 2 {
+		rootAPI.call("POST", "/images/generate", map[string]any{"prompt": fmt.Sprint("root's banana ", i), "resolution": "1K"})
+	}
+	annAPI.call("POST", "/images/generate", map[string]any{"prompt": "ann's banana", "resolution": "4K"})
+	rootAPI.waitSettled(2)
+	annAPI.waitSettled(1)
+
+	stepA("set ann's limit to one image a day in the Users tab",
+		adminTab("users"),
+		waitVisible(`#admin-users li[data-user=ann]`),
+		chromedp.Click(chromedp.CSS(`#admin-users li[data-user=ann] button[data-act=limits]`)),
+		waitText(`form[data-limits=ann]`, "default limits apply"),
+		chromedp.SendKeys(chromedp.CSS(`form[data-limits=ann] [name=day_images]`), "1"),
+		chromedp.Click(chromedp.CSS(`form[data-limits=ann] button[type=submit]`)),
+		waitText("#toasts", "Limits of ann saved."),
+		waitText(`form[data-limits=ann]`, "Limits set for this user."),
+	)
+	stepB("ann is over her limit: Generate says which limit and when it resets",
+		chromedp.Reload(),
+		waitVisible("#view-create"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), "one banana too many"),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#gen-error", "images today"),
+	)
+	stepA("the usage chart draws the books per day, in money and in images, by user",
+		adminTab("usage"),
+		waitJS(`document.querySelectorAll('#usage-chart rect.chart-bar').length === 1`),
+		waitText("#usage-total", "3 images"),
+		waitText("#usage-total", "$0.6"),
+		waitJS(`document.querySelector('#usage-chart svg').getAttribute('aria-label').startsWith('Money (USD) per day')`),
+		waitJS(`!!document.querySelector('#usage-users tr[data-user=root]') && document.querySelector('#usage-users tr[data-user=ann]').textContent.includes('$0.3')`),
+		chromedp.SetValue(chromedp.CSS("#usage-measure"), "images"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#usage-measure').dispatchEvent(new Event('change'))`),
+		waitJS(`document.querySelector('#usage-chart rect.chart-bar').dataset.value === '3'`),
+		chromedp.SetValue(chromedp.CSS("#usage-user"), "ann"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#usage-user').dispatchEvent(new Event('change'))`),
+		waitJS(`document.querySelector('#usage-chart rect.chart-bar').dataset.value === '1'`),
+		waitJS(`document.querySelector('#usage-csv').href.includes('/api/v1/admin/usage.csv?from=')`),
+	)
+
 	stepA("pause and resume all work from the Queue tab",
-		chromedp.Click(chromedp.CSS("#admin-tab-queue")),
+		adminTab("queue"),
 		waitText("#admin-queue-state", "The queue is running."),
 		chromedp.Click(chromedp.CSS("#admin-queue-toggle")),
 		waitText("#admin-queue-state", "All work is paused"),
@@ -116,7 +159,7 @@ func TestBrowserAdmin(t *testing.T) {
 		waitText("#admin-queue-state", "The queue is running."),
 	)
 	stepA("the audit log shows the disable, filtered by its action",
-		chromedp.Click(chromedp.CSS("#admin-tab-audit")),
+		adminTab("audit"),
 		waitJS(`document.querySelectorAll('#audit-action option').length > 5`),
 		chromedp.SetValue(chromedp.CSS("#audit-action"), "user.disabled"),
 		chromedp.Click(chromedp.CSS(`#audit-form button[type=submit]`)),
@@ -133,7 +176,17 @@ func TestBrowserAdmin(t *testing.T) {
 	}
 }
 
-// adminScreenshots saves the Admin page (its Users tab) at desktop and phone width,
+// adminTab opens a tab of the Admin page as a person would: from the top of the page
+// (scrolled into view under the sticky top bar, a tab would be covered by it).
+func adminTab(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`),
+		chromedp.Click(chromedp.CSS("#admin-tab-"+name)),
+		waitJS(fmt.Sprintf(`document.querySelector('#admin-tab-%s').getAttribute('aria-selected') === 'true'`, name)),
+	)
+}
+
+// adminScreenshots saves the Admin page (its Usage tab) at desktop and phone width,
 // light and dark.
 func adminScreenshots(t *testing.T, ctx context.Context) {
 	t.Helper()
@@ -149,8 +202,8 @@ func adminScreenshots(t *testing.T, ctx context.Context) {
 			err := chromedp.Do(sctx,
 				send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
 				scheme(colors),
-				chromedp.Click(chromedp.CSS("#admin-tab-users")),
-				waitJS(`document.querySelectorAll('#admin-users li[data-user]').length >= 3`),
+				adminTab("usage"),
+				waitJS(`document.querySelectorAll('#usage-chart rect.chart-bar').length === 1`),
 				chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); window.scrollTo(0, 0)`),
 				chromedp.Sleep(300*time.Millisecond),
 			)

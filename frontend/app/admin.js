@@ -331,7 +331,8 @@ function usage(panel) {
 
 // drawChart draws one bar a day, with a labelled axis, as an accessible SVG.
 function drawChart(fig, keys, values, measure) {
-  const W = 720, H = 260, L = 56, B = 28, T = 12, R = 8;
+  // Drawn at the figure's own width, so its text is at the page's size on a phone too.
+  const W = Math.max(300, Math.round(fig.clientWidth || 720)), H = 240, L = 56, B = 28, T = 12, R = 8;
   const max = Math.max(...values, 0) || 1;
   const step = niceStep(max / 4);
   const top = Math.ceil(max / step) * step;
@@ -353,7 +354,7 @@ function drawChart(fig, keys, values, measure) {
       bar.append(svg('title', {}, `${k}: ${fmt(v)}`));
       g.append(bar);
     }
-    const every = Math.ceil(keys.length / 8);
+    const every = Math.ceil(keys.length / Math.max(2, Math.floor((W - L) / 56)));
     if (i % every === 0) g.append(svg('text', { x: x(i) + bw / 2, y: H - 8, 'text-anchor': 'middle', class: 'chart-axis' }, k.slice(5)));
   });
   fig.replaceChildren(g, h('figcaption', { class: 'muted small' }, label));
