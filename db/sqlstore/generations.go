@@ -20,7 +20,11 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
 	coalesce(image_key, ''), coalesce(image_type, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
-	created_at, started_at, completed_at, updated_at`
+	created_at, started_at, completed_at, updated_at, ` + jobShapeCols
+
+// jobShapeCols are the job's columns the generation's shape shows (db.Generation's
+// Attempts, JobState, LastError, RunAfter, QueuedAt).
+const jobShapeCols = `attempts, state, last_error, run_after, job_created_at`
 
 func scanGeneration(row Row) (*db.Generation, error) {
 	var g db.Generation
@@ -43,17 +47,18 @@ func scanGeneration(row Row) (*db.Generation, error) {
 func genDest(g *db.Generation) ([]any, func() error) {
 	var refs string
 	var created, updated int64
-	var started, completed sql.NullInt64
+	var started, completed, runAfter, queued sql.NullInt64
 	dest := []any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
 		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated}
+		&created, &started, &completed, &updated, &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued}
 	return dest, func() error {
 		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 			return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 		}
 		g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
 		g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
+		g.RunAfter, g.QueuedAt = nullMS(runAfter), nullMS(queued)
 		return nil
 	}
 }
@@ -63,19 +68,20 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error,
 	coalesce(image_key, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0),
-	created_at, started_at, completed_at`
+	created_at, started_at, completed_at, ` + jobShapeCols
 
 // scanListed scans a listCols row into g, in place.
 func scanListed(row Row, g *db.Generation) error {
 	var refs string
 	var created int64
-	var started, completed sql.NullInt64
+	var started, completed, runAfter, queued sql.NullInt64
 	if err := row.Scan(&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error,
 		&g.ImageKey, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes,
-		&created, &started, &completed); err != nil {
+		&created, &started, &completed, &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued); err != nil {
 		return err
 	}
+	g.RunAfter, g.QueuedAt = nullMS(runAfter), nullMS(queued)
 	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 		return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 	}
@@ -117,7 +123,7 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 	refIDs = slices.Compact(slices.Sorted(slices.Values(refIDs)))
 	now := s.now()
 	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
-		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
+		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now)), JobState: db.JobQueued, RunAfter: fromMS(ms(now)), QueuedAt: fromMS(ms(now))}
 	event := db.AppendStored(nil, &g) // encoded here, off the writer
 	type created struct {
 		pos          int
