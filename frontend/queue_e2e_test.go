@@ -197,6 +197,38 @@ func TestBrowserQueueTellsTheTruth(t *testing.T) {
 		waitJS(fmt.Sprintf(`document.activeElement === document.querySelector('#prompt') && document.querySelector('#prompt').value === %q`, fast)),
 	)
 
+	step("in the viewer, the safety failure has no price and no retry, and offers Edit prompt",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile.st-failed .tile-btn`)),
+		waitJS(fmt.Sprintf(`document.querySelector('#viewer').open && document.querySelector('#viewer-prompt').textContent === %q`, fast)),
+		waitText("#viewer-error", "Edit the prompt"),
+		waitJS(`!document.querySelector('#viewer-meta').textContent.includes('Price') && document.querySelector('#viewer-again').hidden`),
+		waitJS(`document.querySelector('#viewer-edit').textContent === 'Edit prompt' && !document.querySelector('#viewer-edit').hidden`),
+		chromedp.Click(chromedp.CSS("#viewer-edit")),
+		waitVisible("#view-create"),
+		waitJS(fmt.Sprintf(`document.activeElement === document.querySelector('#prompt') && document.querySelector('#prompt').value === %q`, fast)),
+	)
+
+	// A generation whose reference is an https:// image (the original's clients send
+	// those): its settings come back with the link, and Generate takes them.
+	link := "https://127.0.0.1:9/banana.png"
+	linked := api.call("POST", "/images/generate", map[string]any{"prompt": "from a link", "generation_mode": "image-to-image", "reference_images": []string{link}})
+	api.waitSettledPrompts([]string{"from a link"})
+	step("Use these settings keeps an https:// reference, and Generate succeeds",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('#gallery-grid .tile[data-id=%q] .tile-btn').click()`, linked["id"])),
+		waitJS(`document.querySelector('#viewer').open && document.querySelector('#viewer-prompt').textContent === 'from a link'`),
+		chromedp.Click(chromedp.CSS("#viewer-use")),
+		waitVisible("#view-create"),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#ref-list li')].map(li => li.dataset.url).join() === %q`, link)),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#toasts", "Queued."),
+		waitJS(`document.querySelector('#gen-error').hidden`),
+	)
+	if again := newestByPrompt(t, api, "from a link", linked["id"].(string)); mustJSON(again["reference_image_ids"]) != mustJSON([]string{link}) {
+		t.Fatalf("the new generation's references: %v", again["reference_image_ids"])
+	}
+
 	srv.configureFake(map[string]any{"throttle_next_creates": 1, "retry_after_seconds": 3})
 	retried := "a banana retried once"
 	step("a retried attempt shows its number and its reason, then completes",

@@ -138,12 +138,13 @@ function metaRow(k, v) { return v ? [h('dt', {}, t(k)), h('dd', {}, v)] : []; }
 function refThumbs(g) {
   const ids = g.reference_image_ids || [];
   if (!ids.length) return '';
+  // An https:// image is shown as its link: the page loads images from this server only.
   return h('ul', { class: 'ref-thumbs' }, ...ids.map((ref, i) => {
-    const url = g.reference_urls?.[i] || (ref.startsWith('https://') ? ref : '');
-    return h('li', {}, url
-      ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', title: t('refThumb', i + 1) },
-          h('img', { src: url, alt: t('refThumb', i + 1), width: 56, height: 56, loading: 'lazy', referrerpolicy: 'no-referrer' }))
-      : t('refThumb', i + 1));
+    const remote = ref.startsWith('https://');
+    const url = g.reference_urls?.[i] || (remote ? ref : '');
+    if (!url) return h('li', {}, t('refThumb', i + 1));
+    return h('li', {}, h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', title: t('refThumb', i + 1) },
+      remote ? t('refThumb', i + 1) : h('img', { src: url, alt: t('refThumb', i + 1), width: 56, height: 56, loading: 'lazy' })));
   }));
 }
 

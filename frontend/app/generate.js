@@ -61,11 +61,18 @@ function renderRefs() {
   const i2i = modeValue() === 'image-to-image';
   $('#refs').hidden = !i2i;
   $('#ref-limits').textContent = t('refLimits', meta.max_reference_images || 14, maxMB());
-  $('#ref-list').replaceChildren(...refs.map((r) => h('li', { class: 'ref', dataset: { upload: r.uploadId || '' } },
-    h('img', { src: r.url, alt: r.name, referrerpolicy: 'no-referrer' }),
+  // An https:// image is not loaded here (the page loads images from this server only):
+  // it shows as its link.
+  $('#ref-list').replaceChildren(...refs.map((r) => h('li', { class: 'ref', dataset: { upload: r.uploadId || '', url: r.remote ? r.url : '' } },
+    r.remote ? h('a', { class: 'ref-link small', href: r.url, target: '_blank', rel: 'noopener noreferrer' }, hostOf(r.url))
+      : h('img', { src: r.url, alt: r.name }),
     h('span', { class: 'ref-name small' }, r.name),
     h('button', { type: 'button', class: 'icon remove', 'aria-label': t('removeRef', r.name), title: t('remove'),
       onclick: () => removeRef(r.key) }, '✕'))));
+}
+
+function hostOf(url) {
+  try { return new URL(url).host; } catch { return url; }
 }
 
 function removeRef(key) {
