@@ -154,7 +154,7 @@ func TestBrowserQueueTellsTheTruth(t *testing.T) {
 	}
 
 	// One slot per user: a slow prediction holds it, so the next six wait.
-	srv.configureFake(map[string]any{"slow_run_time": "8s"})
+	srv.configureFake(map[string]any{"slow_run_time": "12s"})
 	holder := "[[slow]] holding the slot"
 	api.call("POST", "/images/generate", map[string]any{"prompt": holder})
 	var six []string
@@ -162,19 +162,19 @@ func TestBrowserQueueTellsTheTruth(t *testing.T) {
 		six = append(six, fmt.Sprintf("waiting banana %d", i+1))
 		api.call("POST", "/images/generate", map[string]any{"prompt": six[i]})
 	}
-	positions := func(n int) chromedp.Action[chromedp.Void] {
+	positions := func(n int) string {
 		var want []string
 		for i := range n {
 			want = append(want, fmt.Sprintf("#%d of your %d waiting", i+1, n))
 		}
 		js, _ := json.Marshal(want)
-		return waitJS(fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#queue-list .qitem.st-pending .qpos')].map(e => e.textContent).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))) === %q`, js))
+		return fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#queue-list .qitem.st-pending .qpos')].map(e => e.textContent).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))) === %q`, js)
 	}
+	// The places and their order, read in one look: the first queued is #1, the last #6.
+	inOrder := fmt.Sprintf(`%s?.querySelector('.qpos')?.textContent === '#1 of your 6 waiting' && %s?.querySelector('.qpos')?.textContent === '#6 of your 6 waiting'`, rowOf(six[0]), rowOf(six[5]))
 	step("six queued at once show their places 1 to 6, in the order they start",
 		waitJS(rowOf(holder)+`?.classList.contains('st-running')`),
-		positions(6),
-		waitJS(rowOf(six[0])+`.querySelector('.qpos').textContent === '#1 of your 6 waiting'`),
-		waitJS(rowOf(six[5])+`.querySelector('.qpos').textContent === '#6 of your 6 waiting'`),
+		waitJS(positions(6)+` && `+inOrder),
 	)
 	step("when the first starts, the others move up",
 		waitJS(rowOf(six[1])+`?.querySelector('.qpos')?.textContent === '#1 of your 5 waiting' || !`+rowOf(six[1])+`?.classList.contains('st-pending')`),
@@ -253,11 +253,19 @@ func queueScreenshot(t *testing.T, ctx context.Context, srv *server, api *apiCli
 	time.Sleep(time.Second)
 	srv.configureFake(map[string]any{"throttle_next_creates": 1, "retry_after_seconds": 120, "slow_run_time": "120s"})
 	api.call("POST", "/images/generate", map[string]any{"prompt": "A banana tram in the rain, gouache"})
-	step("wait for the retry", waitJS(`!!document.querySelector('#queue-list .qattempt')`))
+	step("wait for the retry", waitJS(`[...document.querySelectorAll('#queue-list .qitem')].some(li => li.querySelector('.badge').textContent === 'Retrying')`))
 	api.call("POST", "/images/generate", map[string]any{"prompt": "[[slow]] A paper-cut forest at night"})
 	step("wait for the running one", waitJS(`document.querySelectorAll('#queue-list .qitem.st-running').length === 2`))
-	step("hide the old rows", chromedp.Evaluate[chromedp.Void](`(() => {
-		for (const li of document.querySelectorAll('#queue-list .qitem')) if (li.classList.contains('st-completed')) li.querySelector('.qactions button')?.click();
+	step("hide the rows of the test before, and empty the form", chromedp.Evaluate[chromedp.Void](`(() => {
+		const keep = ['[[E005]] a knight the filter dislikes', 'A banana tram in the rain, gouache', '[[slow]] A paper-cut forest at night'];
+		for (const li of document.querySelectorAll('#queue-list .qitem')) {
+			if (!keep.includes(li.querySelector('.qprompt').textContent)) [...li.querySelectorAll('button')].find(b => b.textContent === 'Dismiss')?.click();
+		}
+		for (const b of document.querySelectorAll('#ref-list .remove')) b.click();
+		document.querySelector('input[name=generation_mode][value=text-to-image]').click();
+		const p = document.querySelector('#prompt');
+		p.value = '';
+		p.dispatchEvent(new Event('input'));
 	})()`))
 	step("queue screenshot",
 		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1280, Height: 800, DeviceScaleFactor: 1}),

@@ -87,6 +87,9 @@ function progress(g, order) {
   return info;
 }
 
+// waitingRetry: a running generation between attempts, its next one still to come.
+function waitingRetry(g) { return g.status === 'running' && ts(g.retry_at) > Date.now(); }
+
 function retryWhen(at) {
   const left = at - Date.now();
   return left > 500 ? t('retryIn', duration(left)) : t('retryingNow');
@@ -121,7 +124,7 @@ export function row(g, order = queuedOrder()) {
     done ? h('button', { type: 'button', class: 'qthumb', 'aria-label': t('openResult', g.prompt || ''), onclick: () => openResult(g.id) },
       h('img', { src: g.thumbnail_url, alt: '', width: 72, height: 72, decoding: 'async' })) : null,
     h('div', { class: 'qmain' },
-      h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
+      h('span', { class: `badge st-${g.status}` }, t(waitingRetry(g) ? 'st_retrying' : `st_${g.status}`)),
       h('p', { class: 'qprompt' }, g.prompt || ''),
       active ? h('p', { class: 'qinfo small muted' }, ...progress(g, order).flatMap((x, i) => (i ? [' · ', x] : [x]))) : null,
       reason,
