@@ -33,7 +33,7 @@ function card(g) {
     ? h('img', { src: g.thumbnail_url, alt: label, loading: 'lazy', decoding: 'async', width: 384, height: 384 })
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
-        g.error ? h('span', { class: 'small' }, g.error) : null);
+        g.status === 'failed' || g.error ? h('span', { class: 'small' }, g.status === 'failed' ? failureText(g) : g.error) : null);
   return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
     h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
 }
