@@ -144,6 +144,12 @@ func TestBrowserQueueTellsTheTruth(t *testing.T) {
 		waitJS(rowOf(slow)+`?.classList.contains('st-completed')`),
 		waitJS(rowOf(slow)+`.querySelector('.qthumb img')?.naturalWidth > 0`),
 	)
+	step("its image opens the viewer in place",
+		chromedp.Evaluate[chromedp.Void](rowOf(slow)+`.querySelector('.qthumb').click()`),
+		waitJS(fmt.Sprintf(`document.querySelector('#viewer').open && document.querySelector('#viewer-prompt').textContent === %q && document.querySelector('#viewer-img').naturalWidth > 0`, slow)),
+		chromedp.Click(chromedp.CSS("#viewer-close")),
+		waitJS(`!document.querySelector('#viewer').open`),
+	)
 	var rows []string
 	step("read what the row showed", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
 		rows, err = chromedp.Evaluate[[]string](fmt.Sprintf(`window.__rows[%q]`, slowID))(ctx, tg)
