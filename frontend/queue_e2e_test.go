@@ -177,7 +177,8 @@ func TestBrowserQueueTellsTheTruth(t *testing.T) {
 		return fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#queue-list .qitem.st-pending .qpos')].map(e => e.textContent).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))) === %q`, js)
 	}
 	// The places and their order, read in one look: the first queued is #1, the last #6.
-	inOrder := fmt.Sprintf(`%s?.querySelector('.qpos')?.textContent === '#1 of your 6 waiting' && %s?.querySelector('.qpos')?.textContent === '#6 of your 6 waiting'`, rowOf(six[0]), rowOf(six[5]))
+	// Each with a wait estimated from how long this user's finished one took.
+	inOrder := fmt.Sprintf(`%s?.querySelector('.qpos')?.textContent === '#1 of your 6 waiting' && %s?.querySelector('.qpos')?.textContent === '#6 of your 6 waiting' && /about \S+ to wait/.test(%s.querySelector('.qinfo').textContent)`, rowOf(six[0]), rowOf(six[5]), rowOf(six[5]))
 	step("six queued at once show their places 1 to 6, in the order they start",
 		waitJS(rowOf(holder)+`?.classList.contains('st-running')`),
 		waitJS(positions(6)+` && `+inOrder),
@@ -564,6 +565,15 @@ func TestBrowserViewerPhone(t *testing.T) {
 		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem.st-completed')].some(li => li.querySelector('.qprompt').textContent === %q)`, use)),
 	)
 	checkRefersTo(t, srv, api, itemByPrompt(t, api, use), useSrc)
+
+	step("in Russian the viewer's actions speak Russian",
+		chromedp.SetValue(chromedp.CSS("#lang"), "ru"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#lang').dispatchEvent(new Event('change'))`),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		chromedp.Click(chromedp.CSS(`#gallery-grid .tile:first-child .tile-btn`)),
+		waitJS(`document.querySelector('#viewer').open`),
+		waitJS(`['#viewer-edit', '#viewer-ref', '#viewer-again', '#viewer-close-bar'].map(s => document.querySelector(s).textContent).join('|') === 'Изменить|Сделать образцом|Вариация|Закрыть'`),
+	)
 }
 
 // checkRefersTo checks through the API that generation g is image-to-image from src's
