@@ -3,6 +3,7 @@ package db
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"nanobanana/internal/jsonenc"
@@ -33,6 +34,9 @@ type View struct {
 	ImageURL, ThumbnailURL string
 	// PriceUSD is what a generation of its resolution costs.
 	PriceUSD float64
+	// ReferenceURLs are links to the reference images, in the order of
+	// reference_image_ids: an upload's signed URL, an https:// reference as it is.
+	ReferenceURLs []string
 }
 
 // AppendStored appends g's stored part as a JSON object.
@@ -120,7 +124,95 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	// When the current run was queued (a user's queued generations start in this
+	// order), the attempt, and why the one before it did not finish.
+	b = append(b, `,"queued_at":`...)
+	b = appendOptTime(b, g.QueuedAt)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(AttemptOf(g)), 10)
+	b = append(b, `,"retry_reason":`...)
+	b = appendOptString(b, retryReasonOf(g))
+	b = append(b, `,"retry_at":`...)
+	if g.Status == StatusRunning && g.JobState == JobQueued {
+		b = appendOptTime(b, g.RunAfter)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"error_code":`...)
+	if g.Status == StatusFailed {
+		b = appendOptString(b, FailureCode(g.LastError))
+	} else {
+		b = append(b, "null"...)
+	}
 	return b
+}
+
+// AttemptOf is the attempt a generation is on: for a pending or running one the attempt
+// running now, or the next one while it waits in the queue (1 for a new one); for a
+// finished one the attempts it took.
+func AttemptOf(g *Generation) int {
+	if g.Status != StatusPending && g.Status != StatusRunning {
+		return g.Attempts
+	}
+	if g.JobState == JobQueued || g.JobState == "" {
+		return g.Attempts + 1
+	}
+	return max(g.Attempts, 1)
+}
+
+// retryReasonOf is the reason of a pending or running generation's last retry.
+func retryReasonOf(g *Generation) string {
+	if g.Status != StatusPending && g.Status != StatusRunning {
+		return ""
+	}
+	return RetryReason(g.LastError)
+}
+
+// The codes of retry_reason: why the previous attempt of a generation still running
+// did not finish. They are words of this catalogue, never the technical cause (which
+// may quote Replicate's answers), so a reader's page words them in its language.
+const (
+	RetryThrottled      = "replicate_throttled"   // Replicate answered 429
+	RetryReplicateError = "replicate_error"       // Replicate answered 5xx
+	RetryUnreachable    = "replicate_unreachable" // no answer: network, timeout
+	RetryModelStart     = "model_start_failed"    // E6716, PA, aborted: the model did not start or was interrupted
+	RetryStorageFull    = "storage_full"          // waiting for room to store
+	RetryTemporary      = "temporary"             // any other temporary trouble
+)
+
+// RetryReason turns a job's last_error (the technical cause the jobs package records:
+// a Replicate error's text, a network error, a storage error) into a retry_reason code;
+// "" for none.
+func RetryReason(lastError string) string {
+	e := lastError
+	switch {
+	case e == "":
+		return ""
+	case strings.Contains(e, "storage full"):
+		return RetryStorageFull
+	case strings.Contains(e, "HTTP 429"):
+		return RetryThrottled
+	case strings.Contains(e, "HTTP 5"):
+		return RetryReplicateError
+	case strings.Contains(e, "(E6716)"), strings.Contains(e, "(code: PA)"), strings.Contains(e, " aborted"):
+		return RetryModelStart
+	case strings.HasPrefix(e, "replicate: "), strings.Contains(e, "deadline exceeded"), strings.Contains(e, "timeout"):
+		return RetryUnreachable
+	}
+	return RetryTemporary
+}
+
+// FailureSafety is the error_code of a generation the safety filter stopped (Replicate's
+// E005): editing the prompt is the way on, not running it again as it is.
+const FailureSafety = "safety_filter"
+
+// FailureCode is a failed generation's error_code, from its last_error; "" when the
+// failure has no code of its own (its error sentence says what happened).
+func FailureCode(lastError string) string {
+	if strings.Contains(lastError, "(E005)") {
+		return FailureSafety
+	}
+	return ""
 }
 
 // appendViewFields appends v's fields and the closing brace.
@@ -135,7 +227,14 @@ func appendViewFields(b []byte, status string, v *View) []byte {
 	b = appendOptString(b, v.ThumbnailURL)
 	b = append(b, `,"price_usd":`...)
 	b = jsonenc.AppendFloat(b, v.PriceUSD)
-	return append(b, '}')
+	b = append(b, `,"reference_urls":[`...)
+	for i, u := range v.ReferenceURLs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, u)
+	}
+	return append(b, "]}"...)
 }
 
 func appendOptString(b []byte, s string) []byte {

@@ -31,10 +31,16 @@ type generationJSON struct {
 	PaidBy            *string         `json:"paid_by"`
 	BookedUSD         float64         `json:"booked_usd"`
 	Metrics           json.RawMessage `json:"metrics"`
+	QueuedAt          *time.Time      `json:"queued_at"`
+	Attempt           int             `json:"attempt"`
+	RetryReason       *string         `json:"retry_reason"`
+	RetryAt           *time.Time      `json:"retry_at"`
+	ErrorCode         *string         `json:"error_code"`
 	QueuePosition     *int            `json:"queue_position,omitempty"`
 	ImageURL          *string         `json:"image_url"`
 	ThumbnailURL      *string         `json:"thumbnail_url"`
 	PriceUSD          float64         `json:"price_usd"`
+	ReferenceURLs     []string        `json:"reference_urls"`
 }
 
 func mirror(g *Generation, v *View) generationJSON {
@@ -60,11 +66,25 @@ func mirror(g *Generation, v *View) generationJSON {
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
 		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
-		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD,
+		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD, ReferenceURLs: v.ReferenceURLs,
 		CostUSD: USD(g.CostMicros), PaidBy: opt(g.PaidBy), BookedUSD: USD(g.BookedMicros), Metrics: g.Metrics}
+	if m.ReferenceURLs == nil {
+		m.ReferenceURLs = []string{}
+	}
 	if g.Status == StatusCompleted {
 		w, h, b := g.Width, g.Height, g.Bytes
 		m.Width, m.Height, m.Bytes = &w, &h, &b
+	}
+	m.QueuedAt = optTime(g.QueuedAt)
+	m.Attempt = AttemptOf(g)
+	if g.Status == StatusPending || g.Status == StatusRunning {
+		m.RetryReason = opt(RetryReason(g.LastError))
+	}
+	if g.Status == StatusRunning && g.JobState == JobQueued {
+		m.RetryAt = optTime(g.RunAfter)
+	}
+	if g.Status == StatusFailed {
+		m.ErrorCode = opt(FailureCode(g.LastError))
 	}
 	if g.Status == StatusPending {
 		qp := max(v.QueuePosition, 1)
@@ -94,12 +114,17 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 			ReferenceIDs: []string{"x", odd}}, Error: odd, CreatedAt: time.UnixMilli(1767225600000),
 			StartedAt: time.UnixMilli(1767225601100), CompletedAt: time.UnixMilli(1767225609999),
 			Width: 4096, Height: 0, Bytes: 1 << 40},
-			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3}},
+			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3,
+				ReferenceURLs: []string{"/api/v1/uploads/file/x?u=1&exp=2&sig=a", "https://x.example/<odd>"}}},
 		{Generation{Status: StatusPending}, View{}},
 		{Generation{Status: StatusFailed, Error: "no", Width: 5}, View{PriceUSD: 1e-7}},
 		{Generation{Status: StatusRunning}, View{PriceUSD: 1e22}},
 		{Generation{Status: StatusCanceled}, View{PriceUSD: -2.5}},
 		{Generation{Status: StatusCompleted}, View{PriceUSD: 123456789.125}},
+		{Generation{Status: StatusRunning, Attempts: 1, JobState: JobQueued, RunAfter: time.UnixMilli(1767225700123), QueuedAt: created,
+			LastError: "replicate: create prediction: HTTP 429 Too Many Requests"}, View{}},
+		{Generation{Status: StatusFailed, Attempts: 1, JobState: JobFailed,
+			LastError: "fail: replicate: prediction p1 failed: The input or output was flagged as sensitive. (E005)"}, View{}},
 	}
 	for i, c := range cases {
 		want, err := json.Marshal(mirror(&c.g, &c.v))
@@ -115,7 +140,7 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		// What an event stores depends on nothing of the reader's or the moment's.
 		stored := AppendStored(nil, &c.g)
-		for _, k := range []string{"queue_position", "image_url", "thumbnail_url", "price_usd"} {
+		for _, k := range []string{"queue_position", "image_url", "thumbnail_url", "price_usd", "reference_urls"} {
 			if bytes.Contains(stored, []byte(`"`+k+`"`)) {
 				t.Errorf("case %d: the stored part holds %s: %s", i, k, stored)
 			}
@@ -124,5 +149,35 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		if err := json.Unmarshal(stored, &m); err != nil {
 			t.Errorf("case %d: the stored part is not JSON: %v", i, err)
 		}
+	}
+}
+
+// A retry's reason and a failure's code are words of a fixed list, whatever the
+// technical cause says (it may quote Replicate's answer, which is never shown).
+func TestRetryReasonAndFailureCode(t *testing.T) {
+	for cause, want := range map[string]string{
+		"": "",
+		"replicate: create prediction: HTTP 429 Too Many Requests: Request was throttled. Expected available in 1 second.": RetryThrottled,
+		"replicate: get prediction: HTTP 503 Service Unavailable":                                                          RetryReplicateError,
+		"replicate: prediction abc failed: Director: unexpected error handling prediction (E6716)":                         RetryModelStart,
+		"replicate: prediction abc aborted":                                                                                RetryModelStart,
+		"replicate: create prediction: dial tcp 127.0.0.1:1: connect: connection refused":                                  RetryUnreachable,
+		"storage full: no new prediction until there is room":                                                              RetryStorageFull,
+		"sqlite: database is locked r8_secret_token_here":                                                                  RetryTemporary,
+	} {
+		if got := RetryReason(cause); got != want {
+			t.Errorf("RetryReason(%q) = %q, want %q", cause, got, want)
+		}
+	}
+	if got := FailureCode("fail: replicate: prediction p failed: flagged as sensitive. (E005)"); got != FailureSafety {
+		t.Errorf("an E005 failure's code is %q", got)
+	}
+	if got := FailureCode("fail: replicate: create prediction: HTTP 402 Payment Required"); got != "" {
+		t.Errorf("a 402 failure's code is %q, want none", got)
+	}
+	g := &Generation{Status: StatusRunning, Attempts: 1, JobState: JobQueued, RunAfter: time.Now(), LastError: "replicate: HTTP 500 r8_secret"}
+	b := AppendStored(nil, g)
+	if !bytes.Contains(b, []byte(`"attempt":2,"retry_reason":"replicate_error","retry_at":"`)) || bytes.Contains(b, []byte("r8_secret")) {
+		t.Errorf("a running generation waiting for its second attempt: %s", b)
 	}
 }

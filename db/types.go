@@ -84,6 +84,17 @@ type Generation struct {
 	// Replayed is set by CreateGeneration when an idempotency key answered this
 	// generation, made by an earlier request: nothing was queued.
 	Replayed bool
+
+	// The job's part the shape shows (genjson.go): the attempts claimed so far, the
+	// queue state, the technical cause of the last retry or failure (never shown as it
+	// is: RetryReason and FailureCode turn it into a code) and when a queued attempt
+	// may start, and when its current run was queued (the order of a user's queued
+	// generations: QueuedAt, then ID).
+	Attempts  int
+	JobState  string
+	LastError string
+	RunAfter  time.Time
+	QueuedAt  time.Time
 }
 
 // Terminal reports whether the generation will not change again on its own.

@@ -118,7 +118,7 @@ func TestBrowser(t *testing.T) {
 	)
 
 	prompt3 := "[[slow]] a very patient banana"
-	step("cancel a queued one",
+	step("cancel a queued one: its row says so, with a Retry",
 		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
 		chromedp.Click(chromedp.CSS(`input[name=generation_mode][value=text-to-image]`)),
 		clearField("#prompt"),
@@ -126,19 +126,19 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#gen-submit")),
 		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem')].some(li => li.querySelector('.qprompt').textContent === %q && li.querySelector('.elapsed'))`, prompt3)),
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem')].find(li => li.querySelector('.qprompt').textContent === %q).querySelector('.qactions button').click()`, prompt3)),
-		waitJS(fmt.Sprintf(`![...document.querySelectorAll('#queue-list .qprompt')].some(p => p.textContent === %q)`, prompt3)),
-		waitText("#queue-empty", "Nothing queued"),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#queue-list .qitem.st-canceled')].some(li => li.querySelector('.qprompt').textContent === %q && li.textContent.includes('Canceled: it will not run.'))`, prompt3)),
 	)
 
 	prompt4 := "[[E005]] something the filter dislikes"
 	var failure string
-	step("a safety failure reads as a sentence, with a retry button",
+	step("a safety failure reads as a sentence, with Edit prompt rather than a retry of the same prompt",
 		clearField("#prompt"),
 		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt4),
 		chromedp.Click(chromedp.CSS("#gen-submit")),
 		waitJS(`document.querySelector('#queue-list .qitem.st-failed .qerror') !== null`),
 		readText(`#queue-list .qitem.st-failed .qerror`, &failure),
-		waitJS(`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Retry')`),
+		waitJS(`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Edit prompt')`),
+		waitJS(`![...document.querySelectorAll('#queue-list .qitem.st-failed button')].some(b => b.textContent === 'Retry')`),
 	)
 	// A retry right after a cancel meets 409 generation_stopping with Retry-After: the
 	// page waits and sends it again instead of showing an error. The first answer is
@@ -157,7 +157,7 @@ func TestBrowser(t *testing.T) {
 				return real(url, opts);
 			};
 		})()`),
-		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#queue-list .qitem.st-failed button')].find(b => b.textContent === 'Retry').click()`),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#queue-list .qitem.st-canceled button')].find(b => b.textContent === 'Retry').click()`),
 		waitText("#toasts", "Queued again."),
 		waitJS(`window.__resent - window.__stopping >= 900 && ![...document.querySelectorAll('#toasts .toast-error')].length`),
 	)
@@ -474,7 +474,7 @@ func TestBrowserGallery(t *testing.T) {
 	// Oldest first: a failed one, a page and a half of plain ones, and the newest with
 	// settings that are nobody's default.
 	const total, pageSize = 50, 24
-	failedPrompt, specialPrompt := "[[E005]] a prompt the filter refuses", "A banana zeppelin over Lisbon, linocut"
+	failedPrompt, specialPrompt := "[[fail]] a prompt the model fails on", "A banana zeppelin over Lisbon, linocut"
 	// Creation times have millisecond precision; the pauses keep the first and the last
 	// apart from the rest, so newest-first has one answer.
 	api.call("POST", "/images/generate", map[string]any{"prompt": failedPrompt})

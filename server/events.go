@@ -317,10 +317,11 @@ func (s *Server) writeEvent(ctx context.Context, bw *bufio.Writer, e *db.Event) 
 // is now (a generation deleted or run again since shows none).
 func (s *Server) eventView(ctx context.Context, e *db.Event) db.View {
 	var stored struct {
-		Resolution string `json:"resolution"`
+		Resolution string   `json:"resolution"`
+		References []string `json:"reference_image_ids"`
 	}
 	_ = json.Unmarshal(e.Data, &stored)
-	v := db.View{PriceUSD: s.prices(ctx).Price(stored.Resolution)}
+	v := db.View{PriceUSD: s.prices(ctx).Price(stored.Resolution), ReferenceURLs: s.referenceURLs(stored.References, e.UserID)}
 	if e.Type != db.StatusPending && e.Type != db.StatusCompleted {
 		return v
 	}

@@ -64,6 +64,8 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, _ *principal, _ ht
 		"max_reference_images": maxReferenceImages,
 		"max_prompt_length":    maxPromptChars,
 		"max_upload_bytes":     s.cfg.MaxUploadBytes,
+		// How many of a user's generations run at once: the page's wait estimate.
+		"max_concurrent_generations": s.cfg.MaxPerUser,
 	})
 	return nil
 }

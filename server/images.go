@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -42,7 +43,25 @@ func (s *Server) view(g *db.Generation) db.View {
 			v.ThumbnailURL = s.signedURL(kindThumb, g.ID, g.UserID)
 		}
 	}
+	v.ReferenceURLs = s.referenceURLs(g.ReferenceIDs, g.UserID)
 	return v
+}
+
+// referenceURLs links a generation's references, in their order, so a page can show
+// them: an upload by its signed URL, an https:// reference as it is.
+func (s *Server) referenceURLs(refs []string, userID int64) []string {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]string, len(refs))
+	for i, ref := range refs {
+		if strings.HasPrefix(ref, "https://") {
+			out[i] = ref
+		} else {
+			out[i] = s.signedURL(kindUpload, ref, userID)
+		}
+	}
+	return out
 }
 
 // genID reads and checks the route's id. A malformed id is answered like a missing one:

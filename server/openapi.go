@@ -68,10 +68,28 @@ type generationDoc struct {
 	PaidBy            *string     `json:"paid_by" enum:"shared,own"`
 	BookedUSD         float64     `json:"booked_usd"`
 	Metrics           *metricsDoc `json:"metrics"`
-	QueuePosition     *int        `json:"queue_position,omitempty"`
-	ImageURL          *string     `json:"image_url"`
-	ThumbnailURL      *string     `json:"thumbnail_url"`
-	PriceUSD          float64     `json:"price_usd"`
+	// QueuedAt is when the current run was queued: a user's queued generations start
+	// in this order, so a client tells each one's place among them.
+	QueuedAt *time.Time `json:"queued_at"`
+	// Attempt is the attempt running now, or next while a retry waits (1 for a new
+	// generation); for a finished one, the attempts it took.
+	Attempt int `json:"attempt"`
+	// RetryReason says why the previous attempt of a pending or running generation did
+	// not finish, as a code: replicate_throttled, replicate_error, replicate_unreachable,
+	// model_start_failed, storage_full, temporary; null when there was none.
+	RetryReason *string `json:"retry_reason"`
+	// RetryAt is when a running generation waiting between attempts tries again.
+	RetryAt *time.Time `json:"retry_at"`
+	// ErrorCode names a failure a client may treat on its own (safety_filter: edit the
+	// prompt rather than run it again); null otherwise.
+	ErrorCode     *string `json:"error_code"`
+	QueuePosition *int    `json:"queue_position,omitempty"`
+	ImageURL      *string `json:"image_url"`
+	ThumbnailURL  *string `json:"thumbnail_url"`
+	PriceUSD      float64 `json:"price_usd"`
+	// ReferenceURLs link the reference images in the order of reference_image_ids: an
+	// upload's signed URL, an https:// reference as it was given.
+	ReferenceURLs []string `json:"reference_urls"`
 }
 
 // metricsDoc is Replicate's metrics of a generation's prediction.
@@ -135,6 +153,9 @@ type metaDoc struct {
 	MaxReferenceImages int                `json:"max_reference_images"`
 	MaxPromptLength    int                `json:"max_prompt_length"`
 	MaxUploadBytes     int64              `json:"max_upload_bytes"`
+	// MaxConcurrentGenerations is how many of one user's generations run at once
+	// (MAX_CONCURRENT_GENERATIONS): a page estimates a queued one's wait from it.
+	MaxConcurrentGenerations int `json:"max_concurrent_generations"`
 }
 
 // apiDocs is keyed "METHOD /path" as in the route table.
@@ -204,6 +225,7 @@ var apiDocs = map[string]opDoc{
 	"POST /api/v1/images/uploads":          {tag: "images", summary: "Store reference images (multipart field images) for image-to-image; the older path of POST /api/v1/uploads", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
 	"POST /api/v1/uploads":                 {tag: "uploads", summary: "Store reference images (multipart field images): checked to their end, turned upright, stripped of metadata; counted against the quota", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
 	"GET /api/v1/uploads":                  {tag: "uploads", summary: "The user's reference images, newest first, with how many generations use each, and the quota's use", query: []queryParam{{"limit", "1 to 100 (default 50)"}, {"cursor", "next_cursor of the previous page"}}, answers: map[int]any{200: uploadListDoc{}}},
+	"POST /api/v1/uploads/generation/:id":  {tag: "uploads", summary: "Make a completed generation's image a reference image (for image-to-image from a result); answers like POST /api/v1/uploads", answers: map[int]any{201: uploadsDoc{}}},
 	"DELETE /api/v1/uploads/:id":           {tag: "uploads", summary: "Delete a reference image (refused while a pending or running generation uses it)", answers: map[int]any{204: noBody{}}},
 	"GET /api/v1/uploads/file/:id":         {tag: "files", summary: "A reference image", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/uploads/file/:id":        {tag: "files", summary: "A reference image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},

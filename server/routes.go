@@ -114,6 +114,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.uploads},
 		{method: "GET", path: "/api/v1/uploads", who: whoUser, scope: "read", handle: s.listUploads},
 		{method: "DELETE", path: "/api/v1/uploads/:id", who: whoUser, scope: "generate", handle: s.deleteUpload},
+		{method: "POST", path: "/api/v1/uploads/generation/:id", who: whoUser, scope: "generate", handle: s.uploadFromGeneration},
 		{method: "POST", path: "/api/v1/images/uploads", who: whoUser, scope: "generate", limit: s.uploadBodyLimit(), upload: true, handle: s.uploads},
 
 		// The files: to their owner by token or by signed link.

@@ -314,6 +314,12 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 // writes the pixels alone (upright, without EXIF, XMP or text chunks) to a second
 // temporary file, which goes to storage.
 func (s *Server) storeUpload(ctx context.Context, userID int64, fname string, part io.Reader) (storedUpload, error) {
+	return s.storeUploadUpTo(ctx, userID, fname, part, s.maxUploadBytes())
+}
+
+// storeUploadUpTo is storeUpload with a byte cap of its own (a generation's image made
+// into a reference may be larger than a file a user sends).
+func (s *Server) storeUploadUpTo(ctx context.Context, userID int64, fname string, part io.Reader, limit int64) (storedUpload, error) {
 	br := bufio.NewReaderSize(part, 4096)
 	head, err := br.Peek(imaging.SniffLen)
 	if err != nil && len(head) == 0 {
@@ -338,7 +344,6 @@ func (s *Server) storeUpload(ctx context.Context, userID int64, fname string, pa
 		return storedUpload{}, err
 	}
 	defer removeTemp(raw)
-	limit := s.maxUploadBytes()
 	if _, err := io.Copy(raw, &cappedReader{r: br, n: limit}); err != nil {
 		if errors.Is(err, errFileTooLarge) {
 			return storedUpload{}, newError(db.CodeTooLarge, "The file "+fname+" is larger than the limit of "+humanBytes(limit)+" per image.")

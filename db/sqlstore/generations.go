@@ -20,7 +20,7 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
 	coalesce(image_key, ''), coalesce(image_type, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
-	created_at, started_at, completed_at, updated_at, ` + moneyCols
+	created_at, started_at, completed_at, updated_at, ` + moneyCols + `, ` + jobShapeCols
 
 // moneyCols are a generation's books as its JSON shows them (scanMoney).
 const moneyCols = `cost_micros, paid_by, booked_micros + reserved_micros, coalesce(metrics, '')`
@@ -34,6 +34,10 @@ func moneyDest(g *db.Generation) ([]any, func()) {
 		}
 	}
 }
+
+// jobShapeCols are the job's columns the generation's shape shows (db.Generation's
+// Attempts, JobState, LastError, RunAfter, QueuedAt).
+const jobShapeCols = `attempts, state, last_error, run_after, job_created_at`
 
 func scanGeneration(row Row) (*db.Generation, error) {
 	var g db.Generation
@@ -56,12 +60,12 @@ func scanGeneration(row Row) (*db.Generation, error) {
 func genDest(g *db.Generation) ([]any, func() error) {
 	var refs string
 	var created, updated int64
-	var started, completed sql.NullInt64
+	var started, completed, runAfter, queued sql.NullInt64
 	money, moneyDone := moneyDest(g)
-	dest := append([]any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
+	dest := append(append([]any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
 		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated}, money...)
+		&created, &started, &completed, &updated}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued)
 	return dest, func() error {
 		moneyDone()
 		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
@@ -69,6 +73,7 @@ func genDest(g *db.Generation) ([]any, func() error) {
 		}
 		g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
 		g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
+		g.RunAfter, g.QueuedAt = nullMS(runAfter), nullMS(queued)
 		return nil
 	}
 }
@@ -78,21 +83,22 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error,
 	coalesce(image_key, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0),
-	created_at, started_at, completed_at, ` + moneyCols
+	created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols
 
 // scanListed scans a listCols row into g, in place.
 func scanListed(row Row, g *db.Generation) error {
 	var refs string
 	var created int64
-	var started, completed sql.NullInt64
+	var started, completed, runAfter, queued sql.NullInt64
 	money, moneyDone := moneyDest(g)
-	if err := row.Scan(append([]any{&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
+	if err := row.Scan(append(append([]any{&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error,
 		&g.ImageKey, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes,
-		&created, &started, &completed}, money...)...); err != nil {
+		&created, &started, &completed}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued)...); err != nil {
 		return err
 	}
 	moneyDone()
+	g.RunAfter, g.QueuedAt = nullMS(runAfter), nullMS(queued)
 	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 		return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 	}
@@ -134,7 +140,7 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 	refIDs = slices.Compact(slices.Sorted(slices.Values(refIDs)))
 	now := s.now()
 	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
-		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
+		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now)), JobState: db.JobQueued, RunAfter: fromMS(ms(now)), QueuedAt: fromMS(ms(now))}
 	if b := o.Budget; b != nil {
 		g.CostMicros, g.PaidBy = db.Micros(b.PriceUSD), b.PaidBy
 		g.BookedMicros = g.CostMicros // reserved

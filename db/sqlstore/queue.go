@@ -363,12 +363,32 @@ func (s *Store) SetPhase(ctx context.Context, jobID int64, owner, phase string) 
 // previous prediction ended without a result (E6716, aborted, or a create Replicate
 // refused) and the next attempt may create a new one; otherwise phase and prediction stay
 // so the next attempt resumes or reconciles.
+//
+// The generation's event says so (its attempt and retry reason, db.AttemptOf and
+// db.RetryReason), so its user sees the retry while it waits.
 func (s *Store) RetryLater(ctx context.Context, jobID int64, owner string, runAfter time.Time, lastError string, newPrediction bool) error {
-	set := `state = 'queued', lease_until = NULL, lease_owner = NULL, run_after = ?, last_error = ?, updated_at = ?`
+	set := `state = 'queued', lease_until = NULL, lease_owner = NULL, run_after = ?1, last_error = ?2, updated_at = ?3`
 	if newPrediction {
 		set += `, phase = NULL, prediction_id = NULL, submit_started_at = NULL`
 	}
-	return s.writeLeased(ctx, jobID, owner, set, ms(runAfter), lastError, ms(s.now()))
+	now := ms(s.now())
+	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
+		g, err := updateWithEvent(q, now, `UPDATE generations SET `+set+
+			` WHERE job_id = ?4 AND lease_owner = ?5 AND state = 'running'`,
+			ms(runAfter), lastError, now, jobID, owner)
+		if err != nil {
+			return 0, err
+		}
+		if g == nil {
+			return 0, db.ErrLeaseLost
+		}
+		return g.UserID, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(userID)
+	return nil
 }
 
 // Wait puts a held job back in the queue to run at w.RunAfter (it holds no worker

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -344,5 +346,61 @@ var _ = register("ClaimRecordsSubmitting", func(t *testing.T, open Opener) {
 	jobs, _ = d.ClaimJobs(ctx, "w4", clock().Add(time.Minute), 3, 3)
 	if len(jobs) != 1 || jobs[0].SubmitClaimed || jobs[0].Phase != db.PhaseSubmitting || !jobs[0].SubmitStartedAt.Equal(clock()) {
 		t.Fatalf("bob's job claimed again in the same millisecond %+v, want it left to reconcile", jobs)
+	}
+})
+
+// A retry is told at once: RetryLater writes an event of the still running generation
+// with the attempt it waits for, its reason as a code (never the cause's text) and when
+// it runs; a read says the same, and the claim that runs it keeps the attempt's number.
+var _ = register("RetryLaterTellsTheAttempt", func(t *testing.T, open Opener) {
+	clock, advance := fixedClock(time.UnixMilli(1_800_000_000_000))
+	d := open(t, db.Options{Now: clock})
+	ctx := context.Background()
+	u := addUser(t, d, "alice")
+	g := create(t, d, u, "x")
+	if g.QueuedAt.IsZero() || db.AttemptOf(g) != 1 {
+		t.Fatalf("a new generation: queued at %v, attempt %d", g.QueuedAt, db.AttemptOf(g))
+	}
+	jobs, err := d.ClaimJobs(ctx, "w1", clock().Add(time.Minute), 3, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	before, _ := d.LastEventID(ctx, u)
+	runAt := clock().Add(time.Minute)
+	if err := d.RetryLater(ctx, jobs[0].ID, "w1", runAt, "replicate: create prediction: HTTP 429 Too Many Requests r8_secret", true); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.EventsSince(ctx, u, before, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != db.StatusRunning {
+		t.Fatalf("the retry's events: %+v %v", evs, err)
+	}
+	var ev struct {
+		Status      string    `json:"status"`
+		Attempt     int       `json:"attempt"`
+		RetryReason string    `json:"retry_reason"`
+		RetryAt     time.Time `json:"retry_at"`
+		QueuedAt    time.Time `json:"queued_at"`
+	}
+	if err := json.Unmarshal(evs[0].Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Status != db.StatusRunning || ev.Attempt != 2 || ev.RetryReason != db.RetryThrottled || !ev.RetryAt.Equal(runAt) ||
+		!ev.QueuedAt.Equal(g.QueuedAt) || strings.Contains(string(evs[0].Data), "r8_secret") {
+		t.Fatalf("the retry's event: %s", evs[0].Data)
+	}
+	got, err := d.GetGeneration(ctx, u, g.ID)
+	if err != nil || db.AttemptOf(got) != 2 || db.RetryReason(got.LastError) != db.RetryThrottled {
+		t.Fatalf("a read while it waits: %+v %v", got, err)
+	}
+	advance(time.Minute)
+	if jobs, err = d.ClaimJobs(ctx, "w2", clock().Add(time.Minute), 3, 1); err != nil || len(jobs) != 1 {
+		t.Fatalf("claim again: %v %v", jobs, err)
+	}
+	if got, _ = d.GetGeneration(ctx, u, g.ID); db.AttemptOf(got) != 2 {
+		t.Fatalf("the second attempt running reads attempt %d", db.AttemptOf(got))
+	}
+	page, _, err := d.ListGenerations(ctx, u, db.ListFilter{})
+	if err != nil || len(page) != 1 || db.AttemptOf(&page[0]) != 2 || !page[0].QueuedAt.Equal(g.QueuedAt) {
+		t.Fatalf("the list: %+v %v", page, err)
 	}
 })

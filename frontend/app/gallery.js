@@ -4,7 +4,9 @@ import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
 import { $, h, announce, confirm, bytes, duration, ts, usd } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
-import { fill, queue, optionLabel } from './generate.js';
+import { fill, fillForEdit, queue, optionLabel, bodyOf, addReference, startEdit } from './generate.js';
+import { failureText } from './queue.js';
+import './results-i18n.js';
 
 let order = []; // ids shown, newest first
 const cards = new Map();
@@ -16,6 +18,8 @@ let generation = 0; // bumps on filter change so a late page of the old filter i
 let observer = null;
 let viewing = '';
 let navigate = () => {};
+let listOf = null; // the ids the viewer moves among (the gallery's, or the Create page's results)
+let shownList = []; // that list as the viewer last showed it
 
 function matches(g) {
   if (!g) return false;
@@ -29,7 +33,7 @@ function card(g) {
     ? h('img', { src: g.thumbnail_url, alt: label, loading: 'lazy', decoding: 'async', width: 384, height: 384 })
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
-        g.error ? h('span', { class: 'small' }, g.error) : null);
+        g.status === 'failed' || g.error ? h('span', { class: 'small' }, g.status === 'failed' ? failureText(g) : g.error) : null);
   return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
     h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
 }
@@ -113,9 +117,14 @@ export function reload() {
 
 // Viewer
 
-function viewable() { return order.filter((id) => gens.has(id)); }
+function viewable() { return (listOf ? listOf() : order).filter((id) => gens.has(id)); }
 
-function open(id) {
+function open(id) { openViewer(id, null); }
+
+// openViewer shows generation id in the viewer; list answers the ids its arrows and
+// swipes move among (null: the gallery's).
+export function openViewer(id, list) {
+  listOf = list;
   viewing = id;
   showViewer();
   const dlg = $('#viewer');
@@ -123,6 +132,21 @@ function open(id) {
 }
 
 function metaRow(k, v) { return v ? [h('dt', {}, t(k)), h('dd', {}, v)] : []; }
+
+// refThumbs shows a generation's references as thumbnails (their links come with the
+// generation), each opening the image itself.
+function refThumbs(g) {
+  const ids = g.reference_image_ids || [];
+  if (!ids.length) return '';
+  // An https:// image is shown as its link: the page loads images from this server only.
+  return h('ul', { class: 'ref-thumbs' }, ...ids.map((ref, i) => {
+    const remote = ref.startsWith('https://');
+    const url = g.reference_urls?.[i] || (remote ? ref : '');
+    if (!url) return h('li', {}, t('refThumb', i + 1));
+    return h('li', {}, h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', title: t('refThumb', i + 1) },
+      remote ? t('refThumb', i + 1) : h('img', { src: url, alt: t('refThumb', i + 1), width: 56, height: 56, loading: 'lazy' })));
+  }));
+}
 
 function showViewer() {
   const g = gens.get(viewing);
@@ -138,10 +162,10 @@ function showViewer() {
   $('#viewer-noimg').hidden = !!hasImg;
   $('#viewer-noimg').textContent = t('noImage');
   $('#viewer-prompt').textContent = g.prompt || '';
-  $('#viewer-error').hidden = !g.error;
-  $('#viewer-error').textContent = g.error || '';
+  const failed = g.status === 'failed';
+  $('#viewer-error').hidden = !(failed || g.error);
+  $('#viewer-error').textContent = failed ? failureText(g) : g.error || '';
   const taken = ts(g.completed_at) - ts(g.started_at || g.created_at);
-  const refsN = (g.reference_image_ids || g.reference_images || []).length;
   $('#viewer-meta').replaceChildren(
     ...metaRow('m_status', t(`st_${g.status}`)),
     ...metaRow('m_size', g.width && g.height ? `${g.width} × ${g.height}` : ''),
@@ -150,10 +174,11 @@ function showViewer() {
     ...metaRow('m_aspect', g.aspect_ratio ? optionLabel('aspect_ratio', g.aspect_ratio) : ''),
     ...metaRow('m_safety', g.safety_filter_level ? optionLabel('safety_filter_level', g.safety_filter_level) : ''),
     ...metaRow('m_mode', g.generation_mode === 'image-to-image' ? t('modeImage') : t('modeText')),
-    ...metaRow('m_refs', refsN ? String(refsN) : ''),
+    ...metaRow('m_refs', refThumbs(g)),
     ...metaRow('m_created', g.created_at ? new Date(g.created_at).toLocaleString(document.documentElement.lang) : ''),
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
-    ...metaRow('m_price', typeof g.price_usd === 'number' ? usd(g.price_usd) : ''),
+    // A price only where one was paid: not on a failed or canceled generation.
+    ...metaRow('m_price', typeof g.price_usd === 'number' && g.status === 'completed' ? usd(g.price_usd) : ''),
   );
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;
@@ -161,7 +186,17 @@ function showViewer() {
     dl.href = g.image_url;
     dl.setAttribute('download', `nanobanana-${g.id.slice(0, 8)}.${g.output_format === 'png' ? 'png' : 'jpg'}`);
   }
+  // Vary a result, retry a failure (a safety failure is edited instead: the same
+  // prompt would fail again), edit or reuse a result's image.
+  const safety = failed && g.error_code === 'safety_filter';
+  const again = $('#viewer-again');
+  again.hidden = safety || ACTIVE.has(g.status);
+  again.textContent = t(g.status === 'completed' ? 'vary' : 'retry');
+  $('#viewer-ref').hidden = !hasImg;
+  $('#viewer-edit').hidden = !(hasImg || safety);
+  $('#viewer-edit').textContent = t(hasImg ? 'edit' : 'editPrompt');
   const list = viewable();
+  shownList = list;
   const i = list.indexOf(g.id);
   $('#viewer-prev').disabled = i <= 0;
   $('#viewer-next').disabled = i < 0 || i >= list.length - 1;
@@ -172,7 +207,7 @@ function step(d) {
   const i = list.indexOf(viewing);
   const next = list[i + d];
   if (next) { viewing = next; showViewer(); }
-  if (d > 0 && i + d >= list.length - 2) loadMore();
+  if (!listOf && d > 0 && i + d >= list.length - 2) loadMore();
 }
 
 async function runAgain() {
@@ -180,13 +215,10 @@ async function runAgain() {
   if (!g) return;
   try {
     if (g.status === 'failed' || g.status === 'canceled') {
-      upsert(await api.post(`/images/retry/${g.id}`) || { id: g.id, status: 'pending' });
+      upsert(await api.post(`/images/retry/${g.id}`) || { id: g.id, status: 'pending' }, true);
       announce(t('retried'));
     } else {
-      const body = {};
-      for (const k of ['prompt', 'resolution', 'aspect_ratio', 'output_format', 'safety_filter_level', 'generation_mode']) if (g[k]) body[k] = g[k];
-      if (g.reference_image_ids?.length) body.reference_image_ids = g.reference_image_ids;
-      await queue(body);
+      await queue(bodyOf(g));
     }
     $('#viewer').close();
     navigate('create');
@@ -200,15 +232,73 @@ async function remove() {
   if (!(await confirm(t('confirmDeleteText'), t('confirmDelete')))) return;
   try {
     await api.del(`/images/${id}`);
-    const list = viewable();
-    const i = list.indexOf(id);
+    // The stream may have said so already; either way the viewer moves on (leaveDeleted)
+    // and the focus stays inside it.
     drop(id);
     announce(t('deleted'));
-    const next = list[i + 1] || list[i - 1];
-    if (next && next !== id) { viewing = next; showViewer(); } else $('#viewer').close();
+    if ($('#viewer').open) $('#viewer-delete').focus();
   } catch (err) {
     announce(err.message, 'error');
   }
+}
+
+// leaveDeleted moves the viewer off a generation that was deleted (here, or in another
+// tab): to the next image of its list, the previous after the last; it closes only when
+// none is left.
+function leaveDeleted(id) {
+  const i = shownList.indexOf(id);
+  const rest = viewable();
+  const next = i < 0 ? '' : [...shownList.slice(i + 1), ...shownList.slice(0, i).reverse()].find((x) => x !== id && rest.includes(x));
+  if (next) viewing = next;
+  showViewer();
+}
+
+// asReference makes the shown image a reference upload (POST /uploads/generation/{id})
+// and hands it to the form: added to its references, or (edit) as the only one, with
+// the prompt empty for the instruction.
+async function asReference(edit) {
+  const g = gens.get(viewing);
+  if (!g) return;
+  if (g.status !== 'completed') { // a safety failure: edit its prompt
+    $('#viewer').close();
+    navigate('create');
+    fillForEdit(g);
+    announce(t('promptReady'));
+    return;
+  }
+  try {
+    const res = await api.post(`/uploads/generation/${g.id}`);
+    const up = res.uploads[0];
+    $('#viewer').close();
+    navigate('create');
+    const name = (g.prompt || t('resultRef')).slice(0, 40);
+    if (edit) {
+      startEdit(up, name);
+      announce(t('editReady'));
+    } else {
+      addReference(up, name);
+      announce(t('refAdded'));
+    }
+  } catch (err) {
+    announce(err.message, 'error');
+  }
+}
+
+// swipe moves the viewer with a horizontal swipe on the image (pointer events: touch,
+// pen or a mouse drag).
+function swipe(el) {
+  let start = null;
+  el.addEventListener('pointerdown', (e) => { if (e.isPrimary) start = { x: e.clientX, y: e.clientY, id: e.pointerId }; });
+  el.addEventListener('pointercancel', () => { start = null; });
+  el.addEventListener('pointerup', (e) => {
+    if (!start || e.pointerId !== start.id) return;
+    const dx = e.clientX - start.x;
+    const dy = e.clientY - start.y;
+    start = null;
+    if (Math.abs(dx) < 40 || Math.abs(dx) < 1.5 * Math.abs(dy)) return;
+    e.preventDefault();
+    step(dx < 0 ? 1 : -1);
+  });
 }
 
 async function copyPrompt() {
@@ -239,7 +329,7 @@ export function init(nav) {
       cards.get(id)?.remove();
       cards.delete(id);
       order = order.filter((x) => x !== id);
-      if (viewing === id) showViewer();
+      if (viewing === id) leaveDeleted(id);
       return;
     }
     place(id);
@@ -251,6 +341,10 @@ export function init(nav) {
   observer.observe($('#gallery-sentinel'));
   const dlg = $('#viewer');
   $('#viewer-close').addEventListener('click', () => dlg.close());
+  $('#viewer-close-bar').addEventListener('click', () => dlg.close());
+  $('#viewer-ref').addEventListener('click', () => asReference(false));
+  $('#viewer-edit').addEventListener('click', () => asReference(true));
+  swipe($('.viewer-media'));
   $('#viewer-prev').addEventListener('click', () => step(-1));
   $('#viewer-next').addEventListener('click', () => step(1));
   $('#viewer-copy').addEventListener('click', copyPrompt);

@@ -6,7 +6,11 @@ import { $, h, announce, showError, usd } from './ui.js';
 import { upsert } from './store.js';
 
 let meta = {};
-const refs = []; // {file, url, uploadId, key}
+// Each reference is a file chosen here (file, its object URL; uploadId once sent), an
+// upload already on the server (uploadId and its signed url: a result made a reference,
+// or the references of a generation whose settings were taken), or an https:// image
+// (remote: Replicate fetches it).
+const refs = []; // {file?, name, url, uploadId?, remote?, key}
 let refSeq = 0;
 const labelsFor = {
   safety_filter_level: (v) => ({ block_low_and_above: { en: 'Strict', ru: 'Строгий' }, block_medium_and_above: { en: 'Medium', ru: 'Средний' }, block_only_high: { en: 'Relaxed', ru: 'Мягкий' } })[v],
@@ -57,17 +61,24 @@ function renderRefs() {
   const i2i = modeValue() === 'image-to-image';
   $('#refs').hidden = !i2i;
   $('#ref-limits').textContent = t('refLimits', meta.max_reference_images || 14, maxMB());
-  $('#ref-list').replaceChildren(...refs.map((r) => h('li', { class: 'ref' },
-    h('img', { src: r.url, alt: r.file.name }),
-    h('span', { class: 'ref-name small' }, r.file.name),
-    h('button', { type: 'button', class: 'icon remove', 'aria-label': t('removeRef', r.file.name), title: t('remove'),
+  // An https:// image is not loaded here (the page loads images from this server only):
+  // it shows as its link.
+  $('#ref-list').replaceChildren(...refs.map((r) => h('li', { class: 'ref', dataset: { upload: r.uploadId || '', url: r.remote ? r.url : '' } },
+    r.remote ? h('a', { class: 'ref-link small', href: r.url, target: '_blank', rel: 'noopener noreferrer' }, hostOf(r.url))
+      : h('img', { src: r.url, alt: r.name }),
+    h('span', { class: 'ref-name small' }, r.name),
+    h('button', { type: 'button', class: 'icon remove', 'aria-label': t('removeRef', r.name), title: t('remove'),
       onclick: () => removeRef(r.key) }, '✕'))));
+}
+
+function hostOf(url) {
+  try { return new URL(url).host; } catch { return url; }
 }
 
 function removeRef(key) {
   const i = refs.findIndex((r) => r.key === key);
   if (i < 0) return;
-  URL.revokeObjectURL(refs[i].url);
+  if (refs[i].file) URL.revokeObjectURL(refs[i].url);
   refs.splice(i, 1);
   renderRefs();
 }
@@ -92,14 +103,14 @@ export async function addFiles(files) {
     const type = await sniff(file);
     if (!type) { errors.push(t('refBadType', file.name)); continue; }
     if (file.size > limit) { errors.push(t('refTooBig', file.name, maxMB())); continue; }
-    refs.push({ file, type, url: URL.createObjectURL(file), key: ++refSeq });
+    refs.push({ file, name: file.name, type, url: URL.createObjectURL(file), key: ++refSeq });
   }
   $('#ref-errors').replaceChildren(...errors.map((e) => h('li', {}, e)));
   renderRefs();
 }
 
 async function uploadRefs() {
-  const todo = refs.filter((r) => !r.uploadId);
+  const todo = refs.filter((r) => r.file && !r.uploadId);
   if (todo.length) {
     const form = new FormData();
     for (const r of todo) form.append('images', r.file, r.file.name);
@@ -107,7 +118,25 @@ async function uploadRefs() {
     const res = await api.upload('/uploads', form);
     (res.uploads || []).forEach((u, i) => { if (todo[i]) todo[i].uploadId = u.id; });
   }
-  return refs.map((r) => r.uploadId);
+  return refs.filter((r) => r.uploadId).map((r) => r.uploadId);
+}
+
+// refsOf puts a list of references into a generate body: uploads by id, https://
+// images as reference_images.
+export function refsOf(ids, urls, body) {
+  if (ids.length) body.reference_image_ids = ids;
+  if (urls.length) body.reference_images = urls;
+  return body;
+}
+
+const isUploadID = (v) => /^[0-9a-f]{32}$/.test(v);
+
+// bodyOf is a generation's settings as a generate body (Vary: the same again).
+export function bodyOf(g) {
+  const body = {};
+  for (const k of ['prompt', 'resolution', 'aspect_ratio', 'output_format', 'safety_filter_level', 'generation_mode']) if (g[k]) body[k] = g[k];
+  const all = g.reference_image_ids || [];
+  return refsOf(all.filter(isUploadID), all.filter((r) => !isUploadID(r)), body);
 }
 
 function settings() {
@@ -173,16 +202,18 @@ async function onSubmit(e) {
     if (!body.prompt) throw Object.assign(new Error(t('promptNeeded')), { fields: [{ field: 'prompt' }] });
     if (body.generation_mode === 'image-to-image') {
       if (!refs.length) throw new Error(t('refNeeded'));
-      body.reference_image_ids = await uploadRefs();
+      refsOf(await uploadRefs(), refs.filter((r) => r.remote).map((r) => r.url), body);
     }
     try {
       await queue(body, key);
     } catch (err) {
       // An upload no generation kept is removed after a while (or was deleted): send
       // the files again, once (the refused request stored no key: it is sent again).
-      if (!body.reference_image_ids || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
-      for (const r of refs) delete r.uploadId;
-      body.reference_image_ids = await uploadRefs();
+      if (!refs.some((r) => r.file) || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
+      for (const r of refs) if (r.file) delete r.uploadId;
+      delete body.reference_image_ids;
+      delete body.reference_images;
+      refsOf(await uploadRefs(), refs.filter((r) => r.remote).map((r) => r.url), body);
       await queue(body, key);
     }
   } catch (err) {
@@ -193,7 +224,22 @@ async function onSubmit(e) {
   }
 }
 
-// fill puts a generation's settings into the form ("use these settings").
+function clearRefs() {
+  for (const r of refs) if (r.file) URL.revokeObjectURL(r.url);
+  refs.length = 0;
+  $('#ref-errors').replaceChildren();
+}
+
+function setMode(mode) {
+  const f = $('#gen-form').elements;
+  const changed = f.generation_mode.value !== mode;
+  for (const r of f.generation_mode) r.checked = r.value === mode;
+  renderSelects(changed);
+}
+
+// fill puts a generation's settings into the form ("use these settings"), its
+// references included: its uploads by id, its https:// images as they were, each shown
+// by its thumbnail.
 export function fill(g) {
   const f = $('#gen-form').elements;
   f.prompt.value = g.prompt || '';
@@ -203,9 +249,43 @@ export function fill(g) {
   for (const k of ['resolution', 'aspect_ratio', 'output_format', 'safety_filter_level']) {
     if (g[k] && [...f[k].options].some((o) => o.value === g[k])) f[k].value = g[k];
   }
+  clearRefs();
+  (g.reference_image_ids || []).forEach((ref, i) => {
+    const url = g.reference_urls?.[i] || (isUploadID(ref) ? '' : ref);
+    const name = t('refThumb', i + 1);
+    refs.push(isUploadID(ref) ? { uploadId: ref, url, name, key: ++refSeq } : { remote: true, url, name, key: ++refSeq });
+  });
   renderRefs();
   renderPrice();
   renderCount();
+}
+
+// fillForEdit takes a failed generation's settings to change its prompt: the prompt
+// field is focused with its text selected.
+export function fillForEdit(g) {
+  fill(g);
+  const p = $('#prompt');
+  p.focus();
+  p.select();
+}
+
+// addReference adds an upload already on the server (a result made a reference) to the
+// form's references, switching to image-to-image.
+export function addReference(upload, name) {
+  if (modeValue() !== 'image-to-image') setMode('image-to-image');
+  if (!refs.some((r) => r.uploadId === upload.id)) refs.push({ uploadId: upload.id, url: upload.url, name, key: ++refSeq });
+  renderRefs();
+  renderPrice();
+}
+
+// startEdit makes the form an image-to-image edit of one image: it is the only
+// reference, the prompt is empty and focused for the instruction.
+export function startEdit(upload, name) {
+  clearRefs();
+  addReference(upload, name);
+  $('#prompt').value = '';
+  renderCount();
+  $('#prompt').focus();
 }
 
 export function init(m) {

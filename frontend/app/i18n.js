@@ -289,6 +289,11 @@ export function setLanguage(l) {
 
 export function onLanguage(fn) { listeners.push(fn); }
 
+// extend adds a view's own words ({en: {...}, ru: {...}}) to the dictionaries.
+export function extend(words) {
+  for (const [l, d] of Object.entries(words)) if (dicts[l]) Object.assign(dicts[l], d);
+}
+
 // apply fills every element marked with data-i18n* from the current dictionary.
 export function apply(root) {
   document.documentElement.lang = lang;

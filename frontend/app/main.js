@@ -57,7 +57,7 @@ function signedIn(u) {
   settings.setKey(u);
   if (!started) {
     started = true;
-    events.start((g) => (g.status === 'deleted' ? store.drop(store.idOf(g)) : store.upsert(g)), {
+    events.start((g) => (g.status === 'deleted' ? store.drop(store.idOf(g)) : store.upsert(g, true)), {
       state: (up, parked) => {
         document.documentElement.dataset.stream = up ? 'live' : parked ? 'parked' : 'lost';
         $('#stream-state').hidden = up;
@@ -161,7 +161,7 @@ async function boot() {
   meta = await loadMeta();
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
-  queue.init();
+  queue.init(meta);
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
   admin.init();
