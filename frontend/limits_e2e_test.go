@@ -58,4 +58,16 @@ func TestBrowserSpendingLimit(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#gen-submit")),
 		waitText("#gen-error", "лимит расходов"),
 	)
+	step("the user sets a limit of their own in Settings",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=settings]`)),
+		waitVisible("#self-form"),
+		chromedp.SendKeys(chromedp.CSS(`#self-form [name=day_images]`), "7"),
+		chromedp.Click(chromedp.CSS(`#self-form button[type=submit]`)),
+		waitText("#toasts", "Лимиты сохранены"),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
+		waitText("#left", "5 изобр."),
+	)
+	if l := me.call("GET", "/users/usage", nil)["self_limits"].(map[string]any); l["day_images"] != 7.0 {
+		t.Errorf("self limits stored: %v", l)
+	}
 }

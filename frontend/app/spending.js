@@ -3,7 +3,7 @@
 // whenever a generation's books may have moved (queued, released, booked).
 import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
-import { $, usd } from './ui.js';
+import { $, usd, announce, showError } from './ui.js';
 import { subscribe } from './store.js';
 
 let usage = null;
@@ -17,6 +17,37 @@ export async function refresh() {
     return;
   }
   render();
+  fillSelf();
+}
+
+const selfFields = ['day_usd', 'month_usd', 'day_images', 'month_images'];
+
+// fillSelf shows the user's own limits in their form (Settings), unless it is being edited.
+function fillSelf() {
+  const f = $('#self-form');
+  if (!f || !usage || f.contains(document.activeElement)) return;
+  for (const k of selfFields) {
+    const v = usage.self_limits?.[k];
+    f.elements[k].value = typeof v === 'number' ? String(v) : '';
+  }
+}
+
+async function saveSelf(e) {
+  e.preventDefault();
+  const f = e.target;
+  showError(f, null);
+  const body = {};
+  for (const k of selfFields) {
+    const v = f.elements[k].value.trim();
+    body[k] = v === '' ? null : Number(v);
+  }
+  try {
+    usage = await api.put('/users/limits', body);
+    render();
+    announce(t('limitsSaved'));
+  } catch (err) {
+    showError(f, err);
+  }
 }
 
 export function clear() {
@@ -63,4 +94,5 @@ export function init() {
     timer = setTimeout(refresh, 400);
   });
   onLanguage(render);
+  $('#self-form')?.addEventListener('submit', saveSelf);
 }
