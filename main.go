@@ -40,6 +40,7 @@ Usage:
   nanobanana service ACTION [flags] install|uninstall|start|stop|restart|status the systemd service
   nanobanana user ACTION [flags]    create|list|set-password|disable|enable|approve|unapprove accounts;
                                     user invite create|list|revoke: invitation links
+                                    limits NAME [--day-usd 2 ...], usage [NAME]: spending
   nanobanana backup --to FILE       write a consistent copy of the database while it runs
   nanobanana version                print the version
 

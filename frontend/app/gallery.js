@@ -179,6 +179,7 @@ function showViewer() {
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
     // A price only where one was paid: not on a failed or canceled generation.
     ...metaRow('m_price', typeof g.price_usd === 'number' && g.status === 'completed' ? usd(g.price_usd) : ''),
+    ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by ? `${usd(g.booked_usd) || '$0'} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
   );
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;

@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
 import { $, h, announce, showError, usd } from './ui.js';
 import { upsert } from './store.js';
+import * as spending from './spending.js';
 
 let meta = {};
 // Each reference is a file chosen here (file, its object URL; uploadId once sent), an
@@ -221,6 +222,7 @@ async function onSubmit(e) {
     showError(form, err);
   } finally {
     sending(false);
+    spending.refresh();
   }
 }
 
