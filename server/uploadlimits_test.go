@@ -257,9 +257,12 @@ func TestUnreferencedUploadsExpire(t *testing.T) {
 	if n, err := p.Jobs.ExpireUploads(ctx); err != nil || n != 0 {
 		t.Fatalf("23 hours on: %d expired (%v)", n, err)
 	}
+	// From here on the queue's own sweep (every ten minutes of the moved clock) may
+	// expire an upload before the test's call does: what is left is checked, not who
+	// removed it.
 	p.advanceJobs(2 * time.Hour)
-	if n, err := p.Jobs.ExpireUploads(ctx); err != nil || n != 1 {
-		t.Fatalf("25 hours on: %d expired (%v), want 1", n, err)
+	if _, err := p.Jobs.ExpireUploads(ctx); err != nil {
+		t.Fatalf("25 hours on: %v", err)
 	}
 	if r := p.get(t, idle.URL, "", nil); r.Status != http.StatusNotFound {
 		t.Errorf("the expired upload's link: %d", r.Status)
@@ -278,8 +281,8 @@ func TestUnreferencedUploadsExpire(t *testing.T) {
 	if r := p.do(t, call{Method: "DELETE", Path: "/api/v1/images/" + genID, Token: u.Access}); r.Status != http.StatusNoContent {
 		t.Fatalf("delete the generation: %d %s", r.Status, r.Body)
 	}
-	if n, err := p.Jobs.ExpireUploads(ctx); err != nil || n != 1 {
-		t.Fatalf("after deleting the generation: %d expired (%v), want 1", n, err)
+	if _, err := p.Jobs.ExpireUploads(ctx); err != nil {
+		t.Fatalf("after deleting the generation: %v", err)
 	}
 	if got := ids(); got[used.ID] || !got[running.ID] || len(p.storedUploads(t)) != 1 {
 		t.Fatalf("after the generation went: %v, %d files", got, len(p.storedUploads(t)))
