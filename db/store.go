@@ -32,6 +32,7 @@ type Store interface {
 	Throttle
 	Uploads
 	AccessTokens
+	Shares
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -291,4 +292,21 @@ type AccessTokens interface {
 	// TouchAccessToken records a use at at, unless one at or after notBefore is
 	// recorded already (so a busy token costs a write at most once in a while).
 	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
+}
+
+// Shares are public links to single images. A link answers only while it exists, is
+// unexpired, its image exists and its owner is enabled: revoking deletes the row, so
+// the next request through the link finds nothing, in every process at once.
+type Shares interface {
+	// CreateShare stores sh (its CreatedAt is set). The generation must be the user's:
+	// another user's or a missing one is ErrNotFound.
+	CreateShare(ctx context.Context, sh Share) (*Share, error)
+	// Shares lists the user's links, newest first, expired ones included.
+	Shares(ctx context.Context, userID int64) ([]Share, error)
+	// DeleteShare revokes the user's link; another user's is ErrNotFound.
+	DeleteShare(ctx context.Context, userID int64, token string) error
+	// SharedGeneration answers a live link's share and its generation, in one read;
+	// an unknown, expired or revoked link, or one whose owner is disabled, is
+	// ErrNotFound.
+	SharedGeneration(ctx context.Context, token string) (*Share, *Generation, error)
 }

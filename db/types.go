@@ -231,3 +231,14 @@ type AccessToken struct {
 	ExpiresAt  time.Time // zero: never expires
 	LastUsedAt time.Time // zero: never used
 }
+
+// Share is a public, read-only link to one of a user's images: whoever holds the token
+// may see that image and its prompt, nothing else of the owner's, until the link
+// expires or its owner revokes it.
+type Share struct {
+	Token        string // 128 random bits (NewID): the link's only secret
+	UserID       int64
+	GenerationID string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never expires
+}
