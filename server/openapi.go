@@ -41,6 +41,7 @@ type queryParam struct{ name, description string }
 type (
 	noBody     struct{} // 204 and the like
 	fileAnswer struct{} // an image
+	zipAnswer  struct{} // a zip of images
 	sseAnswer  struct{} // text/event-stream
 )
 
@@ -179,13 +180,24 @@ var apiDocs = map[string]opDoc{
 	"HEAD /api/v1/uploads/file/:id":        {tag: "files", summary: "A reference image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
 	"GET /api/v1/images/uploads/file/:id":  {tag: "files", summary: "A reference image", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/uploads/file/:id": {tag: "files", summary: "A reference image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
-	"GET /api/v1/images/file/:id":          {tag: "files", summary: "A generation's image", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
+	"GET /api/v1/images/file/:id":          {tag: "files", summary: "A generation's image (?download=1: as an attachment with its prompt and settings inside: PNG iTXt, JPEG comment and XMP)", query: []queryParam{{"download", "1: save it, with the recipe inside the file"}}, answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/file/:id":         {tag: "files", summary: "A generation's image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
 	"GET /api/v1/images/thumbnail/:id":     {tag: "files", summary: "A generation's thumbnail", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/thumbnail/:id":    {tag: "files", summary: "A generation's thumbnail's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
-	"GET /api/v1/events":                   {tag: "events", summary: "Server-Sent Events of the user's generations (Last-Event-ID replays)", query: []queryParam{{"ticket", "a stream ticket, for browsers' EventSource"}, {"last_event_id", "where to resume, for clients that cannot send Last-Event-ID"}}, answers: map[int]any{200: sseAnswer{}}},
-	"POST /api/v1/events/ticket":           {tag: "events", summary: "A short-lived ticket that opens the event stream from a browser", answers: map[int]any{200: ticketDoc{}}},
-	"POST /api/v1/webhooks/replicate":      {tag: "webhooks", summary: "Replicate's deliveries (signed by Replicate)", answers: map[int]any{204: noBody{}}},
+	"POST /api/v1/images/zip": {tag: "files", summary: "Several of the user's images as one zip (at most 200; any id not the user's or without an image: 404, nothing zipped), each entry carrying its recipe",
+		body: zipRequest{}, example: zipRequest{IDs: []string{"0192f0c1a2b34c5d6e7f8091a2b3c4d5"}}, answers: map[int]any{200: zipAnswer{}}},
+	"POST /api/v1/zips": {tag: "files", summary: "A short-lived link (5 minutes) that downloads the selection as a zip, for browsers; the selection is checked now",
+		body: zipRequest{}, example: zipRequest{IDs: []string{"0192f0c1a2b34c5d6e7f8091a2b3c4d5"}}, answers: map[int]any{201: zipLinkJSON{}}},
+	"GET /api/v1/zips/:token": {tag: "files", summary: "The zip of a link from POST /api/v1/zips (the link is its credential)", answers: map[int]any{200: zipAnswer{}}},
+	"POST /api/v1/shares": {tag: "shares", summary: "Make a public, read-only link to one of the user's images, with an optional expiry in hours",
+		body: shareRequest{}, example: shareRequest{ImageID: "0192f0c1a2b34c5d6e7f8091a2b3c4d5", ExpiresInHours: 168}, answers: map[int]any{201: shareJSON{}}},
+	"GET /api/v1/shares":              {tag: "shares", summary: "The user's share links, newest first, expired ones included", answers: map[int]any{200: shareList{}}},
+	"DELETE /api/v1/shares/:token":    {tag: "shares", summary: "Revoke a share link: 404 through it from the next request on", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/shared/info/:token":  {tag: "shares", summary: "Public: the shared image's prompt, size and URLs (no account needed; no-store)", answers: map[int]any{200: sharedImageJSON{}}},
+	"GET /api/v1/shared/file/:token":  {tag: "shares", summary: "Public: the shared image (?download=1: as an attachment with its recipe)", query: []queryParam{{"download", "1: save it, with the prompt and settings inside the file"}}, answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
+	"GET /api/v1/events":              {tag: "events", summary: "Server-Sent Events of the user's generations (Last-Event-ID replays)", query: []queryParam{{"ticket", "a stream ticket, for browsers' EventSource"}, {"last_event_id", "where to resume, for clients that cannot send Last-Event-ID"}}, answers: map[int]any{200: sseAnswer{}}},
+	"POST /api/v1/events/ticket":      {tag: "events", summary: "A short-lived ticket that opens the event stream from a browser", answers: map[int]any{200: ticketDoc{}}},
+	"POST /api/v1/webhooks/replicate": {tag: "webhooks", summary: "Replicate's deliveries (signed by Replicate)", answers: map[int]any{204: noBody{}}},
 }
 
 // openAPIPath turns httprouter's :id into OpenAPI's {id}.
@@ -373,9 +385,12 @@ func (s *Server) openAPIDocument() map[string]any {
 			}
 			sec := []any{map[string]any{"bearer": scopes}}
 			if rt.creds != nil {
-				if strings.Contains(rt.path, "/events") {
+				switch {
+				case strings.Contains(rt.path, "/events"):
 					sec = append(sec, map[string]any{"ticket": []string{}})
-				} else {
+				case strings.Contains(rt.path, "/zips/"):
+					sec = append(sec, map[string]any{}) // the token in the path is the credential
+				default:
 					sec = append(sec, map[string]any{"signedLink": []string{}})
 				}
 			}
@@ -428,6 +443,9 @@ func answerDoc(b *schemaBuilder, a any) map[string]any {
 	case fileAnswer:
 		return map[string]any{"description": "The file.", "content": map[string]any{
 			"image/*": map[string]any{"schema": map[string]any{"type": "string", "contentEncoding": "binary"}}}}
+	case zipAnswer:
+		return map[string]any{"description": "A zip of the images (Stored entries, each with its recipe), streamed as it is written.", "content": map[string]any{
+			"application/zip": map[string]any{"schema": map[string]any{"type": "string", "contentEncoding": "binary"}}}}
 	case sseAnswer:
 		return map[string]any{"description": "Server-Sent Events: each event's data is a generation (see Generation), or a last end event.",
 			"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}

@@ -116,6 +116,19 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
 		{method: "HEAD", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
 
+		// Many images at once, as a zip streamed as it is written: scripts POST the ids;
+		// browsers get a short-lived link to hand to their download manager.
+		{method: "POST", path: "/api/v1/images/zip", who: whoUser, scope: "read", handle: s.zipImages},
+		{method: "POST", path: "/api/v1/zips", who: whoUser, scope: "read", handle: s.createZipLink},
+		{method: "GET", path: "/api/v1/zips/:token", who: whoUser, scope: "read", creds: s.zipLink, handle: s.zipByLink},
+
+		// Share links: made, listed and revoked by their owner; read by anyone holding one.
+		{method: "POST", path: "/api/v1/shares", who: whoUser, scope: "generate", handle: s.createShare},
+		{method: "GET", path: "/api/v1/shares", who: whoUser, scope: "read", handle: s.listShares},
+		{method: "DELETE", path: "/api/v1/shares/:token", who: whoUser, scope: "generate", handle: s.revokeShare},
+		{method: "GET", path: "/api/v1/shared/info/:token", who: whoPublic, handle: s.sharedInfo},
+		{method: "GET", path: "/api/v1/shared/file/:token", who: whoPublic, handle: s.sharedFile},
+
 		// Live changes; the browser's EventSource, which cannot send headers, opens the
 		// stream with a short-lived ticket.
 		{method: "GET", path: "/api/v1/events", who: whoUser, scope: "read", creds: s.bearerOrTicket, handle: s.events},
