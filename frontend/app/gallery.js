@@ -155,10 +155,15 @@ function showViewer() {
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
     ...metaRow('m_price', typeof g.price_usd === 'number' ? usd(g.price_usd) : ''),
   );
+  dlg.dataset.id = g.id; // for the Share dialog (share.js)
+  $('#viewer-share').hidden = !hasImg;
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;
   if (hasImg) {
-    dl.href = g.image_url;
+    // ?download=1: the saved file carries its prompt and settings (server/recipe.go).
+    const u = new URL(g.image_url, location.href);
+    u.searchParams.set('download', '1');
+    dl.href = u.href;
     dl.setAttribute('download', `nanobanana-${g.id.slice(0, 8)}.${g.output_format === 'png' ? 'png' : 'jpg'}`);
   }
   const list = viewable();

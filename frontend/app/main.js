@@ -10,6 +10,8 @@ import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
 import * as settings from './settings.js';
+import * as select from './select.js';
+import * as share from './share.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings' };
 let user = null;
@@ -65,6 +67,7 @@ function signedIn(u) {
     });
     gallery.reload();
     settings.load();
+    share.load();
   }
   navigate(routeOf(location.pathname), false);
 }
@@ -75,6 +78,8 @@ function signedOut(message) {
   events.stop();
   store.clear();
   queue.reset();
+  select.reset();
+  share.reset();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show('auth');
   if (message) announce(message);
@@ -149,6 +154,8 @@ async function boot() {
   generate.init(meta);
   queue.init();
   gallery.init(navigate);
+  select.init();
+  share.init();
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
   authForms();
 
