@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"sync"
 )
 
 // Recipe is what a downloaded image carries of how it was made: the same facts twice,
@@ -46,7 +47,9 @@ const xmpNamespace = "http://ns.adobe.com/xap/1.0/\x00"
 // an image at all) or the recipe does not fit, the bytes are copied unchanged and
 // embedded is false: the download is then the plain file. err is a read or write error.
 func WriteWithRecipe(w io.Writer, r io.Reader, contentType string, rc Recipe) (embedded bool, err error) {
-	br := bufio.NewReaderSize(r, 32<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); readers.Put(br) }()
 	switch contentType {
 	case "image/png":
 		embedded, err = pngRecipe(w, br, rc)
@@ -62,6 +65,10 @@ func WriteWithRecipe(w io.Writer, r io.Reader, contentType string, rc Recipe) (e
 	}
 	return embedded, nil
 }
+
+// readers are the read buffers of WriteWithRecipe, reused: a zip of many images would
+// otherwise make one per entry for the collector.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 
@@ -100,14 +107,37 @@ func pngRecipe(w io.Writer, br *bufio.Reader, rc Recipe) (bool, error) {
 		}
 		// The whole chunk: header, data, CRC. A file cut short here stops the walk
 		// with all it had copied, which is the file itself.
-		n, err := io.CopyN(w, br, 12+int64(length))
-		if errors.Is(err, io.EOF) || (err == nil && n < 12+int64(length)) {
-			return false, nil
-		}
+		short, err := copyN(w, br, 12+int64(length))
 		if err != nil {
 			return false, err
 		}
+		if short {
+			return false, nil
+		}
 	}
+}
+
+// copyN copies n bytes from br to w through br's own buffer (io.CopyN would allocate
+// one per call, and a PNG has a chunk every few KB). short: the input ended first.
+func copyN(w io.Writer, br *bufio.Reader, n int64) (short bool, err error) {
+	for n > 0 {
+		b, perr := br.Peek(int(min(n, int64(br.Size()))))
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return false, err
+			}
+			_, _ = br.Discard(len(b))
+			n -= int64(len(b))
+		}
+		switch {
+		case perr == nil, errors.Is(perr, bufio.ErrBufferFull):
+		case errors.Is(perr, io.EOF):
+			return n > 0, nil
+		default:
+			return false, perr
+		}
+	}
+	return false, nil
 }
 
 // chunkType: a PNG chunk type is four ASCII letters.
