@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -292,4 +293,22 @@ func (e *engine) Close() error {
 		e.closeErr = errors.Join(errs...)
 	})
 	return e.closeErr
+}
+
+// TextSearch reads the prompts' FTS5 index (migration 0020), keyed by job_id.
+func (e *engine) TextSearch(n int) string {
+	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
+}
+
+// TextQuery is an FTS5 query of every word as a prefix: "w1"* AND "w2"*. The words
+// hold only letters and digits (db.SearchWords), so quoting needs no escapes.
+func (e *engine) TextQuery(words []string) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(`"` + w + `"*`)
+	}
+	return b.String()
 }
