@@ -9,6 +9,7 @@ import * as events from './events.js';
 import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
+import * as prompts from './history.js';
 import * as settings from './settings.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings' };
@@ -149,6 +150,7 @@ async function boot() {
   generate.init(meta);
   queue.init();
   gallery.init(navigate);
+  prompts.init();
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
   authForms();
 
