@@ -142,7 +142,8 @@ type Collections interface {
 	// ListBoard returns a page of the board's generations, newest first, and the next
 	// page's cursor (f's Limit and Cursor; its filters are not used).
 	ListBoard(ctx context.Context, userID int64, boardID string, f ListFilter) ([]Generation, string, error)
-	// PromptHistory returns the user's prompts, grouped by text, last used first.
+	// PromptHistory returns the user's prompts, grouped by text, last used first (of
+	// the newest 5,000 generations: the counts are of those).
 	PromptHistory(ctx context.Context, userID int64, limit int) ([]PromptUse, error)
 	// SavedPrompts returns the user's saved prompts, newest first.
 	SavedPrompts(ctx context.Context, userID int64) ([]SavedPrompt, error)

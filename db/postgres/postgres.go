@@ -322,7 +322,7 @@ func (e *engine) TextSearch(n int) string {
 
 // TextQuery is a tsquery of every word as a prefix: w1:* & w2:*. The words hold only
 // letters and digits (db.SearchWords), so they need no quoting.
-func (e *engine) TextQuery(words []string) string {
+func (e *engine) TextQuery(_ int64, words []string) string {
 	var b strings.Builder
 	for i, w := range words {
 		if i > 0 {

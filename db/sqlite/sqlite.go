@@ -300,15 +300,14 @@ func (e *engine) TextSearch(n int) string {
 	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
 }
 
-// TextQuery is an FTS5 query of every word as a prefix: "w1"* AND "w2"*. The words
-// hold only letters and digits (db.SearchWords), so quoting needs no escapes.
-func (e *engine) TextQuery(words []string) string {
+// TextQuery is an FTS5 query of the user's token and every word as a prefix:
+// owner:"u7" AND prompt:"w1"* AND prompt:"w2"*. The words hold only letters and digits
+// (db.SearchWords), so quoting needs no escapes.
+func (e *engine) TextQuery(userID int64, words []string) string {
 	var b strings.Builder
-	for i, w := range words {
-		if i > 0 {
-			b.WriteString(" AND ")
-		}
-		b.WriteString(`"` + w + `"*`)
+	fmt.Fprintf(&b, `owner:"u%d"`, userID)
+	for _, w := range words {
+		b.WriteString(` AND prompt:"` + w + `"*`)
 	}
 	return b.String()
 }

@@ -223,14 +223,22 @@ func (s *Store) ListBoard(ctx context.Context, userID int64, boardID string, f d
 	return s.listPage(ctx, userID, boardListQuery, []any{boardID, upper, upperID, limit + 1}, limit)
 }
 
-// PromptHistory returns the user's prompts, grouped by text, last used first.
+// historyWindow is how many of a user's newest generations the prompt history groups:
+// the grouping reads each of them, so a history of 100,000 would cost half a second;
+// the counts are of these.
+const historyWindow = 5000
+
+// PromptHistory returns the user's prompts, grouped by text, last used first, among
+// the user's newest historyWindow generations (read from generations_user_created).
 func (s *Store) PromptHistory(ctx context.Context, userID int64, limit int) ([]db.PromptUse, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
 	out, err := read(ctx, s, func(q Querier) ([]db.PromptUse, error) {
-		rows, err := q.Query(`SELECT prompt, count(*), max(created_at) AS last FROM generations
-			WHERE user_id = ? GROUP BY prompt ORDER BY last DESC, prompt LIMIT ?`, userID, limit)
+		rows, err := q.Query(`SELECT prompt, count(*), max(created_at) AS last FROM (
+				SELECT prompt, created_at FROM generations WHERE user_id = ?1
+				ORDER BY created_at DESC, id DESC LIMIT ?3) recent
+			GROUP BY prompt ORDER BY last DESC, prompt LIMIT ?2`, userID, limit, historyWindow)
 		if err != nil {
 			return nil, err
 		}

@@ -122,7 +122,7 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 		null(f.AspectRatio), null(f.Mode), fav, limit + 1}
 	// A search of no words (punctuation only) searches for nothing: it is left out.
 	if words := db.SearchWords(f.Query); len(words) > 0 {
-		return texts[driveSearch], append(args, d.TextQuery(words)), limit, nil
+		return texts[driveSearch], append(args, d.TextQuery(userID, words)), limit, nil
 	}
 	switch {
 	case f.Favorite:

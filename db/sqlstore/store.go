@@ -74,9 +74,9 @@ type Dialect interface {
 	// TextSearch is the condition that the prompt of a generations row (unaliased)
 	// holds the words of the search bound at ?n, in TextQuery's form.
 	TextSearch(n int) string
-	// TextQuery is the argument of TextSearch for words (db.SearchWords): each a word
-	// of the prompt or the start of one.
-	TextQuery(words []string) string
+	// TextQuery is the argument of TextSearch for the user's words (db.SearchWords):
+	// each a word of the prompt or the start of one.
+	TextQuery(userID int64, words []string) string
 }
 
 // Store is db.Store over an Engine.

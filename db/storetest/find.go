@@ -378,3 +378,28 @@ var _ = register("PromptHistoryCountsAndSavedPrompts", func(t *testing.T, open O
 		t.Fatalf("after delete: %d", len(s))
 	}
 })
+
+// A retried generation (a new job id, the FTS5 rowid) is still found once; a deleted one
+// is not found any more.
+var _ = register("SearchFollowsRetryAndDelete", func(t *testing.T, open Opener) {
+	d := open(t, db.Options{})
+	ctx := context.Background()
+	alice := addUser(t, d, "alice")
+	g := create(t, d, alice, "a glass whale")
+	other := create(t, d, alice, "a glass harbour")
+	if _, err := d.CancelGeneration(ctx, alice, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RetryGeneration(ctx, alice, g.ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(t, d, alice, db.ListFilter{Query: "whale"}); !slices.Equal(got, []string{g.ID}) {
+		t.Fatalf("after a retry: %v; want [%s]", got, g.ID)
+	}
+	if _, err := d.DeleteGeneration(ctx, alice, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(t, d, alice, db.ListFilter{Query: "glass"}); !slices.Equal(got, []string{other.ID}) {
+		t.Fatalf("after a delete: %v; want [%s]", got, other.ID)
+	}
+})

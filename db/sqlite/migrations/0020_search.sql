@@ -14,23 +14,26 @@ CREATE INDEX generations_user_resolution ON generations (user_id, resolution, cr
 CREATE INDEX generations_user_aspect ON generations (user_id, aspect_ratio, created_at DESC, id DESC);
 CREATE INDEX generations_user_mode ON generations (user_id, generation_mode, created_at DESC, id DESC);
 
--- Prompts' words: an external-content FTS5 index over generations.prompt (the text is not
--- stored twice), keyed by the row's rowid, job_id. unicode61 with remove_diacritics 2
--- folds case and Latin accents ("Café" is found by "cafe"); PostgreSQL folds the same
--- way (its migration 0019), so both engines find the same rows. A retry gives the row a
--- new job_id: the trigger moves its entry.
-CREATE VIRTUAL TABLE generations_fts USING fts5 (prompt, content = 'generations', content_rowid = 'job_id',
+-- Prompts' words: an FTS5 index of each generation's prompt and its owner ("u" and the
+-- user id, a column of its own), keyed by the row's rowid, job_id. A search matches the
+-- owner's token with the words, so it reads that user's entries, not every user's who
+-- wrote the word. Contentless (the prompt is not stored twice), with contentless_delete
+-- so a row's entry goes with it. unicode61 with remove_diacritics 2 folds case and
+-- Latin accents ("Café" is found by "cafe"); PostgreSQL folds the same way (its
+-- migration 0019), so both engines find the same rows. A retry gives the row a new
+-- job_id: the trigger moves its entry.
+CREATE VIRTUAL TABLE generations_fts USING fts5 (prompt, owner, content = '', contentless_delete = 1,
     tokenize = "unicode61 remove_diacritics 2");
 CREATE TRIGGER generations_fts_insert AFTER INSERT ON generations BEGIN
-    INSERT INTO generations_fts (rowid, prompt) VALUES (new.job_id, new.prompt);
+    INSERT INTO generations_fts (rowid, prompt, owner) VALUES (new.job_id, new.prompt, 'u' || new.user_id);
 END;
 CREATE TRIGGER generations_fts_delete AFTER DELETE ON generations BEGIN
-    INSERT INTO generations_fts (generations_fts, rowid, prompt) VALUES ('delete', old.job_id, old.prompt);
+    DELETE FROM generations_fts WHERE rowid = old.job_id;
 END;
 CREATE TRIGGER generations_fts_update AFTER UPDATE OF job_id, prompt ON generations
     WHEN old.job_id IS NOT new.job_id OR old.prompt IS NOT new.prompt BEGIN
-    INSERT INTO generations_fts (generations_fts, rowid, prompt) VALUES ('delete', old.job_id, old.prompt);
-    INSERT INTO generations_fts (rowid, prompt) VALUES (new.job_id, new.prompt);
+    DELETE FROM generations_fts WHERE rowid = old.job_id;
+    INSERT INTO generations_fts (rowid, prompt, owner) VALUES (new.job_id, new.prompt, 'u' || new.user_id);
 END;
 -- The rows already there.
-INSERT INTO generations_fts (generations_fts) VALUES ('rebuild');
+INSERT INTO generations_fts (rowid, prompt, owner) SELECT job_id, prompt, 'u' || user_id FROM generations;
