@@ -105,6 +105,11 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 	} else {
 		b = append(b, `,"width":null,"height":null,"bytes":null`...)
 	}
+	if g.Favorite {
+		b = append(b, `,"favorite":true`...)
+	} else {
+		b = append(b, `,"favorite":false`...)
+	}
 	return b
 }
 

@@ -27,6 +27,7 @@ type generationJSON struct {
 	Width             *int       `json:"width"`
 	Height            *int       `json:"height"`
 	Bytes             *int64     `json:"bytes"`
+	Favorite          bool       `json:"favorite"`
 	QueuePosition     *int       `json:"queue_position,omitempty"`
 	ImageURL          *string    `json:"image_url"`
 	ThumbnailURL      *string    `json:"thumbnail_url"`
@@ -56,7 +57,7 @@ func mirror(g *Generation, v *View) generationJSON {
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
 		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
-		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD}
+		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD, Favorite: g.Favorite}
 	if g.Status == StatusCompleted {
 		w, h, b := g.Width, g.Height, g.Bytes
 		m.Width, m.Height, m.Bytes = &w, &h, &b
@@ -85,7 +86,7 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		{Generation{ID: "b", Status: StatusCompleted, Params: Params{Prompt: odd, Resolution: "4K",
 			ReferenceIDs: []string{"x", odd}}, Error: odd, CreatedAt: time.UnixMilli(1767225600000),
 			StartedAt: time.UnixMilli(1767225601100), CompletedAt: time.UnixMilli(1767225609999),
-			Width: 4096, Height: 0, Bytes: 1 << 40},
+			Width: 4096, Height: 0, Bytes: 1 << 40, Favorite: true},
 			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3}},
 		{Generation{Status: StatusPending}, View{}},
 		{Generation{Status: StatusFailed, Error: "no", Width: 5}, View{PriceUSD: 1e-7}},

@@ -64,6 +64,7 @@ type generationDoc struct {
 	Width             *int       `json:"width"`
 	Height            *int       `json:"height"`
 	Bytes             *int64     `json:"bytes"`
+	Favorite          bool       `json:"favorite"`
 	QueuePosition     *int       `json:"queue_position,omitempty"`
 	ImageURL          *string    `json:"image_url"`
 	ThumbnailURL      *string    `json:"thumbnail_url"`
@@ -165,12 +166,28 @@ var apiDocs = map[string]opDoc{
 		answers: map[int]any{202: generationDoc{}}},
 	"GET /api/v1/images/status/:id": {tag: "images", summary: "One generation", answers: map[int]any{200: generationDoc{}}},
 	"GET /api/v1/images/list": {tag: "images", summary: "The user's generations, newest first, in pages",
-		query:   []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"}},
+		query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"},
+			{"q", "words the prompt holds, each a word or a word's start, case and Latin accents aside"},
+			{"from", "made at or after this date (2026-01-31) or time (RFC 3339)"}, {"to", "made before this time, or on or before this date"},
+			{"resolution", "only this resolution"}, {"aspect_ratio", "only this aspect ratio"}, {"mode", "text-to-image or image-to-image"},
+			{"favorite", "true: only favorites"}},
 		answers: map[int]any{200: generationListDoc{}}},
-	"DELETE /api/v1/images/:id":      {tag: "images", summary: "Delete a generation (canceling it if it runs) and its files", answers: map[int]any{204: noBody{}}},
-	"GET /api/v1/images/:id":         {tag: "images", summary: "One generation, as the original service answered it (result_url, error_message)", answers: map[int]any{200: originalGenerationDoc{}}},
-	"POST /api/v1/images/cancel/:id": {tag: "images", summary: "Cancel a pending or running generation", answers: map[int]any{200: generationDoc{}}},
-	"POST /api/v1/images/retry/:id":  {tag: "images", summary: "Queue a failed or canceled generation again (409 generation_stopping with Retry-After while its run stops)", answers: map[int]any{202: generationDoc{}}},
+	"DELETE /api/v1/images/:id":                  {tag: "images", summary: "Delete a generation (canceling it if it runs) and its files", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/images/:id":                     {tag: "images", summary: "One generation, as the original service answered it (result_url, error_message)", answers: map[int]any{200: originalGenerationDoc{}}},
+	"POST /api/v1/images/cancel/:id":             {tag: "images", summary: "Cancel a pending or running generation", answers: map[int]any{200: generationDoc{}}},
+	"PUT /api/v1/images/favorite/:id":            {tag: "images", summary: "Mark or unmark a generation as a favorite", body: favoriteRequest{}, example: favoriteRequest{Favorite: true}, answers: map[int]any{200: generationDoc{}}},
+	"GET /api/v1/boards":                         {tag: "boards", summary: "The user's boards, newest first, with how many generations each holds", answers: map[int]any{200: boardList{}}},
+	"POST /api/v1/boards":                        {tag: "boards", summary: "Create a board", body: boardRequest{}, example: boardRequest{Name: "Lighthouses"}, answers: map[int]any{201: boardJSON{}}},
+	"GET /api/v1/boards/:board_id":               {tag: "boards", summary: "A board and a page of its generations, newest first", query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}}, answers: map[int]any{200: boardPageDoc{}}},
+	"PATCH /api/v1/boards/:board_id":             {tag: "boards", summary: "Rename a board", body: boardRequest{}, answers: map[int]any{200: boardJSON{}}},
+	"DELETE /api/v1/boards/:board_id":            {tag: "boards", summary: "Delete a board (its generations stay)", answers: map[int]any{204: noBody{}}},
+	"PUT /api/v1/boards/:board_id/images/:id":    {tag: "boards", summary: "Put a generation on a board (again: no change)", answers: map[int]any{204: noBody{}}},
+	"DELETE /api/v1/boards/:board_id/images/:id": {tag: "boards", summary: "Take a generation off a board", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/prompts/history":                {tag: "prompts", summary: "The user's past prompts, grouped by text, last used first, with counts", query: []queryParam{{"limit", "1 to 100 (default 50)"}}, answers: map[int]any{200: promptHistoryDoc{}}},
+	"GET /api/v1/prompts/saved":                  {tag: "prompts", summary: "The user's saved prompts, newest first", answers: map[int]any{200: savedPromptList{}}},
+	"POST /api/v1/prompts/saved":                 {tag: "prompts", summary: "Save a prompt under a name", body: savedPromptRequest{}, example: savedPromptRequest{Name: "Lighthouse", Prompt: "A banana lighthouse at dusk, watercolor"}, answers: map[int]any{201: savedPromptJSON{}}},
+	"DELETE /api/v1/prompts/saved/:id":           {tag: "prompts", summary: "Delete a saved prompt", answers: map[int]any{204: noBody{}}},
+	"POST /api/v1/images/retry/:id":              {tag: "images", summary: "Queue a failed or canceled generation again (409 generation_stopping with Retry-After while its run stops)", answers: map[int]any{202: generationDoc{}}},
 
 	"POST /api/v1/images/uploads":          {tag: "images", summary: "Store reference images (multipart field images) for image-to-image; the older path of POST /api/v1/uploads", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
 	"POST /api/v1/uploads":                 {tag: "uploads", summary: "Store reference images (multipart field images): checked to their end, turned upright, stripped of metadata; counted against the quota", multipart: true, answers: map[int]any{201: uploadsDoc{}}},

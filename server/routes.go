@@ -96,6 +96,20 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/images/:id", who: whoUser, scope: "read", fallback: true, handle: s.statusOriginal},
 		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
 		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
+		{method: "PUT", path: "/api/v1/images/favorite/:id", who: whoUser, scope: "generate", handle: s.setFavorite},
+
+		// Boards and prompts (issue 13): what a user keeps of their history.
+		{method: "GET", path: "/api/v1/boards", who: whoUser, scope: "read", handle: s.listBoards},
+		{method: "POST", path: "/api/v1/boards", who: whoUser, scope: "generate", handle: s.createBoard},
+		{method: "GET", path: "/api/v1/boards/:board_id", who: whoUser, scope: "read", handle: s.boardPage},
+		{method: "PATCH", path: "/api/v1/boards/:board_id", who: whoUser, scope: "generate", handle: s.renameBoard},
+		{method: "DELETE", path: "/api/v1/boards/:board_id", who: whoUser, scope: "generate", handle: s.deleteBoard},
+		{method: "PUT", path: "/api/v1/boards/:board_id/images/:id", who: whoUser, scope: "generate", handle: s.addToBoard},
+		{method: "DELETE", path: "/api/v1/boards/:board_id/images/:id", who: whoUser, scope: "generate", handle: s.removeFromBoard},
+		{method: "GET", path: "/api/v1/prompts/history", who: whoUser, scope: "read", handle: s.promptHistory},
+		{method: "GET", path: "/api/v1/prompts/saved", who: whoUser, scope: "read", handle: s.savedPrompts},
+		{method: "POST", path: "/api/v1/prompts/saved", who: whoUser, scope: "generate", handle: s.savePrompt},
+		{method: "DELETE", path: "/api/v1/prompts/saved/:id", who: whoUser, scope: "generate", handle: s.deleteSavedPrompt},
 
 		// Reference images: stored, listed with what they hold against the quota,
 		// deleted. Their first home, /images/uploads, stays for the clients that know it

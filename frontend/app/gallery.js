@@ -5,6 +5,7 @@ import { t, onLanguage } from './i18n.js';
 import { $, h, announce, confirm, bytes, duration, ts, usd } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, queue, optionLabel } from './generate.js';
+import * as find from './search.js';
 
 let order = []; // ids shown, newest first
 const cards = new Map();
@@ -19,6 +20,7 @@ let navigate = () => {};
 
 function matches(g) {
   if (!g) return false;
+  if (!find.matches(g)) return false;
   if (filter) return g.status === filter;
   return !ACTIVE.has(g.status); // the queue shows those
 }
@@ -30,8 +32,8 @@ function card(g) {
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
         g.error ? h('span', { class: 'small' }, g.error) : null);
-  return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
-    h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
+  return find.decorate(h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
+    h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner)), g);
 }
 
 function place(id) {
@@ -68,8 +70,9 @@ async function loadMore() {
     const q = new URLSearchParams({ limit: '24' });
     if (cursor) q.set('cursor', cursor);
     if (filter) q.set('status', filter);
-    const page = await api.get(`/images/list?${q}`);
+    const page = await api.get(find.listPath(q));
     if (mine !== generation) return;
+    find.loaded(page.items || []);
     for (const g of page.items || []) upsert(g);
     cursor = page.next_cursor || '';
     done = !cursor;
@@ -105,6 +108,7 @@ export function reload() {
   order = [];
   cards.clear();
   $('#gallery-grid').replaceChildren();
+  find.reloaded();
   cursor = '';
   done = false;
   loading = false;
@@ -170,6 +174,7 @@ function showViewer() {
   const i = list.indexOf(g.id);
   $('#viewer-prev').disabled = i <= 0;
   $('#viewer-next').disabled = i < 0 || i >= list.length - 1;
+  find.viewer(g);
 }
 
 function step(d) {
@@ -250,6 +255,7 @@ export function init(nav) {
     place(id);
   });
   $('#gallery-filter').addEventListener('change', (e) => { filter = e.target.value; reload(); });
+  find.init(reload);
   observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }, { rootMargin: '400px' });

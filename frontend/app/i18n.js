@@ -88,6 +88,20 @@ const en = {
   unexpected: 'Something went wrong on the server; try again.',
   unreachable: 'The server cannot be reached; check your connection.',
   justNow: 'just now',
+  // search, favorites, boards, prompts (issue 13)
+  search: 'Search prompts', searchPlaceholder: 'Search prompts…', anyResolution: 'Any resolution',
+  anyAspect: 'Any aspect ratio', anyMode: 'Any mode', dateFrom: 'From', dateTo: 'To',
+  favOnly: 'Favorites only', clearFilters: 'Clear filters',
+  favAdd: 'Add to favorites', favRemove: 'Remove from favorites', favAdded: 'Added to favorites.', favRemoved: 'Removed from favorites.',
+  boards: 'Board', boardAll: 'All images', boardNew: 'New board', boardNewEllipsis: 'New board…', boardRename: 'Rename',
+  boardDelete: 'Delete board', boardName: 'Board name', boardSave: 'Save', boardAddTo: 'Add to board…',
+  boardCreated: (n) => `Board “${n}” created.`, boardAdded: (n) => `Added to “${n}”.`,
+  boardDeleteText: (n) => `Delete the board “${n}”? Its images stay in the gallery.`,
+  promptsTitle: 'Prompt history and saved prompts', savedPrompts: 'Saved prompts', recentPrompts: 'Recent prompts',
+  savedEmpty: 'No saved prompts yet.', historyEmpty: 'Prompts you use appear here.',
+  savedName: 'Name for the prompt in the form', savePrompt: 'Save prompt', promptSaved: 'Prompt saved.',
+  promptFilled: 'The prompt is in the form.', removeSaved: (n) => `Remove saved prompt ${n}`,
+  usedTimes: (n, d) => `${n}× · ${d}`,
 };
 
 const ru = {
@@ -179,6 +193,20 @@ const ru = {
   unexpected: 'На сервере что-то пошло не так; попробуйте ещё раз.',
   unreachable: 'Сервер недоступен; проверьте подключение.',
   justNow: 'только что',
+  // поиск, избранное, доски, запросы (issue 13)
+  search: 'Поиск по запросам', searchPlaceholder: 'Поиск по запросам…', anyResolution: 'Любое разрешение',
+  anyAspect: 'Любые пропорции', anyMode: 'Любой режим', dateFrom: 'С', dateTo: 'По',
+  favOnly: 'Только избранное', clearFilters: 'Сбросить фильтры',
+  favAdd: 'В избранное', favRemove: 'Убрать из избранного', favAdded: 'Добавлено в избранное.', favRemoved: 'Убрано из избранного.',
+  boards: 'Доска', boardAll: 'Все изображения', boardNew: 'Новая доска', boardNewEllipsis: 'Новая доска…', boardRename: 'Переименовать',
+  boardDelete: 'Удалить доску', boardName: 'Название доски', boardSave: 'Сохранить', boardAddTo: 'На доску…',
+  boardCreated: (n) => `Доска «${n}» создана.`, boardAdded: (n) => `Добавлено на доску «${n}».`,
+  boardDeleteText: (n) => `Удалить доску «${n}»? Изображения останутся в галерее.`,
+  promptsTitle: 'История и сохранённые запросы', savedPrompts: 'Сохранённые запросы', recentPrompts: 'Недавние запросы',
+  savedEmpty: 'Сохранённых запросов пока нет.', historyEmpty: 'Здесь появятся ваши запросы.',
+  savedName: 'Название для запроса из формы', savePrompt: 'Сохранить запрос', promptSaved: 'Запрос сохранён.',
+  promptFilled: 'Запрос подставлен в форму.', removeSaved: (n) => `Удалить сохранённый запрос ${n}`,
+  usedTimes: (n, d) => `${n}× · ${d}`,
 };
 
 const dicts = { en, ru };

@@ -9,6 +9,7 @@ import * as events from './events.js';
 import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
+import * as prompts from './history.js';
 import * as settings from './settings.js';
 import * as select from './select.js';
 import * as share from './share.js';
@@ -156,6 +157,7 @@ async function boot() {
   gallery.init(navigate);
   select.init();
   share.init();
+  prompts.init();
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
   authForms();
 
