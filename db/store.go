@@ -329,19 +329,22 @@ type AccessTokens interface {
 	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
 }
 
-// Shares are public links to single images. A link answers only while it exists, is
-// unexpired, its image exists and its owner is enabled: revoking deletes the row, so
-// the next request through the link finds nothing, in every process at once.
+// Shares are public links to one image or one board. A link answers only while it
+// exists, is unexpired, what it names exists and its owner is enabled: revoking deletes
+// the row, so the next request through the link finds nothing, in every process at once.
 type Shares interface {
-	// CreateShare stores sh (its CreatedAt is set). The generation must be the user's:
-	// another user's or a missing one is ErrNotFound.
+	// CreateShare stores sh (its CreatedAt is set): sh.GenerationID or sh.BoardID names
+	// the user's image or board; another user's or a missing one is ErrNotFound.
 	CreateShare(ctx context.Context, sh Share) (*Share, error)
 	// Shares lists the user's links, newest first, expired ones included.
 	Shares(ctx context.Context, userID int64) ([]Share, error)
 	// DeleteShare revokes the user's link; another user's is ErrNotFound.
 	DeleteShare(ctx context.Context, userID int64, token string) error
-	// SharedGeneration answers a live link's share and its generation, in one read;
-	// an unknown, expired or revoked link, or one whose owner is disabled, is
-	// ErrNotFound.
-	SharedGeneration(ctx context.Context, token string) (*Share, *Generation, error)
+	// LiveShare answers a live link; an unknown, expired or revoked link, or one whose
+	// owner is disabled, is ErrNotFound.
+	LiveShare(ctx context.Context, token string) (*Share, error)
+	// SharedGeneration answers a live link and one generation it shows, in one read: an
+	// image link's own image (genID "" or its id), or a board link's image genID that is
+	// on the board. Anything else is ErrNotFound.
+	SharedGeneration(ctx context.Context, token, genID string) (*Share, *Generation, error)
 }

@@ -289,13 +289,14 @@ type AccessToken struct {
 	LastUsedAt time.Time // zero: never used
 }
 
-// Share is a public, read-only link to one of a user's images: whoever holds the token
-// may see that image and its prompt, nothing else of the owner's, until the link
-// expires or its owner revokes it.
+// Share is a public, read-only link to one of a user's images or boards: whoever holds
+// the token may see that image (or the board's images) and the prompts, nothing else of
+// the owner's, until the link expires or its owner revokes it.
 type Share struct {
 	Token        string // 128 random bits (NewID): the link's only secret
 	UserID       int64
-	GenerationID string
+	GenerationID string // the image shared, or ""
+	BoardID      string // the board shared, or ""
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // zero: never expires
 }

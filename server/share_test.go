@@ -260,8 +260,9 @@ func TestShareLinks(t *testing.T) {
 	if info.Status != 200 || info.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("public info: %d %q %s", info.Status, info.Header.Get("Cache-Control"), info.Body)
 	}
-	m := info.JSON(t)
-	if m["prompt"] != "A lighthouse to show" || strings.Contains(string(info.Body), "sharer") || strings.Contains(string(info.Body), id) {
+	top := info.JSON(t)
+	m, _ := top["image"].(map[string]any)
+	if top["kind"] != "image" || m == nil || m["prompt"] != "A lighthouse to show" || strings.Contains(string(info.Body), "sharer") || strings.Contains(string(info.Body), id) {
 		t.Fatalf("public info says too much or too little: %s", info.Body)
 	}
 	file := p.get(t, m["image_url"].(string), "", nil)
@@ -324,5 +325,83 @@ func TestShareLinks(t *testing.T) {
 	// A made-up token is 404 like a revoked one.
 	if r := p.get(t, "/api/v1/shared/info/00000000000000000000000000000000", "", nil); r.Status != 404 {
 		t.Fatalf("unknown token: %d", r.Status)
+	}
+}
+
+// A board can be zipped whole and shared: the link shows its name and its images with
+// their prompts, and only those.
+func TestBoardZipAndShare(t *testing.T) {
+	t.Parallel()
+	p := newPipeline(t)
+	u := p.register(t, "boarder")
+	other := p.register(t, "outsider")
+	a := p.completed(t, u.Access, "Board image one", "png")
+	b := p.completed(t, u.Access, "Board image two", "jpg")
+	off := p.completed(t, u.Access, "Not on the board", "png")
+	r := p.do(t, call{Method: "POST", Path: "/api/v1/boards", Token: u.Access, Body: map[string]any{"name": "Поездка / trip"}})
+	if r.Status != 201 {
+		t.Fatalf("board: %d %s", r.Status, r.Body)
+	}
+	board := r.JSON(t)["id"].(string)
+	for _, id := range []string{a, b} {
+		if r := p.do(t, call{Method: "PUT", Path: "/api/v1/boards/" + board + "/images/" + id, Token: u.Access}); r.Status >= 300 {
+			t.Fatalf("add to board: %d %s", r.Status, r.Body)
+		}
+	}
+
+	// The whole board as a zip, by POST and by a browser's link.
+	r = p.do(t, call{Method: "POST", Path: "/api/v1/images/zip", Token: u.Access, Body: map[string]any{"board_id": board}})
+	if r.Status != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "trip.zip") {
+		t.Fatalf("board zip: %d %q", r.Status, r.Header.Get("Content-Disposition"))
+	}
+	if entries := readZip(t, r.Body); len(entries) != 2 || entries["board-image-one-"+a[20:]+".png"] == nil || entries["board-image-two-"+b[20:]+".jpg"] == nil {
+		t.Fatalf("board zip entries: %v", keys(entries))
+	}
+	r = p.do(t, call{Method: "POST", Path: "/api/v1/zips", Token: u.Access, Body: map[string]any{"board_id": board}})
+	if r.Status != 201 {
+		t.Fatalf("board zip link: %d %s", r.Status, r.Body)
+	}
+	if r := p.get(t, r.JSON(t)["url"].(string), "", nil); r.Status != 200 || len(readZip(t, r.Body)) != 2 {
+		t.Fatalf("board zip by link: %d", r.Status)
+	}
+	for _, path := range []string{"/api/v1/images/zip", "/api/v1/zips", "/api/v1/shares"} {
+		if r := p.do(t, call{Method: "POST", Path: path, Token: other.Access, Body: map[string]any{"board_id": board}}); r.Status != 404 {
+			t.Fatalf("%s with another user's board: %d %s", path, r.Status, r.Body)
+		}
+	}
+
+	// The board's link: its name and its images, nothing else.
+	r = p.do(t, call{Method: "POST", Path: "/api/v1/shares", Token: u.Access, Body: map[string]any{"board_id": board}})
+	if r.Status != 201 || r.JSON(t)["board_id"] != board {
+		t.Fatalf("share board: %d %s", r.Status, r.Body)
+	}
+	token := r.JSON(t)["token"].(string)
+	info := p.get(t, "/api/v1/shared/info/"+token, "", nil)
+	m := info.JSON(t)
+	items, _ := m["items"].([]any)
+	if info.Status != 200 || m["kind"] != "board" || m["name"] != "Поездка / trip" || len(items) != 2 ||
+		strings.Contains(string(info.Body), "Not on the board") || strings.Contains(string(info.Body), "boarder") {
+		t.Fatalf("public board: %d %s", info.Status, info.Body)
+	}
+	first := items[0].(map[string]any)
+	if f := p.get(t, first["image_url"].(string), "", nil); f.Status != 200 || len(f.Body) == 0 {
+		t.Fatalf("a board image through the link: %d", f.Status)
+	}
+	if f := p.get(t, first["download_url"].(string), "", nil); f.Status != 200 || !strings.HasPrefix(f.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("a board image's download through the link: %d %q", f.Status, f.Header.Get("Content-Disposition"))
+	}
+	// An image not on the board cannot be read through its link.
+	if f := p.get(t, "/api/v1/shared/file/"+token+"?image="+off, "", nil); f.Status != 404 {
+		t.Fatalf("an image off the board through the link: %d", f.Status)
+	}
+	// Revoked: 404 at once.
+	if r := p.do(t, call{Method: "DELETE", Path: "/api/v1/shares/" + token, Token: u.Access}); r.Status != 204 {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if r := p.get(t, first["image_url"].(string), "", nil); r.Status != 404 {
+		t.Fatalf("after revocation: %d", r.Status)
+	}
+	if r := p.do(t, call{Method: "POST", Path: "/api/v1/shares", Token: u.Access, Body: map[string]any{"board_id": board, "image_id": a}}); r.Status != 422 {
+		t.Fatalf("both an image and a board: %d %s", r.Status, r.Body)
 	}
 }

@@ -12,10 +12,11 @@ import (
 	"nanobanana/storage"
 )
 
-// Share links: a public, read-only link to one image (/s/{token}, a page of the
-// frontend), made, listed and revoked by its owner. Whoever holds the link sees the
-// image and its prompt, and nothing else of the owner's: not the name, not the other
-// images, not the generation's id. Every answer through a link is read from the
+// Share links: a public, read-only link to one image or one board (/s/{token}, a page
+// of the frontend), made, listed and revoked by its owner. Whoever holds the link sees
+// the image (or the board's name and images) and the prompts, and nothing else of the
+// owner's: not the account's name, not other images. (A board link's image URLs carry
+// the generation's id as the handle of the image within the link.) Every answer through a link is read from the
 // database (a revoked or expired link is 404 at its next request, in every process)
 // and says no-store, so no browser or proxy keeps a copy past a revocation.
 
@@ -23,7 +24,8 @@ import (
 const maxShareHours = 10 * 365 * 24
 
 type shareRequest struct {
-	ImageID        string `json:"image_id"`
+	ImageID        string `json:"image_id,omitempty"` // one of image_id and board_id
+	BoardID        string `json:"board_id,omitempty"`
 	ExpiresInHours int    `json:"expires_in_hours"` // 0: never expires
 }
 
@@ -31,7 +33,8 @@ type shareRequest struct {
 type shareJSON struct {
 	Token     string     `json:"token"`
 	URL       string     `json:"url"`
-	ImageID   string     `json:"image_id"`
+	ImageID   string     `json:"image_id,omitempty"`
+	BoardID   string     `json:"board_id,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
 }
@@ -40,19 +43,30 @@ type shareList struct {
 	Items []shareJSON `json:"items"`
 }
 
-// sharedImageJSON is what the public page shows: the image and its prompt.
+// sharedJSON is what the public page shows: an image link's image and its prompt, or a
+// board link's name and a page of its images with their prompts.
+type sharedJSON struct {
+	Kind      string     `json:"kind" enum:"image,board"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	// An image link: the image.
+	Image *sharedImageJSON `json:"image,omitempty"`
+	// A board link: its name and a page of its images, newest first.
+	Name       string            `json:"name,omitempty"`
+	Items      []sharedImageJSON `json:"items,omitempty"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
 type sharedImageJSON struct {
-	Prompt       string     `json:"prompt"`
-	Width        int        `json:"width"`
-	Height       int        `json:"height"`
-	OutputFormat string     `json:"output_format"`
-	ImageURL     string     `json:"image_url"`
-	DownloadURL  string     `json:"download_url"`
-	ExpiresAt    *time.Time `json:"expires_at"`
+	Prompt       string `json:"prompt"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	OutputFormat string `json:"output_format"`
+	ImageURL     string `json:"image_url"`
+	DownloadURL  string `json:"download_url"`
 }
 
 func (s *Server) toShareJSON(sh *db.Share) shareJSON {
-	out := shareJSON{Token: sh.Token, URL: s.cfg.PublicURL + "/s/" + sh.Token, ImageID: sh.GenerationID, CreatedAt: sh.CreatedAt}
+	out := shareJSON{Token: sh.Token, URL: s.cfg.PublicURL + "/s/" + sh.Token, ImageID: sh.GenerationID, BoardID: sh.BoardID, CreatedAt: sh.CreatedAt}
 	if !sh.ExpiresAt.IsZero() {
 		e := sh.ExpiresAt
 		out.ExpiresAt = &e
@@ -68,32 +82,45 @@ func (s *Server) createShare(w http.ResponseWriter, r *http.Request, p *principa
 	if req.ExpiresInHours < 0 || req.ExpiresInHours > maxShareHours {
 		return invalid("expires_in_hours", "expires_in_hours must be 0 (never) to "+strconv.Itoa(maxShareHours)+".")
 	}
-	missing := notFound("No image with id " + strconv.Quote(req.ImageID) + ".")
-	if !validID(req.ImageID) {
-		return missing
+	if (req.ImageID == "") == (req.BoardID == "") {
+		return invalid("image_id", "Name what to share: image_id (one image) or board_id (a board), not both.")
 	}
-	g, err := s.db.GetGeneration(r.Context(), p.ID, req.ImageID)
-	if errors.Is(err, db.ErrNotFound) {
-		return missing
+	sh := db.Share{Token: db.NewID(), UserID: p.ID}
+	var missing error
+	if req.BoardID != "" {
+		missing = notFound("No board with id " + strconv.Quote(req.BoardID) + ".")
+		if !validID(req.BoardID) {
+			return missing
+		}
+		sh.BoardID = req.BoardID
+	} else {
+		missing = notFound("No image with id " + strconv.Quote(req.ImageID) + ".")
+		if !validID(req.ImageID) {
+			return missing
+		}
+		g, err := s.db.GetGeneration(r.Context(), p.ID, req.ImageID)
+		if errors.Is(err, db.ErrNotFound) {
+			return missing
+		}
+		if err != nil {
+			return err
+		}
+		if g.Status != db.StatusCompleted || g.ImageKey == "" {
+			return notFound("Generation " + g.ID + " has no image to share (it is " + g.Status + ").")
+		}
+		sh.GenerationID = g.ID
 	}
-	if err != nil {
-		return err
-	}
-	if g.Status != db.StatusCompleted || g.ImageKey == "" {
-		return notFound("Generation " + g.ID + " has no image to share (it is " + g.Status + ").")
-	}
-	sh := db.Share{Token: db.NewID(), UserID: p.ID, GenerationID: g.ID}
 	if req.ExpiresInHours > 0 {
 		sh.ExpiresAt = s.now().Add(time.Duration(req.ExpiresInHours) * time.Hour).Truncate(time.Millisecond)
 	}
 	made, err := s.db.CreateShare(r.Context(), sh)
-	if errors.Is(err, db.ErrNotFound) { // deleted meanwhile
+	if errors.Is(err, db.ErrNotFound) { // not the user's, or deleted meanwhile
 		return missing
 	}
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "share link created", "user_id", p.ID, "image_id", g.ID)
+	s.log.InfoContext(r.Context(), "share link created", "user_id", p.ID, "image_id", sh.GenerationID, "board_id", sh.BoardID)
 	writeJSON(w, http.StatusCreated, s.toShareJSON(made))
 	return nil
 }
@@ -127,25 +154,52 @@ func (s *Server) revokeShare(w http.ResponseWriter, r *http.Request, p *principa
 	return nil
 }
 
-// shared reads the live link of the route's token and its image.
-func (s *Server) shared(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*db.Share, *db.Generation, error) {
-	publicHeaders(w)
+var errShareGone = notFound("This share link does not exist, has expired or was revoked.")
+
+// shareToken reads the route's token; a malformed one names nothing.
+func shareToken(ps httprouter.Params) (string, error) {
 	token := ps.ByName("token")
-	missing := notFound("This share link does not exist, has expired or was revoked.")
 	if !validID(token) {
-		return nil, nil, missing
+		return "", errShareGone
 	}
-	sh, g, err := s.db.SharedGeneration(r.Context(), token)
+	return token, nil
+}
+
+// sharedImage reads the live link of the route's token and the image asked for (an
+// image link's own; ?image= on a board link).
+func (s *Server) sharedImage(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*db.Share, *db.Generation, error) {
+	publicHeaders(w)
+	token, err := shareToken(ps)
+	if err != nil {
+		return nil, nil, err
+	}
+	genID := r.URL.Query().Get("image")
+	if genID != "" && !validID(genID) {
+		return nil, nil, errShareGone
+	}
+	sh, g, err := s.db.SharedGeneration(r.Context(), token, genID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, nil, missing
+		return nil, nil, errShareGone
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if g.Status != db.StatusCompleted || g.ImageKey == "" {
-		return nil, nil, missing
+		return nil, nil, errShareGone
 	}
 	return sh, g, nil
+}
+
+// sharedImageOf is g as a link's page shows it.
+func (s *Server) sharedImageOf(sh *db.Share, g *db.Generation) sharedImageJSON {
+	file := s.cfg.PublicURL + "/api/v1/shared/file/" + sh.Token
+	sep := "?"
+	if sh.BoardID != "" {
+		file += "?image=" + g.ID
+		sep = "&"
+	}
+	return sharedImageJSON{Prompt: g.Prompt, Width: g.Width, Height: g.Height, OutputFormat: g.OutputFormat,
+		ImageURL: file, DownloadURL: file + sep + "download=1"}
 }
 
 // publicHeaders: nothing answered through a link may be kept (a revocation must take
@@ -157,29 +211,74 @@ func publicHeaders(w http.ResponseWriter) {
 	h.Set("X-Robots-Tag", "noindex, nofollow")
 }
 
-// sharedInfo answers GET /api/v1/shared/info/{token}: what the public page shows.
+// sharedInfo answers GET /api/v1/shared/info/{token}: what the public page shows. A
+// board's images come in pages (?cursor=), only those with an image.
 func (s *Server) sharedInfo(w http.ResponseWriter, r *http.Request, _ *principal, ps httprouter.Params) error {
-	sh, g, err := s.shared(w, r, ps)
+	publicHeaders(w)
+	token, err := shareToken(ps)
 	if err != nil {
 		return err
 	}
-	file := s.cfg.PublicURL + "/api/v1/shared/file/" + sh.Token
-	out := sharedImageJSON{Prompt: g.Prompt, Width: g.Width, Height: g.Height, OutputFormat: g.OutputFormat,
-		ImageURL: file, DownloadURL: file + "?download=1"}
+	sh, err := s.db.LiveShare(r.Context(), token)
+	if errors.Is(err, db.ErrNotFound) {
+		return errShareGone
+	}
+	if err != nil {
+		return err
+	}
+	out := sharedJSON{Kind: "image"}
 	if !sh.ExpiresAt.IsZero() {
 		e := sh.ExpiresAt
 		out.ExpiresAt = &e
 	}
+	if sh.GenerationID != "" {
+		_, g, err := s.sharedImage(w, r, ps)
+		if err != nil {
+			return err
+		}
+		img := s.sharedImageOf(sh, g)
+		out.Image = &img
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	out.Kind = "board"
+	b, err := s.db.GetBoard(r.Context(), sh.UserID, sh.BoardID)
+	if errors.Is(err, db.ErrNotFound) {
+		return errShareGone
+	}
+	if err != nil {
+		return err
+	}
+	out.Name = b.Name
+	items, next, err := s.db.ListBoard(r.Context(), sh.UserID, sh.BoardID, db.ListFilter{Limit: 60, Cursor: r.URL.Query().Get("cursor")})
+	switch {
+	case db.CodeOf(err) == db.CodeInvalidCursor:
+		ae := invalid("cursor", "cursor is not one this server gave out; start again without it.")
+		ae.Code = db.CodeInvalidCursor
+		return ae
+	case errors.Is(err, db.ErrNotFound):
+		return errShareGone
+	case err != nil:
+		return err
+	}
+	out.Items = []sharedImageJSON{}
+	for i := range items {
+		if items[i].Status == db.StatusCompleted && items[i].ImageKey != "" {
+			out.Items = append(out.Items, s.sharedImageOf(sh, &items[i]))
+		}
+	}
+	out.NextCursor = next
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// sharedFile answers GET and HEAD /api/v1/shared/file/{token}: the image as stored
-// (ranges and all), or with ?download=1 as an attachment carrying its recipe. It is
+// sharedFile answers GET /api/v1/shared/file/{token} (?image={id} on a board link):
+// the image as stored (ranges and all), or with ?download=1 as an attachment carrying
+// its recipe. It is
 // served by this process, not handed to nginx, so its no-store header is the one
 // that goes out.
 func (s *Server) sharedFile(w http.ResponseWriter, r *http.Request, _ *principal, ps httprouter.Params) error {
-	sh, g, err := s.shared(w, r, ps)
+	sh, g, err := s.sharedImage(w, r, ps)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -41,8 +42,85 @@ const maxZipItems = 200
 // zipLinkTTL is how long a zip link may start a download.
 const zipLinkTTL = 5 * time.Minute
 
+// zipRequest names a selection (ids) or one of the user's boards (board_id), whose
+// images are all zipped, page by page, however many.
 type zipRequest struct {
-	IDs []string `json:"ids"`
+	IDs     []string `json:"ids,omitempty"`
+	BoardID string   `json:"board_id,omitempty"`
+}
+
+// zipSource yields the generations to zip, in order; an error of yield stops it.
+type zipSource func(ctx context.Context, yield func(*db.Generation) error) error
+
+func selectionSource(gens []*db.Generation) zipSource {
+	return func(_ context.Context, yield func(*db.Generation) error) error {
+		for _, g := range gens {
+			if err := yield(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// boardSource reads the board a page at a time, each image whole (the page's rows
+// leave out what a download needs), skipping what has no image.
+func (s *Server) boardSource(userID int64, boardID string) zipSource {
+	return func(ctx context.Context, yield func(*db.Generation) error) error {
+		f := db.ListFilter{Limit: 100}
+		for {
+			items, next, err := s.db.ListBoard(ctx, userID, boardID, f)
+			if err != nil {
+				return err
+			}
+			for i := range items {
+				if items[i].Status != db.StatusCompleted || items[i].ImageKey == "" {
+					continue
+				}
+				g, err := s.db.GetGeneration(ctx, userID, items[i].ID)
+				if errors.Is(err, db.ErrNotFound) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				if err := yield(g); err != nil {
+					return err
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			f.Cursor = next
+		}
+	}
+}
+
+// zipOf checks a request's selection or board and answers what to zip and the
+// archive's name.
+func (s *Server) zipOf(ctx context.Context, userID int64, req zipRequest) (zipSource, string, error) {
+	if req.BoardID != "" {
+		if len(req.IDs) > 0 {
+			return nil, "", invalid("ids", "Zip either a selection (ids) or a board (board_id), not both.")
+		}
+		missing := notFound("No board with id " + strconv.Quote(req.BoardID) + ".")
+		if !validID(req.BoardID) {
+			return nil, "", missing
+		}
+		b, err := s.db.GetBoard(ctx, userID, req.BoardID)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, "", missing
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return s.boardSource(userID, b.ID), "nanobanana-" + slug(b.Name, "board") + ".zip", nil
+	}
+	gens, err := s.zipSelection(ctx, userID, req.IDs)
+	if err != nil {
+		return nil, "", err
+	}
+	return selectionSource(gens), "nanobanana-" + strconv.Itoa(len(gens)) + "-images.zip", nil
 }
 
 type zipLinkJSON struct {
@@ -93,11 +171,11 @@ func (s *Server) zipImages(w http.ResponseWriter, r *http.Request, p *principal,
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	gens, err := s.zipSelection(r.Context(), p.ID, req.IDs)
+	src, name, err := s.zipOf(r.Context(), p.ID, req)
 	if err != nil {
 		return err
 	}
-	s.answerZip(w, r, gens)
+	s.answerZip(w, r, src, name)
 	return nil
 }
 
@@ -108,40 +186,58 @@ func (s *Server) createZipLink(w http.ResponseWriter, r *http.Request, p *princi
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	exp := s.now().Add(zipLinkTTL).Truncate(time.Second)
+	if req.BoardID != "" {
+		if _, _, err := s.zipOf(r.Context(), p.ID, req); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, zipLinkJSON{URL: s.cfg.PublicURL + "/api/v1/zips/" + s.zipToken(p.ID, exp, zipOfBoard, []string{req.BoardID}),
+			ExpiresAt: exp})
+		return nil
+	}
 	gens, err := s.zipSelection(r.Context(), p.ID, req.IDs)
 	if err != nil {
 		return err
 	}
-	exp := s.now().Add(zipLinkTTL).Truncate(time.Second)
 	ids := make([]string, len(gens))
 	for i, g := range gens {
 		ids[i] = g.ID
 	}
-	writeJSON(w, http.StatusCreated, zipLinkJSON{URL: s.cfg.PublicURL + "/api/v1/zips/" + s.zipToken(p.ID, exp, ids),
+	writeJSON(w, http.StatusCreated, zipLinkJSON{URL: s.cfg.PublicURL + "/api/v1/zips/" + s.zipToken(p.ID, exp, zipOfIDs, ids),
 		ExpiresAt: exp, Count: len(ids)})
 	return nil
 }
 
 // zipByLink answers GET /api/v1/zips/{token} (zipLink has checked the token).
 func (s *Server) zipByLink(w http.ResponseWriter, r *http.Request, p *principal, ps httprouter.Params) error {
-	_, _, ids, err := s.parseZipToken(ps.ByName("token"))
+	_, _, kind, ids, err := s.parseZipToken(ps.ByName("token"))
 	if err != nil {
 		// The caller came with a bearer token instead of a valid link.
 		return notFound("This zip link is invalid or has expired; select the images and download again.")
 	}
-	gens, err := s.zipSelection(r.Context(), p.ID, ids)
+	req := zipRequest{IDs: ids}
+	if kind == zipOfBoard {
+		req = zipRequest{BoardID: ids[0]}
+	}
+	src, name, err := s.zipOf(r.Context(), p.ID, req)
 	if err != nil {
 		return err
 	}
-	s.answerZip(w, r, gens)
+	s.answerZip(w, r, src, name)
 	return nil
 }
 
-// zipToken signs (user, expiry, ids): base64url of a version byte, the user id and the
-// expiry (unix seconds) as uvarints, the ids' 16 bytes each, then 16 bytes of
-// HMAC-SHA256 over all of it.
-func (s *Server) zipToken(userID int64, exp time.Time, ids []string) string {
-	b := []byte{1}
+// What a zip link names: a selection of ids, or a board (one id).
+const (
+	zipOfIDs   byte = 1
+	zipOfBoard byte = 2
+)
+
+// zipToken signs (user, expiry, kind, ids): base64url of the kind byte (a selection or
+// a board), the user id and the expiry (unix seconds) as uvarints, the ids' 16 bytes
+// each, then 16 bytes of HMAC-SHA256 over all of it.
+func (s *Server) zipToken(userID int64, exp time.Time, kind byte, ids []string) string {
+	b := []byte{kind}
 	b = binary.AppendUvarint(b, uint64(userID))
 	b = binary.AppendUvarint(b, uint64(exp.Unix()))
 	for _, id := range ids {
@@ -161,43 +257,45 @@ func (s *Server) zipSig(payload []byte) []byte {
 
 var errBadZipLink = errors.New("invalid zip link")
 
-func (s *Server) parseZipToken(raw string) (userID int64, exp time.Time, ids []string, err error) {
+func (s *Server) parseZipToken(raw string) (userID int64, exp time.Time, kind byte, ids []string, err error) {
+	fail := func() (int64, time.Time, byte, []string, error) { return 0, time.Time{}, 0, nil, errBadZipLink }
 	if len(raw) > 8<<10 {
-		return 0, time.Time{}, nil, errBadZipLink
+		return fail()
 	}
 	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || len(b) < 1+16 || b[0] != 1 {
-		return 0, time.Time{}, nil, errBadZipLink
+	if err != nil || len(b) < 1+16 || (b[0] != zipOfIDs && b[0] != zipOfBoard) {
+		return fail()
 	}
 	payload, sig := b[:len(b)-16], b[len(b)-16:]
 	if !hmac.Equal(sig, s.zipSig(payload)) {
-		return 0, time.Time{}, nil, errBadZipLink
+		return fail()
 	}
+	kind = payload[0]
 	rest := payload[1:]
 	uid, n := binary.Uvarint(rest)
 	if n <= 0 {
-		return 0, time.Time{}, nil, errBadZipLink
+		return fail()
 	}
 	rest = rest[n:]
 	e, n := binary.Uvarint(rest)
 	if n <= 0 || len(rest[n:])%16 != 0 {
-		return 0, time.Time{}, nil, errBadZipLink
+		return fail()
 	}
 	rest = rest[n:]
 	exp = time.Unix(int64(e), 0)
-	if !s.now().Before(exp) || uid == 0 || uid > 1<<62 {
-		return 0, time.Time{}, nil, errBadZipLink
+	if !s.now().Before(exp) || uid == 0 || uid > 1<<62 || len(rest) == 0 || (kind == zipOfBoard && len(rest) != 16) {
+		return fail()
 	}
 	for ; len(rest) > 0; rest = rest[16:] {
 		ids = append(ids, hex.EncodeToString(rest[:16]))
 	}
-	return int64(uid), exp, ids, nil
+	return int64(uid), exp, kind, ids, nil
 }
 
 // zipLink is the credentials of GET /api/v1/zips/{token}: the link's own user, whose
 // account must still be enabled; without a valid link, the Authorization header.
 func (s *Server) zipLink(r *http.Request, ps httprouter.Params) (*principal, error) {
-	uid, exp, _, err := s.parseZipToken(ps.ByName("token"))
+	uid, exp, _, _, err := s.parseZipToken(ps.ByName("token"))
 	if err != nil {
 		if r.Header.Get("Authorization") != "" {
 			return s.bearer(r, ps)
@@ -217,32 +315,31 @@ func (s *Server) zipLink(r *http.Request, ps httprouter.Params) (*principal, err
 	return &principal{User: u, LinkExpires: exp}, nil
 }
 
-// answerZip streams gens as a zip. Once the first byte is out the status is sent: a
-// failure after that cuts the connection, so the client sees a broken download rather
-// than an archive that looks whole.
-func (s *Server) answerZip(w http.ResponseWriter, r *http.Request, gens []*db.Generation) {
+// answerZip streams src as a zip named name. Once the first byte is out the status is
+// sent: a failure after that cuts the connection, so the client sees a broken download
+// rather than an archive that looks whole.
+func (s *Server) answerZip(w http.ResponseWriter, r *http.Request, src zipSource, name string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", `attachment; filename="nanobanana-`+strconv.Itoa(len(gens))+`-images.zip"`)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	if err := s.writeZip(r.Context(), w, gens); err != nil {
-		s.log.WarnContext(r.Context(), "zip cut short", "images", len(gens), "err", err)
+	if err := s.writeZip(r.Context(), w, src); err != nil {
+		s.log.WarnContext(r.Context(), "zip cut short", "zip", name, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
 
-// writeZip writes gens' images, each with its recipe, as a zip to w.
-func (s *Server) writeZip(ctx context.Context, w io.Writer, gens []*db.Generation) error {
+// writeZip writes the images of src, each with its recipe, as a zip to w.
+func (s *Server) writeZip(ctx context.Context, w io.Writer, src zipSource) error {
 	zw := zip.NewWriter(w)
-	names := make(map[string]bool, len(gens))
-	for _, g := range gens {
+	names := map[string]bool{}
+	err := src(ctx, func(g *db.Generation) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := zipEntryName(g, names)
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: g.CompletedAt.UTC()})
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: zipEntryName(g, names), Method: zip.Store, Modified: g.CompletedAt.UTC()})
 		if err != nil {
 			return err
 		}
@@ -253,11 +350,12 @@ func (s *Server) writeZip(ctx context.Context, w io.Writer, gens []*db.Generatio
 		if err != nil {
 			return err
 		}
+		defer obj.Close()
 		_, err = imaging.WriteWithRecipe(fw, obj, g.ImageType, s.recipeOf(g))
-		obj.Close()
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return zw.Close()
 }
@@ -266,10 +364,26 @@ func (s *Server) writeZip(ctx context.Context, w io.Writer, gens []*db.Generatio
 // (letters and digits only, so no path, no dot files, nothing a shell or an unzip
 // tool reads as more), then the id's random end, then the extension.
 func zipEntryName(g *db.Generation, taken map[string]bool) string {
+	ext, ok := inlineTypes[g.ImageType]
+	if !ok {
+		ext = "bin"
+	}
+	base := slug(g.Prompt, "image") + "-" + g.ID[len(g.ID)-12:]
+	name := base + "." + ext
+	for i := 2; taken[name]; i++ {
+		name = base + "-" + strconv.Itoa(i) + "." + ext
+	}
+	taken[name] = true
+	return name
+}
+
+// slug is text's first words, lower case, letters and digits joined by dashes (at most
+// 48 characters), or empty when text has none.
+func slug(text, empty string) string {
 	var b strings.Builder
 	dash := false
 	n := 0
-	for _, c := range strings.ToLower(g.Prompt) {
+	for _, c := range strings.ToLower(text) {
 		if n >= 48 {
 			break
 		}
@@ -283,19 +397,8 @@ func zipEntryName(g *db.Generation, taken map[string]bool) string {
 			n++
 		}
 	}
-	stem := strings.TrimSuffix(b.String(), "-")
-	if stem == "" {
-		stem = "image"
+	if out := strings.TrimSuffix(b.String(), "-"); out != "" {
+		return out
 	}
-	ext, ok := inlineTypes[g.ImageType]
-	if !ok {
-		ext = "bin"
-	}
-	base := stem + "-" + g.ID[len(g.ID)-12:]
-	name := base + "." + ext
-	for i := 2; taken[name]; i++ {
-		name = base + "-" + strconv.Itoa(i) + "." + ext
-	}
-	taken[name] = true
-	return name
+	return empty
 }

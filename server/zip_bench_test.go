@@ -60,7 +60,7 @@ func BenchmarkZipStreaming(b *testing.B) {
 				resetPeakRSS()
 				stop := sampleHeap(&inuse, &live)
 				cw := &countWriter{}
-				if err := s.writeZip(context.Background(), cw, gens); err != nil {
+				if err := s.writeZip(context.Background(), cw, selectionSource(gens)); err != nil {
 					b.Fatal(err)
 				}
 				stop()

@@ -8,29 +8,35 @@ import (
 	"nanobanana/db"
 )
 
-const shareCols = `token, user_id, generation_id, created_at, coalesce(expires_at, 0)`
+const shareCols = `token, user_id, generation_id, board_id, created_at, coalesce(expires_at, 0)`
 
 func scanShare(row Row) (*db.Share, error) {
 	var sh db.Share
-	var gen sql.NullString
+	var gen, board sql.NullString
 	var created, expires int64
-	err := row.Scan(&sh.Token, &sh.UserID, &gen, &created, &expires)
+	err := row.Scan(&sh.Token, &sh.UserID, &gen, &board, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	sh.GenerationID = gen.String
+	sh.GenerationID, sh.BoardID = gen.String, board.String
 	sh.CreatedAt, sh.ExpiresAt = fromMS(created), fromMS(expires)
 	return &sh, nil
 }
 
-// CreateShare stores a link to one of the user's generations; the insert selects the
-// generation by id and owner, so another user's inserts nothing.
+// CreateShare stores a link to one of the user's generations or boards; the insert
+// selects it by id and owner, so another user's inserts nothing.
 func (s *Store) CreateShare(ctx context.Context, sh db.Share) (*db.Share, error) {
 	now := s.now()
 	return write(ctx, s, func(q Querier) (*db.Share, error) {
+		if sh.BoardID != "" {
+			return scanShare(q.QueryRow(`INSERT INTO shares (token, user_id, board_id, created_at, expires_at)
+				SELECT ?, user_id, id, ?, ? FROM boards WHERE id = ? AND user_id = ?
+				RETURNING `+shareCols,
+				sh.Token, ms(now), msOrNull(sh.ExpiresAt), sh.BoardID, sh.UserID))
+		}
 		return scanShare(q.QueryRow(`INSERT INTO shares (token, user_id, generation_id, created_at, expires_at)
 			SELECT ?, user_id, id, ?, ? FROM generations WHERE id = ? AND user_id = ?
 			RETURNING `+shareCols,
@@ -72,24 +78,46 @@ func (s *Store) DeleteShare(ctx context.Context, userID int64, token string) err
 	return nil
 }
 
+// liveShare is the live link of token: unexpired, its owner enabled.
+func liveShare(q Querier, token string, now int64) (*db.Share, error) {
+	return scanShare(q.QueryRow(`SELECT `+shareCols+` FROM shares
+		WHERE token = ? AND (expires_at IS NULL OR expires_at > ?)
+		AND EXISTS (SELECT 1 FROM users u WHERE u.id = shares.user_id AND u.disabled = 0)`, token, now))
+}
+
+// LiveShare reads a live link. The owner's account is checked in the same query: a
+// disabled account's links stop.
+func (s *Store) LiveShare(ctx context.Context, token string) (*db.Share, error) {
+	now := ms(s.now())
+	return read(ctx, s, func(q Querier) (*db.Share, error) { return liveShare(q, token, now) })
+}
+
 type shareAndGeneration struct {
 	sh *db.Share
 	g  *db.Generation
 }
 
-// SharedGeneration reads a live link and its generation. The owner's account is
-// checked in the same query: a disabled account's links stop.
-func (s *Store) SharedGeneration(ctx context.Context, token string) (*db.Share, *db.Generation, error) {
+// SharedGeneration reads a live link and a generation it shows, in one read.
+func (s *Store) SharedGeneration(ctx context.Context, token, genID string) (*db.Share, *db.Generation, error) {
 	now := ms(s.now())
 	r, err := read(ctx, s, func(q Querier) (shareAndGeneration, error) {
-		sh, err := scanShare(q.QueryRow(`SELECT `+shareCols+` FROM shares
-			WHERE token = ? AND (expires_at IS NULL OR expires_at > ?)
-			AND EXISTS (SELECT 1 FROM users u WHERE u.id = shares.user_id AND u.disabled = 0)`, token, now))
+		sh, err := liveShare(q, token, now)
 		if err != nil {
 			return shareAndGeneration{}, err
 		}
-		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`,
-			sh.GenerationID, sh.UserID))
+		var g *db.Generation
+		switch {
+		case sh.GenerationID != "":
+			if genID != "" && genID != sh.GenerationID {
+				return shareAndGeneration{}, db.ErrNotFound
+			}
+			g, err = scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`,
+				sh.GenerationID, sh.UserID))
+		default:
+			g, err = scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations
+				WHERE id = ? AND user_id = ? AND EXISTS (SELECT 1 FROM board_items i WHERE i.board_id = ? AND i.generation_id = generations.id)`,
+				genID, sh.UserID, sh.BoardID))
+		}
 		return shareAndGeneration{sh, g}, err
 	})
 	if err != nil {
