@@ -61,7 +61,7 @@ func TestBrowserShare(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#select-zip")),
 		waitText("#toasts", "Downloading a zip of 2 images"),
 	)
-	entries := waitZip(t, downloads)
+	entries := waitZip(t, downloads, "*.zip")
 	if len(entries) != 2 {
 		t.Fatalf("the zip holds %d entries, want 2: %v", len(entries), entries)
 	}
@@ -162,12 +162,13 @@ func TestBrowserShare(t *testing.T) {
 	)
 }
 
-// waitZip waits for the browser to finish saving a zip into dir and reads its entries.
-func waitZip(t *testing.T, dir string) map[string][]byte {
+// waitZip waits for the browser to finish saving a zip matching glob into dir and reads
+// its entries.
+func waitZip(t *testing.T, dir, glob string) map[string][]byte {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.zip"))
+		files, _ := filepath.Glob(filepath.Join(dir, glob))
 		if len(files) == 1 {
 			data, err := os.ReadFile(files[0])
 			if err == nil {
@@ -232,4 +233,82 @@ func jpegCOM(b []byte) string {
 		i += 2 + n
 	}
 	return ""
+}
+
+// TestBrowserShareBoard: a board is downloaded whole as a zip from its bar, and shared;
+// its link shows the board's name and its images, not the others.
+func TestBrowserShareBoard(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t)
+	user, password := fmt.Sprintf("sboard%d", time.Now().UnixNano()%1e6), "share password 2"
+	api := &apiClient{t: t, base: srv.base + "/api/v1"}
+	api.token = api.call("POST", "/auth/register", map[string]any{"username": user, "email": user + "@example.com", "password": password})["access_token"].(string)
+	prompts := []string{"Board picture one", "Board picture two", "Left off the board"}
+	ids := make([]string, len(prompts))
+	for i, p := range prompts {
+		ids[i] = api.call("POST", "/images/generate", map[string]any{"prompt": p, "output_format": "png", "resolution": "1K"})["id"].(string)
+	}
+	api.waitSettled(len(prompts))
+	board := api.call("POST", "/boards", map[string]any{"name": "Holiday"})["id"].(string)
+	for _, id := range ids[:2] {
+		api.call("PUT", "/boards/"+board+"/images/"+id, nil)
+	}
+
+	ctx := startBrowser(t)
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	step := stepper(t, ctx)
+	var link string
+	step("open the board, download it, share it",
+		chromedp.Navigate(srv.base+"/gallery"),
+		chromedp.Steps(signIn(user, password)...),
+		waitVisible("#view-gallery"),
+		waitJS(`document.querySelector('#board-zip').hidden && document.querySelector('#board-share').hidden`),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#board-select option')].some(o => o.value === %q)`, board)),
+		chromedp.SetValue(chromedp.CSS("#board-select"), board),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#board-select').dispatchEvent(new Event('change'))`),
+		waitVisible("#board-zip"),
+		waitJS(`document.querySelectorAll('#gallery-grid .tile.st-completed').length === 2`),
+		chromedp.Click(chromedp.CSS("#board-zip")),
+		waitText("#toasts", "Downloading the board"),
+		chromedp.Click(chromedp.CSS("#board-share")),
+		waitJS(`document.querySelector('#share-dlg').open`),
+		waitText("#share-title", "Share this board"),
+		chromedp.Click(chromedp.CSS("#share-create")),
+		waitJS(`document.querySelector('#share-url').value.includes('/s/')`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			link, err = chromedp.Evaluate[string](`document.querySelector('#share-url').value`)(ctx, tg)
+			return err
+		}),
+	)
+	entries := waitZip(t, downloads, "nanobanana-holiday*.zip")
+	if len(entries) != 2 {
+		t.Fatalf("the board's zip holds %v", entries)
+	}
+	for name, data := range entries {
+		if !strings.Contains(pngITXt(data, "parameters"), "Board picture") {
+			t.Errorf("%s carries no recipe", name)
+		}
+	}
+
+	anon := secondSession(t, ctx)
+	astep := stepper(t, anon)
+	astep("the board's link opens with no account: its name and its two images",
+		chromedp.Navigate(link),
+		waitText("#shared-name", "Holiday"),
+		waitJS(`document.querySelectorAll('#shared-grid li').length === 2`),
+		waitJS(`[...document.querySelectorAll('#shared-grid img')].every(i => i.complete && i.naturalWidth > 0)`),
+		waitText("#shared-grid", prompts[0]),
+		waitText("#shared-grid", prompts[1]),
+	)
+	var body string
+	if err := chromedp.Do(anon, readText("body", &body)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, prompts[2]) || strings.Contains(body, user) {
+		t.Errorf("the board's page shows more than the board:\n%s", body)
+	}
 }

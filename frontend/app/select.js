@@ -4,8 +4,9 @@
 // manager, so nothing of the archive is held in the page.
 import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
-import { $, announce } from './ui.js';
+import { $, h, announce } from './ui.js';
 import { gens, subscribe } from './store.js';
+import * as boards from './boards.js';
 
 const MAX = 200; // the server's bound (server/zip.go)
 let selecting = false;
@@ -45,6 +46,18 @@ function setSelecting(on) {
   render();
 }
 
+// fetchZip asks for a zip link (body: {ids} or {board_id}) and hands it to the
+// browser's download manager.
+async function fetchZip(body) {
+  const link = await api.post('/zips', body);
+  const a = document.createElement('a');
+  a.href = link.url;
+  a.download = '';
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
 async function downloadZip() {
   const ids = [...chosen];
   if (!ids.length) return;
@@ -52,19 +65,34 @@ async function downloadZip() {
   const btn = $('#select-zip');
   btn.disabled = true;
   try {
-    const link = await api.post('/zips', { ids });
-    const a = document.createElement('a');
-    a.href = link.url;
-    a.download = '';
-    document.body.append(a);
-    a.click();
-    a.remove();
+    await fetchZip({ ids });
     announce(t('zipStarted', ids.length));
   } catch (err) {
     announce(err.message, 'error');
   } finally {
     btn.disabled = chosen.size === 0;
   }
+}
+
+// The board bar (boards.js) gets "Download board": the whole board, however large.
+function boardButton() {
+  const bar = $('#board-bar');
+  const rename = $('#board-rename');
+  if (!bar || !rename) return;
+  const btn = h('button', { type: 'button', id: 'board-zip', class: 'secondary', hidden: true, onclick: async () => {
+    const id = boards.selected();
+    if (!id) return;
+    try {
+      await fetchZip({ board_id: id });
+      announce(t('boardZipStarted'));
+    } catch (err) { announce(err.message, 'error'); }
+  } }, t('boardZip'));
+  rename.before(btn);
+  // Shown with the board's own buttons, whenever boards.js shows them.
+  const sync = () => { btn.hidden = rename.hidden; };
+  new MutationObserver(sync).observe(rename, { attributes: true, attributeFilter: ['hidden'] });
+  onLanguage(() => { btn.textContent = t('boardZip'); });
+  sync();
 }
 
 export function init() {
@@ -101,6 +129,7 @@ export function init() {
   });
   onLanguage(render);
   render();
+  boardButton();
 }
 
 // reset ends selection mode (signing out, leaving the gallery).

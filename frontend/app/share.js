@@ -4,9 +4,10 @@
 import * as api from './api.js';
 import { t, onLanguage, current } from './i18n.js';
 import { $, h, announce, showError, confirm } from './ui.js';
+import * as boards from './boards.js';
 
 let links = [];
-let imageID = ''; // the image the dialog is for
+let target = {}; // what the dialog shares: {image_id} or {board_id}
 
 function absolute(url) { return new URL(url, location.origin).href; }
 function when(s) { return s ? new Date(s).toLocaleString(current()) : ''; }
@@ -36,7 +37,8 @@ function linkItem(l) {
 function render() {
   $('#shares-list').replaceChildren(...links.map(linkItem));
   $('#shares-empty').hidden = links.length > 0;
-  $('#share-image-links').replaceChildren(...links.filter((l) => l.image_id === imageID && !expired(l)).map(linkItem));
+  const mine = (l) => (target.board_id ? l.board_id === target.board_id : l.image_id && l.image_id === target.image_id);
+  $('#share-image-links').replaceChildren(...links.filter((l) => mine(l) && !expired(l)).map(linkItem));
 }
 
 async function revoke(l) {
@@ -56,9 +58,11 @@ export async function load() {
   } catch (err) { announce(err.message, 'error'); }
 }
 
-function openDialog() {
-  imageID = $('#viewer').dataset.id || '';
-  if (!imageID) return;
+function openDialog(what) {
+  target = what;
+  if (!target.image_id && !target.board_id) return;
+  $('#share-title').textContent = t(target.board_id ? 'shareBoardTitle' : 'shareTitle');
+  $('#share-help').textContent = t(target.board_id ? 'shareBoardHelp' : 'shareHelp');
   $('#share-new').hidden = true;
   showError($('#share-form'), null);
   render();
@@ -70,7 +74,7 @@ async function create() {
   const form = $('#share-form');
   showError(form, null);
   try {
-    const l = await api.post('/shares', { image_id: imageID, expires_in_hours: Number($('#share-expiry').value) });
+    const l = await api.post('/shares', { ...target, expires_in_hours: Number($('#share-expiry').value) });
     $('#share-url').value = absolute(l.url);
     $('#share-new').hidden = false;
     $('#share-url').select();
@@ -79,8 +83,22 @@ async function create() {
   } catch (err) { showError(form, err); }
 }
 
+// The board bar (boards.js) gets "Share board", shown with the board's own buttons.
+function boardButton() {
+  const rename = $('#board-rename');
+  if (!rename) return;
+  const btn = h('button', { type: 'button', id: 'board-share', class: 'secondary', hidden: true,
+    onclick: () => openDialog({ board_id: boards.selected() }) }, t('shareBoard'));
+  rename.before(btn);
+  const sync = () => { btn.hidden = rename.hidden; };
+  new MutationObserver(sync).observe(rename, { attributes: true, attributeFilter: ['hidden'] });
+  onLanguage(() => { btn.textContent = t('shareBoard'); });
+  sync();
+}
+
 export function init() {
-  $('#viewer-share').addEventListener('click', openDialog);
+  $('#viewer-share').addEventListener('click', () => openDialog({ image_id: $('#viewer').dataset.id || '' }));
+  boardButton();
   $('#share-create').addEventListener('click', create);
   $('#share-copy').addEventListener('click', () => copy($('#share-url').value));
   onLanguage(render);
