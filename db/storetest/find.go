@@ -128,6 +128,9 @@ var _ = register("SearchFindsTheSameRowsOnEveryEngine", func(t *testing.T, open 
 		{"sci fi", has("sci-fi city, neon lights")},
 		{"keeper", has("a lighthouse keeper's cat")},
 		{"nothing-here", has()},
+		// the owner's token the engines keep beside the words is not a word of a prompt
+		{fmt.Sprintf("u%d", alice), has()},
+		{fmt.Sprintf("u%d", bob), has()},
 	} {
 		got := listAll(t, d, alice, db.ListFilter{Query: c.q})
 		if w := want(mine, c.keep); !slices.Equal(got, w) {

@@ -18,4 +18,12 @@ CREATE FUNCTION nanobanana_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE STRI
         'ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĐĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦĨĩĪīĬĭĮįİĲĴĵĶķĹĺĻļĽľĿŁŃńŅņŇňŊŌōŎŏŐőŒŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŦŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžЀЁЂЃЄЅІЇЈЉЊЋЌЍЎЏАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ',
         'abcdefghijklmnopqrstuvwxyzaaaaaaæceeeeiiiiðnoooooøuuuuyþaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddđeeeeeeeeeegggggggghhħiiiiiiiiiĳjjkkllllllŀłnnnnnnŋooooooœrrrrrrssssssssttttŧuuuuuuuuuuuuwwyyyzzzzzzѐёђѓєѕіїјљњћќѝўџабвгдежзийклмнопрстуфхцчшщъыьэюя')
 $$;
-CREATE INDEX generations_prompt_search ON generations USING gin (to_tsvector('simple', nanobanana_fold(prompt)));
+-- A generation's search vector: its owner's token ("u" and the user id, weight A) and
+-- its prompt's words (weight D). A search matches the owner's token with the words (the
+-- words with weight D only), so the GIN index gives the searching user's rows, not every
+-- user's who wrote the word, as SQLite's owner column does.
+CREATE FUNCTION nanobanana_search_vector(owner bigint, prompt text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT setweight(to_tsvector('simple', 'u' || owner::text), 'A') || to_tsvector('simple', nanobanana_fold(prompt))
+$$;
+CREATE INDEX generations_prompt_search ON generations USING gin (nanobanana_search_vector(user_id, prompt));
