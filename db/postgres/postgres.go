@@ -319,15 +319,19 @@ func (e *engine) TextSearch(n int) string {
 		WHERE nanobanana_search_vector(s.user_id, s.prompt) @@ to_tsquery('simple', nanobanana_fold(?%d)) OFFSET 0)`, n)
 }
 
-// TextQuery is a tsquery of the user's token and every word as a prefix of the prompt's
-// words: u7:A & w1:*D & w2:*D, folded by TextSearch as the prompt is in the index
+// TextQuery is a tsquery of the user's token, every word of the prompt's, and the last
+// as a prefix (as SQLite's): u7:A & w1:D & w2:*D, folded by TextSearch as the prompt is in the index
 // (nanobanana_fold lowers the weights' letters too, which tsquery reads either way). The
 // words hold only letters and digits (db.SearchWords), so they need no quoting.
 func (e *engine) TextQuery(userID int64, words []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "u%d:A", userID)
-	for _, w := range words {
-		b.WriteString(" & " + w + ":*D")
+	for i, w := range words {
+		if i == len(words)-1 {
+			b.WriteString(" & " + w + ":*D")
+		} else {
+			b.WriteString(" & " + w + ":D")
+		}
 	}
 	return b.String()
 }

@@ -115,6 +115,10 @@ var _ = register("SearchFindsTheSameRowsOnEveryEngine", func(t *testing.T, open 
 		{"LIGHT", has("A red Lighthouse at dusk", "sci-fi city, neon lights", "a lighthouse keeper's cat")},
 		// every word must be there
 		{"red lighthouse", has("A red Lighthouse at dusk")},
+		// only the last word is a word's start: the others are whole words
+		{"lighthouse ca", has("a lighthouse keeper's cat")},
+		{"light cat", has()},
+		{"lighthouse Lighthouse", has("A red Lighthouse at dusk", "a lighthouse keeper's cat")},
 		// Latin accents aside, both ways
 		{"cafe creme", has("Café au lait on a table, crème brûlée")},
 		{"brûlée", has("Café au lait on a table, crème brûlée")},
