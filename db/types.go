@@ -98,8 +98,8 @@ type ListFilter struct {
 	Cursor string // "" for the first page, else a next cursor from a previous page
 
 	// The filters of search (issue 13), all optional and combined with AND.
-	// Query: words the prompt must hold, each as a word or the start of one, case and
-	// Latin accents aside (SearchWords splits it).
+	// Query: words the prompt must hold, the last also as the start of one (the word
+	// being typed), case and Latin accents aside (SearchWords splits it).
 	Query string
 	// From and To bound created_at: From <= created_at < To (zero: unbounded).
 	From, To time.Time

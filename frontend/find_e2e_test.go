@@ -84,8 +84,8 @@ func TestBrowserFind(t *testing.T) {
 	step("back to all images, searched for a screenshot",
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#board-select'); s.value = ''; s.dispatchEvent(new Event('change')); })()`),
 		waitJS(tiles+`.length === 4`),
-		chromedp.SendKeys(chromedp.CSS("#find-q"), "a"),
-		waitJS(tiles+`.length === 3`), // A red fox, at night, An old tram
+		chromedp.SendKeys(chromedp.CSS("#find-q"), "night"),
+		waitJS(fmt.Sprintf(`JSON.stringify(%s) === JSON.stringify([%q])`, tiles, prompts[2])),
 	)
 	searchShot(t, ctx)
 	step("the prompt history fills the form in one click",
@@ -105,30 +105,38 @@ func TestBrowserFind(t *testing.T) {
 	)
 }
 
-// shot saves the page as docs/screenshots/NAME-desktop-light.png (1280 x 800).
+// shot saves the page as docs/screenshots/NAME-{desktop,phone}-{light,dark}.png.
 func shot(t *testing.T, ctx context.Context, name string, prepare ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	out := filepath.Join("..", "docs", "screenshots")
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	actions := append([]chromedp.Action[chromedp.Void]{
-		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1280, Height: 800, DeviceScaleFactor: 1}),
-		scheme("light"),
-	}, prepare...)
-	actions = append(actions, chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren()`), chromedp.Sleep(300*time.Millisecond))
-	err := chromedp.Do(sctx, actions...)
-	var png []byte
-	if err == nil {
-		png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
+	for _, size := range []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}} {
+		for _, colors := range []string{"light", "dark"} {
+			sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			actions := append([]chromedp.Action[chromedp.Void]{
+				send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
+				scheme(colors),
+			}, prepare...)
+			actions = append(actions, chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren()`), chromedp.Sleep(300*time.Millisecond))
+			err := chromedp.Do(sctx, actions...)
+			var png []byte
+			if err == nil {
+				png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%s-%s.png", name, size.name, colors)), png, 0o644)
+			}
+			cancel()
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+		}
 	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join(out, name+"-desktop-light.png"), png, 0o644)
-	}
-	if err == nil {
-		err = chromedp.Do(sctx, send(emulation.ClearDeviceMetricsOverride, cdp.Empty{}))
-	}
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+	if err := chromedp.Do(ctx, send(emulation.ClearDeviceMetricsOverride, cdp.Empty{}), scheme("light")); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -167,7 +167,7 @@ var apiDocs = map[string]opDoc{
 	"GET /api/v1/images/status/:id": {tag: "images", summary: "One generation", answers: map[int]any{200: generationDoc{}}},
 	"GET /api/v1/images/list": {tag: "images", summary: "The user's generations, newest first, in pages",
 		query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"},
-			{"q", "words the prompt holds, each a word or a word's start, case and Latin accents aside"},
+			{"q", "words the prompt holds (the last also as a word's start), case and Latin accents aside"},
 			{"from", "made at or after this date (2026-01-31) or time (RFC 3339)"}, {"to", "made before this time, or on or before this date"},
 			{"resolution", "only this resolution"}, {"aspect_ratio", "only this aspect ratio"}, {"mode", "text-to-image or image-to-image"},
 			{"favorite", "true: only favorites"}},

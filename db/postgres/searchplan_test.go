@@ -64,7 +64,7 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 		{db.ListFilter{Favorite: true, Status: db.StatusFailed, Mode: db.ModeTextToImage}, "generations_user_favorite"},
 		{db.ListFilter{Resolution: "4K"}, "generations_user_resolution"},
 		{db.ListFilter{AspectRatio: "16:9", Status: db.StatusCompleted}, "generations_user_aspect"},
-		{db.ListFilter{Mode: db.ModeImageToImage}, "generations_user_mode"},
+		{db.ListFilter{Mode: db.ModeImageToImage}, "generations_user_i2i"},
 		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "generations_user_created"},
 	} {
 		q, args, err := sqlstore.FilteredListQuery(d.e, 7, tc.f)

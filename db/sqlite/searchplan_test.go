@@ -65,7 +65,8 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 		{db.ListFilter{Resolution: "4K"}, "USING INDEX generations_user_resolution (user_id=? AND resolution=? AND (created_at,id)<(?,?))", true},
 		{db.ListFilter{Resolution: "4K", AspectRatio: "16:9", Status: db.StatusCompleted}, "USING INDEX generations_user_resolution", true},
 		{db.ListFilter{AspectRatio: "16:9", Cursor: cursor}, "USING INDEX generations_user_aspect (user_id=? AND aspect_ratio=?", true},
-		{db.ListFilter{Mode: db.ModeImageToImage}, "USING INDEX generations_user_mode (user_id=? AND generation_mode=?", true},
+		{db.ListFilter{Mode: db.ModeImageToImage}, "USING INDEX generations_user_i2i (user_id=? AND (created_at,id)<(?,?))", true},
+		{db.ListFilter{Mode: db.ModeTextToImage}, "USING INDEX generations_user_created (user_id=?", true},
 		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "USING INDEX generations_user_created (user_id=? AND created_at>? AND (created_at,id)<(?,?))", true},
 		{db.ListFilter{From: day, Status: db.StatusPending}, "USING INDEX generations_user_created (user_id=?", true},
 	} {

@@ -300,14 +300,19 @@ func (e *engine) TextSearch(n int) string {
 	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
 }
 
-// TextQuery is an FTS5 query of the user's token and every word as a prefix:
-// owner:"u7" AND prompt:"w1"* AND prompt:"w2"*. The words hold only letters and digits
-// (db.SearchWords), so quoting needs no escapes.
+// TextQuery is an FTS5 query of the user's token, every word, and the last word as a
+// prefix: owner:"u7" AND prompt:"w1" AND prompt:"w2"*. (A prefix merges the entries of
+// every term it starts, all users' ones; a whole word is read by seeking to the user's
+// entries. So only the word being typed is a prefix.) The words hold only letters and
+// digits (db.SearchWords), so quoting needs no escapes.
 func (e *engine) TextQuery(userID int64, words []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `owner:"u%d"`, userID)
-	for _, w := range words {
-		b.WriteString(` AND prompt:"` + w + `"*`)
+	for i, w := range words {
+		b.WriteString(` AND prompt:"` + w + `"`)
+		if i == len(words)-1 {
+			b.WriteString("*")
+		}
 	}
 	return b.String()
 }

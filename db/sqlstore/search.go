@@ -16,8 +16,9 @@ import (
 //
 //   - One filter drives: the one whose index reads the page in order. A search drives
 //     when there is one (the engine's text index: SQLite FTS5, PostgreSQL GIN); else
-//     favorites (their partial index), else resolution, aspect ratio, mode (an index
-//     each, by user and value, newest first), else the dates (generations_user_created,
+//     favorites (their partial index), else resolution, aspect ratio (an index each, by
+//     user and value, newest first), image-to-image (a partial index; text-to-image is
+//     most of a history, found among the newest rows), else the dates (generations_user_created,
 //     whose range they bound). Its condition is written plainly, so the planner uses
 //     its index.
 //   - Every other filter is a condition with a parameter that may be NULL,
@@ -61,7 +62,11 @@ func filterQueries(text string) (q [driveKinds]string) {
 			col   string
 			n     int
 		}{{driveResolution, "resolution", 6}, {driveAspect, "aspect_ratio", 7}, {driveMode, "generation_mode", 8}} {
-			if d == f.drive {
+			if d == driveMode && f.drive == driveMode {
+				// generations_user_i2i holds image-to-image only: the text names its
+				// condition, so the planner may use it.
+				cond = append(cond, `generation_mode = ?8 AND generation_mode = 'image-to-image'`)
+			} else if d == f.drive {
 				cond = append(cond, fmt.Sprintf(`%s = ?%d`, f.col, f.n))
 			} else {
 				cond = append(cond, fmt.Sprintf(`(CAST(?%d AS TEXT) IS NULL OR %s = ?%d)`, f.n, f.col, f.n))
@@ -131,7 +136,7 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 		return texts[driveResolution], args, limit, nil
 	case f.AspectRatio != "":
 		return texts[driveAspect], args, limit, nil
-	case f.Mode != "":
+	case f.Mode == db.ModeImageToImage:
 		return texts[driveMode], args, limit, nil
 	}
 	return texts[driveDates], args, limit, nil

@@ -75,7 +75,7 @@ type Dialect interface {
 	// holds the words of the search bound at ?n, in TextQuery's form.
 	TextSearch(n int) string
 	// TextQuery is the argument of TextSearch for the user's words (db.SearchWords):
-	// each a word of the prompt or the start of one.
+	// each a word of the prompt, the last also the start of one.
 	TextQuery(userID int64, words []string) string
 }
 

@@ -49,7 +49,8 @@ export function matches(g) {
   const want = words(state.q);
   if (want.length) {
     const have = words(g.prompt);
-    if (!want.every((w) => have.some((x) => x.startsWith(w)))) return false;
+    const last = want.length - 1;
+    if (!want.every((w, i) => have.some((x) => (i === last ? x.startsWith(w) : x === w)))) return false;
   }
   return true;
 }
