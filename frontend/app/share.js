@@ -58,11 +58,17 @@ export async function load() {
   } catch (err) { announce(err.message, 'error'); }
 }
 
+// words titles the dialog for what it shares (after i18n.apply, which knows only the
+// image's words).
+function words() {
+  $('#share-title').textContent = t(target.board_id ? 'shareBoardTitle' : 'shareTitle');
+  $('#share-help').textContent = t(target.board_id ? 'shareBoardHelp' : 'shareHelp');
+}
+
 function openDialog(what) {
   target = what;
   if (!target.image_id && !target.board_id) return;
-  $('#share-title').textContent = t(target.board_id ? 'shareBoardTitle' : 'shareTitle');
-  $('#share-help').textContent = t(target.board_id ? 'shareBoardHelp' : 'shareHelp');
+  words();
   $('#share-new').hidden = true;
   showError($('#share-form'), null);
   render();
@@ -101,7 +107,7 @@ export function init() {
   boardButton();
   $('#share-create').addEventListener('click', create);
   $('#share-copy').addEventListener('click', () => copy($('#share-url').value));
-  onLanguage(render);
+  onLanguage(() => { render(); words(); });
 }
 
 export function reset() { links = []; render(); }
