@@ -144,6 +144,11 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	if g.Favorite {
+		b = append(b, `,"favorite":true`...)
+	} else {
+		b = append(b, `,"favorite":false`...)
+	}
 	return b
 }
 

@@ -36,6 +36,7 @@ type generationJSON struct {
 	RetryReason       *string         `json:"retry_reason"`
 	RetryAt           *time.Time      `json:"retry_at"`
 	ErrorCode         *string         `json:"error_code"`
+	Favorite          bool            `json:"favorite"`
 	QueuePosition     *int            `json:"queue_position,omitempty"`
 	ImageURL          *string         `json:"image_url"`
 	ThumbnailURL      *string         `json:"thumbnail_url"`
@@ -67,7 +68,7 @@ func mirror(g *Generation, v *View) generationJSON {
 		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
 		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD, ReferenceURLs: v.ReferenceURLs,
-		CostUSD: USD(g.CostMicros), PaidBy: opt(g.PaidBy), BookedUSD: USD(g.BookedMicros), Metrics: g.Metrics}
+		CostUSD: USD(g.CostMicros), PaidBy: opt(g.PaidBy), BookedUSD: USD(g.BookedMicros), Metrics: g.Metrics, Favorite: g.Favorite}
 	if m.ReferenceURLs == nil {
 		m.ReferenceURLs = []string{}
 	}
@@ -113,7 +114,7 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		{Generation{ID: "b", Status: StatusCompleted, Params: Params{Prompt: odd, Resolution: "4K",
 			ReferenceIDs: []string{"x", odd}}, Error: odd, CreatedAt: time.UnixMilli(1767225600000),
 			StartedAt: time.UnixMilli(1767225601100), CompletedAt: time.UnixMilli(1767225609999),
-			Width: 4096, Height: 0, Bytes: 1 << 40},
+			Width: 4096, Height: 0, Bytes: 1 << 40, Favorite: true},
 			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3,
 				ReferenceURLs: []string{"/api/v1/uploads/file/x?u=1&exp=2&sig=a", "https://x.example/<odd>"}}},
 		{Generation{Status: StatusPending}, View{}},

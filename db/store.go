@@ -28,6 +28,7 @@ type Options struct {
 type Store interface {
 	Users
 	Generations
+	Collections
 	Queue
 	Events
 	Throttle
@@ -36,6 +37,7 @@ type Store interface {
 	Settings
 	Admin
 	Spending
+	Shares
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -121,6 +123,40 @@ type Generations interface {
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
 	// PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
 	PruneIdempotencyKeys(ctx context.Context, olderThan time.Time) (int64, error)
+	// SetFavorite marks or unmarks the user's generation as a favorite and returns it
+	// (with an event, so other pages show the mark); another user's is ErrNotFound.
+	SetFavorite(ctx context.Context, userID int64, id string, favorite bool) (*Generation, error)
+}
+
+// Collections are what a user keeps of their history: boards and prompts (issue 13).
+// Another user's board or generation is ErrNotFound, exactly like a missing one.
+type Collections interface {
+	// Boards returns the user's boards, newest first, with their counts.
+	Boards(ctx context.Context, userID int64) ([]Board, error)
+	// GetBoard returns one of the user's boards.
+	GetBoard(ctx context.Context, userID int64, id string) (*Board, error)
+	// CreateBoard makes a board named name.
+	CreateBoard(ctx context.Context, userID int64, name string) (*Board, error)
+	// RenameBoard renames the user's board.
+	RenameBoard(ctx context.Context, userID int64, id, name string) (*Board, error)
+	// DeleteBoard removes the board (its generations stay).
+	DeleteBoard(ctx context.Context, userID int64, id string) error
+	// AddToBoard puts the user's generation on the user's board (again: no change).
+	AddToBoard(ctx context.Context, userID int64, boardID, genID string) error
+	// RemoveFromBoard takes the generation off the board (not on it: ErrNotFound).
+	RemoveFromBoard(ctx context.Context, userID int64, boardID, genID string) error
+	// ListBoard returns a page of the board's generations, newest first, and the next
+	// page's cursor (f's Limit and Cursor; its filters are not used).
+	ListBoard(ctx context.Context, userID int64, boardID string, f ListFilter) ([]Generation, string, error)
+	// PromptHistory returns the user's prompts, grouped by text, last used first (of
+	// the newest 5,000 generations: the counts are of those).
+	PromptHistory(ctx context.Context, userID int64, limit int) ([]PromptUse, error)
+	// SavedPrompts returns the user's saved prompts, newest first.
+	SavedPrompts(ctx context.Context, userID int64) ([]SavedPrompt, error)
+	// SavePrompt saves prompt under name.
+	SavePrompt(ctx context.Context, userID int64, name, prompt string) (*SavedPrompt, error)
+	// DeleteSavedPrompt removes one of the user's saved prompts.
+	DeleteSavedPrompt(ctx context.Context, userID int64, id string) error
 }
 
 // CreateOptions bound a new generation's job and its user's queue.
@@ -316,4 +352,24 @@ type Settings interface {
 	// write in this process, and (PostgreSQL) at once when another process wrote. Read
 	// it before Settings; read Settings again when it differs.
 	SettingsVersion() uint64
+}
+
+// Shares are public links to one image or one board. A link answers only while it
+// exists, is unexpired, what it names exists and its owner is enabled: revoking deletes
+// the row, so the next request through the link finds nothing, in every process at once.
+type Shares interface {
+	// CreateShare stores sh (its CreatedAt is set): sh.GenerationID or sh.BoardID names
+	// the user's image or board; another user's or a missing one is ErrNotFound.
+	CreateShare(ctx context.Context, sh Share) (*Share, error)
+	// Shares lists the user's links, newest first, expired ones included.
+	Shares(ctx context.Context, userID int64) ([]Share, error)
+	// DeleteShare revokes the user's link; another user's is ErrNotFound.
+	DeleteShare(ctx context.Context, userID int64, token string) error
+	// LiveShare answers a live link; an unknown, expired or revoked link, or one whose
+	// owner is disabled, is ErrNotFound.
+	LiveShare(ctx context.Context, token string) (*Share, error)
+	// SharedGeneration answers a live link and one generation it shows, in one read: an
+	// image link's own image (genID "" or its id), or a board link's image genID that is
+	// on the board. Anything else is ErrNotFound.
+	SharedGeneration(ctx context.Context, token, genID string) (*Share, *Generation, error)
 }

@@ -3,7 +3,9 @@ package db
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // User is an account. PasswordHash never leaves the server.
@@ -70,6 +72,7 @@ type Generation struct {
 	StartedAt    time.Time
 	CompletedAt  time.Time
 	UpdatedAt    time.Time
+	Favorite     bool // marked by its user
 	// QueuePosition is set for pending generations read from the store: an estimate
 	// (1 = next) of where this one stands in the fair claim order; 0 otherwise.
 	QueuePosition int
@@ -114,6 +117,60 @@ type ListFilter struct {
 	Status string // "" for all
 	Limit  int    // default 20, at most 100
 	Cursor string // "" for the first page, else a next cursor from a previous page
+
+	// The filters of search (issue 13), all optional and combined with AND.
+	// Query: words the prompt must hold, the last also as the start of one (the word
+	// being typed), case and Latin accents aside (SearchWords splits it).
+	Query string
+	// From and To bound created_at: From <= created_at < To (zero: unbounded).
+	From, To time.Time
+	// Resolution, AspectRatio and Mode select one value of the setting ("": any).
+	Resolution, AspectRatio, Mode string
+	// Favorite keeps only the generations marked favorite.
+	Favorite bool
+}
+
+// Filtered reports whether f uses a filter beyond the status.
+func (f ListFilter) Filtered() bool {
+	return f.Query != "" || !f.From.IsZero() || !f.To.IsZero() || f.Resolution != "" ||
+		f.AspectRatio != "" || f.Mode != "" || f.Favorite
+}
+
+// SearchWords splits a search into its words: runs of letters and digits, at most 16
+// (the rest is ignored). Everything else separates words, as the engines' tokenizers
+// split prompts.
+func SearchWords(q string) []string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	if len(words) > 16 {
+		words = words[:16]
+	}
+	return words
+}
+
+// Board is a user's named set of generations.
+type Board struct {
+	ID        string
+	UserID    int64
+	Name      string
+	Count     int // generations on it
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// PromptUse is one prompt of a user's history: how many generations used it, and when
+// the last one was made.
+type PromptUse struct {
+	Prompt   string
+	Count    int
+	LastUsed time.Time
+}
+
+// SavedPrompt is a prompt the user named to use again.
+type SavedPrompt struct {
+	ID        string
+	Name      string
+	Prompt    string
+	CreatedAt time.Time
 }
 
 // Queue states (generations.state) and phases (generations.phase); see the first
@@ -252,4 +309,16 @@ type AccessToken struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time // zero: never expires
 	LastUsedAt time.Time // zero: never used
+}
+
+// Share is a public, read-only link to one of a user's images or boards: whoever holds
+// the token may see that image (or the board's images) and the prompts, nothing else of
+// the owner's, until the link expires or its owner revokes it.
+type Share struct {
+	Token        string // 128 random bits (NewID): the link's only secret
+	UserID       int64
+	GenerationID string // the image shared, or ""
+	BoardID      string // the board shared, or ""
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never expires
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-//go:embed index.html styles.css favicon.svg app docs/index.html docs/docs.js docs/docs.css docs/swagger-ui-bundle.js docs/swagger-ui.css docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
+//go:embed index.html share.html styles.css favicon.svg app docs/index.html docs/docs.js docs/docs.css docs/swagger-ui-bundle.js docs/swagger-ui.css docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
 var files embed.FS
 
 type asset struct {
@@ -68,6 +68,7 @@ func Handler() http.Handler {
 		panic("frontend: embedded files unreadable: " + err.Error()) // cannot happen with go:embed
 	}
 	index := assets["/index.html"]
+	shared := assets["/share.html"]
 	// The API reference (Swagger UI over /api/v1/openapi.json).
 	assets["/docs"] = assets["/docs/index.html"]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +86,12 @@ func Handler() http.Handler {
 			// Assets are not content-hashed in their names, so keep the max-age short and
 			// let the ETag make revalidation cheap.
 			w.Header().Set("Cache-Control", "public, max-age=300")
+		case strings.HasPrefix(p, "/s/") && path.Ext(p) == "":
+			// A share link's public page (no account; the token stays out of Referers).
+			a = shared
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			w.Header().Set("X-Robots-Tag", "noindex, nofollow")
 		case ok || path.Ext(p) == "" || strings.HasSuffix(r.URL.Path, "/"):
 			a = index
 			w.Header().Set("Cache-Control", "no-cache")

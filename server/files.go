@@ -172,6 +172,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind
 
 	var key, ctype, name, etag string
 	var modtime time.Time
+	var gen *db.Generation // the image's generation, for a download's recipe
 	switch kind {
 	case kindImage, kindThumb:
 		g, err := s.db.GetGeneration(r.Context(), userID, id)
@@ -186,6 +187,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind
 		}
 		modtime = g.CompletedAt
 		if kind == kindImage {
+			gen = g
 			key, ctype, name = g.ImageKey, g.ImageType, "nanobanana-"+id
 			if g.SHA256 != "" {
 				etag = `"` + g.SHA256 + `"`
@@ -217,7 +219,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind
 	if !inline {
 		ctype, ext = "application/octet-stream", "bin"
 	}
-	if !inline || r.URL.Query().Get("download") == "1" {
+	download := r.URL.Query().Get("download") == "1"
+	if !inline || download {
 		disposition = "attachment"
 	}
 	h.Set("Content-Type", ctype)
@@ -226,6 +229,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, kind fileKind
 	h.Set("X-Content-Type-Options", "nosniff")
 	if etag != "" {
 		h.Set("ETag", etag)
+	}
+	if download && gen != nil && inline {
+		// Saved with Download: the file carries its recipe (recipe.go).
+		return s.writeDownload(w, r, gen)
 	}
 
 	if prefix := s.cfg.XAccelRedirect; prefix != "" {

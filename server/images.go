@@ -169,6 +169,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal, _ ht
 	default:
 		return invalid("status", "status must be one of: pending, running, completed, failed, canceled.")
 	}
+	if err := listFilters(q, &f); err != nil {
+		return err
+	}
 	items, next, err := s.db.ListGenerations(r.Context(), p.ID, f)
 	switch {
 	case db.CodeOf(err) == db.CodeInvalidCursor:

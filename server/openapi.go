@@ -41,6 +41,7 @@ type queryParam struct{ name, description string }
 type (
 	noBody     struct{} // 204 and the like
 	fileAnswer struct{} // an image
+	zipAnswer  struct{} // a zip of images
 	sseAnswer  struct{} // text/event-stream
 	csvAnswer  struct{} // text/csv
 )
@@ -83,6 +84,7 @@ type generationDoc struct {
 	// ErrorCode names a failure a client may treat on its own (safety_filter: edit the
 	// prompt rather than run it again); null otherwise.
 	ErrorCode     *string `json:"error_code"`
+	Favorite      bool    `json:"favorite"`
 	QueuePosition *int    `json:"queue_position,omitempty"`
 	ImageURL      *string `json:"image_url"`
 	ThumbnailURL  *string `json:"thumbnail_url"`
@@ -215,12 +217,28 @@ var apiDocs = map[string]opDoc{
 		answers: map[int]any{202: generationDoc{}}},
 	"GET /api/v1/images/status/:id": {tag: "images", summary: "One generation", answers: map[int]any{200: generationDoc{}}},
 	"GET /api/v1/images/list": {tag: "images", summary: "The user's generations, newest first, in pages",
-		query:   []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"}},
+		query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"},
+			{"q", "words the prompt holds (the last also as a word's start), case and Latin accents aside"},
+			{"from", "made at or after this date (2026-01-31) or time (RFC 3339)"}, {"to", "made before this time, or on or before this date"},
+			{"resolution", "only this resolution"}, {"aspect_ratio", "only this aspect ratio"}, {"mode", "text-to-image or image-to-image"},
+			{"favorite", "true: only favorites"}},
 		answers: map[int]any{200: generationListDoc{}}},
-	"DELETE /api/v1/images/:id":      {tag: "images", summary: "Delete a generation (canceling it if it runs) and its files", answers: map[int]any{204: noBody{}}},
-	"GET /api/v1/images/:id":         {tag: "images", summary: "One generation, as the original service answered it (result_url, error_message)", answers: map[int]any{200: originalGenerationDoc{}}},
-	"POST /api/v1/images/cancel/:id": {tag: "images", summary: "Cancel a pending or running generation", answers: map[int]any{200: generationDoc{}}},
-	"POST /api/v1/images/retry/:id":  {tag: "images", summary: "Queue a failed or canceled generation again (409 generation_stopping with Retry-After while its run stops)", answers: map[int]any{202: generationDoc{}}},
+	"DELETE /api/v1/images/:id":                  {tag: "images", summary: "Delete a generation (canceling it if it runs) and its files", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/images/:id":                     {tag: "images", summary: "One generation, as the original service answered it (result_url, error_message)", answers: map[int]any{200: originalGenerationDoc{}}},
+	"POST /api/v1/images/cancel/:id":             {tag: "images", summary: "Cancel a pending or running generation", answers: map[int]any{200: generationDoc{}}},
+	"PUT /api/v1/images/favorite/:id":            {tag: "images", summary: "Mark or unmark a generation as a favorite", body: favoriteRequest{}, example: favoriteRequest{Favorite: true}, answers: map[int]any{200: generationDoc{}}},
+	"GET /api/v1/boards":                         {tag: "boards", summary: "The user's boards, newest first, with how many generations each holds", answers: map[int]any{200: boardList{}}},
+	"POST /api/v1/boards":                        {tag: "boards", summary: "Create a board", body: boardRequest{}, example: boardRequest{Name: "Lighthouses"}, answers: map[int]any{201: boardJSON{}}},
+	"GET /api/v1/boards/:board_id":               {tag: "boards", summary: "A board and a page of its generations, newest first", query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}}, answers: map[int]any{200: boardPageDoc{}}},
+	"PATCH /api/v1/boards/:board_id":             {tag: "boards", summary: "Rename a board", body: boardRequest{}, answers: map[int]any{200: boardJSON{}}},
+	"DELETE /api/v1/boards/:board_id":            {tag: "boards", summary: "Delete a board (its generations stay)", answers: map[int]any{204: noBody{}}},
+	"PUT /api/v1/boards/:board_id/images/:id":    {tag: "boards", summary: "Put a generation on a board (again: no change)", answers: map[int]any{204: noBody{}}},
+	"DELETE /api/v1/boards/:board_id/images/:id": {tag: "boards", summary: "Take a generation off a board", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/prompts/history":                {tag: "prompts", summary: "The user's past prompts, grouped by text, last used first, with counts", query: []queryParam{{"limit", "1 to 100 (default 50)"}}, answers: map[int]any{200: promptHistoryDoc{}}},
+	"GET /api/v1/prompts/saved":                  {tag: "prompts", summary: "The user's saved prompts, newest first", answers: map[int]any{200: savedPromptList{}}},
+	"POST /api/v1/prompts/saved":                 {tag: "prompts", summary: "Save a prompt under a name", body: savedPromptRequest{}, example: savedPromptRequest{Name: "Lighthouse", Prompt: "A banana lighthouse at dusk, watercolor"}, answers: map[int]any{201: savedPromptJSON{}}},
+	"DELETE /api/v1/prompts/saved/:id":           {tag: "prompts", summary: "Delete a saved prompt", answers: map[int]any{204: noBody{}}},
+	"POST /api/v1/images/retry/:id":              {tag: "images", summary: "Queue a failed or canceled generation again (409 generation_stopping with Retry-After while its run stops)", answers: map[int]any{202: generationDoc{}}},
 
 	"POST /api/v1/images/uploads":          {tag: "images", summary: "Store reference images (multipart field images) for image-to-image; the older path of POST /api/v1/uploads", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
 	"POST /api/v1/uploads":                 {tag: "uploads", summary: "Store reference images (multipart field images): checked to their end, turned upright, stripped of metadata; counted against the quota", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
@@ -231,13 +249,24 @@ var apiDocs = map[string]opDoc{
 	"HEAD /api/v1/uploads/file/:id":        {tag: "files", summary: "A reference image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
 	"GET /api/v1/images/uploads/file/:id":  {tag: "files", summary: "A reference image", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/uploads/file/:id": {tag: "files", summary: "A reference image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
-	"GET /api/v1/images/file/:id":          {tag: "files", summary: "A generation's image", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
+	"GET /api/v1/images/file/:id":          {tag: "files", summary: "A generation's image (?download=1: as an attachment with its prompt and settings inside: PNG iTXt, JPEG comment and XMP)", query: []queryParam{{"download", "1: save it, with the recipe inside the file"}}, answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/file/:id":         {tag: "files", summary: "A generation's image's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
 	"GET /api/v1/images/thumbnail/:id":     {tag: "files", summary: "A generation's thumbnail", answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
 	"HEAD /api/v1/images/thumbnail/:id":    {tag: "files", summary: "A generation's thumbnail's headers", answers: map[int]any{200: noBody{}, 304: noBody{}}},
-	"GET /api/v1/events":                   {tag: "events", summary: "Server-Sent Events of the user's generations (Last-Event-ID replays)", query: []queryParam{{"ticket", "a stream ticket, for browsers' EventSource"}, {"last_event_id", "where to resume, for clients that cannot send Last-Event-ID"}}, answers: map[int]any{200: sseAnswer{}}},
-	"POST /api/v1/events/ticket":           {tag: "events", summary: "A short-lived ticket that opens the event stream from a browser", answers: map[int]any{200: ticketDoc{}}},
-	"POST /api/v1/webhooks/replicate":      {tag: "webhooks", summary: "Replicate's deliveries (signed by Replicate)", answers: map[int]any{204: noBody{}}},
+	"POST /api/v1/images/zip": {tag: "files", summary: "Several of the user's images as one zip, each entry carrying its recipe: a selection (ids, at most 200; any id not the user's or without an image: 404, nothing zipped) or a whole board (board_id: its images, however many)",
+		body: zipRequest{}, example: zipRequest{IDs: []string{"0192f0c1a2b34c5d6e7f8091a2b3c4d5"}}, answers: map[int]any{200: zipAnswer{}}},
+	"POST /api/v1/zips": {tag: "files", summary: "A short-lived link (5 minutes) that downloads the selection (ids) or the board (board_id) as a zip, for browsers; checked now",
+		body: zipRequest{}, example: zipRequest{IDs: []string{"0192f0c1a2b34c5d6e7f8091a2b3c4d5"}}, answers: map[int]any{201: zipLinkJSON{}}},
+	"GET /api/v1/zips/:token": {tag: "files", summary: "The zip of a link from POST /api/v1/zips (the link is its credential)", answers: map[int]any{200: zipAnswer{}}},
+	"POST /api/v1/shares": {tag: "shares", summary: "Make a public, read-only link to one of the user's images (image_id) or boards (board_id), with an optional expiry in hours",
+		body: shareRequest{}, example: shareRequest{ImageID: "0192f0c1a2b34c5d6e7f8091a2b3c4d5", ExpiresInHours: 168}, answers: map[int]any{201: shareJSON{}}},
+	"GET /api/v1/shares":              {tag: "shares", summary: "The user's share links, newest first, expired ones included", answers: map[int]any{200: shareList{}}},
+	"DELETE /api/v1/shares/:token":    {tag: "shares", summary: "Revoke a share link: 404 through it from the next request on", answers: map[int]any{204: noBody{}}},
+	"GET /api/v1/shared/info/:token":  {tag: "shares", summary: "Public: what a link shows (no account needed; no-store): an image with its prompt, size and URLs, or a board's name and a page of its images", query: []queryParam{{"cursor", "a board link's next_cursor"}}, answers: map[int]any{200: sharedJSON{}}},
+	"GET /api/v1/shared/file/:token":  {tag: "shares", summary: "Public: the shared image (?download=1: as an attachment with its recipe)", query: []queryParam{{"image", "on a board link: which of its images (its image_url has it)"}, {"download", "1: save it, with the prompt and settings inside the file"}}, answers: map[int]any{200: fileAnswer{}, 206: fileAnswer{}, 304: noBody{}}},
+	"GET /api/v1/events":              {tag: "events", summary: "Server-Sent Events of the user's generations (Last-Event-ID replays)", query: []queryParam{{"ticket", "a stream ticket, for browsers' EventSource"}, {"last_event_id", "where to resume, for clients that cannot send Last-Event-ID"}}, answers: map[int]any{200: sseAnswer{}}},
+	"POST /api/v1/events/ticket":      {tag: "events", summary: "A short-lived ticket that opens the event stream from a browser", answers: map[int]any{200: ticketDoc{}}},
+	"POST /api/v1/webhooks/replicate": {tag: "webhooks", summary: "Replicate's deliveries (signed by Replicate)", answers: map[int]any{204: noBody{}}},
 }
 
 // openAPIPath turns httprouter's :id into OpenAPI's {id}.
@@ -434,9 +463,12 @@ func (s *Server) openAPIDocument() map[string]any {
 			}
 			sec := []any{map[string]any{"bearer": scopes}}
 			if rt.creds != nil {
-				if strings.Contains(rt.path, "/events") {
+				switch {
+				case strings.Contains(rt.path, "/events"):
 					sec = append(sec, map[string]any{"ticket": []string{}})
-				} else {
+				case strings.Contains(rt.path, "/zips/"):
+					sec = append(sec, map[string]any{}) // the token in the path is the credential
+				default:
 					sec = append(sec, map[string]any{"signedLink": []string{}})
 				}
 			}
@@ -492,6 +524,9 @@ func answerDoc(b *schemaBuilder, a any) map[string]any {
 	case csvAnswer:
 		return map[string]any{"description": "CSV, one line per day, user and payer: date,user_id,username,paid_by,usd,images.",
 			"content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
+	case zipAnswer:
+		return map[string]any{"description": "A zip of the images (Stored entries, each with its recipe), streamed as it is written.", "content": map[string]any{
+			"application/zip": map[string]any{"schema": map[string]any{"type": "string", "contentEncoding": "binary"}}}}
 	case sseAnswer:
 		return map[string]any{"description": "Server-Sent Events: each event's data is a generation (see Generation), or a last end event.",
 			"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}

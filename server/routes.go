@@ -106,6 +106,20 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/images/:id", who: whoUser, scope: "read", fallback: true, handle: s.statusOriginal},
 		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
 		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
+		{method: "PUT", path: "/api/v1/images/favorite/:id", who: whoUser, scope: "generate", handle: s.setFavorite},
+
+		// Boards and prompts (issue 13): what a user keeps of their history.
+		{method: "GET", path: "/api/v1/boards", who: whoUser, scope: "read", handle: s.listBoards},
+		{method: "POST", path: "/api/v1/boards", who: whoUser, scope: "generate", handle: s.createBoard},
+		{method: "GET", path: "/api/v1/boards/:board_id", who: whoUser, scope: "read", handle: s.boardPage},
+		{method: "PATCH", path: "/api/v1/boards/:board_id", who: whoUser, scope: "generate", handle: s.renameBoard},
+		{method: "DELETE", path: "/api/v1/boards/:board_id", who: whoUser, scope: "generate", handle: s.deleteBoard},
+		{method: "PUT", path: "/api/v1/boards/:board_id/images/:id", who: whoUser, scope: "generate", handle: s.addToBoard},
+		{method: "DELETE", path: "/api/v1/boards/:board_id/images/:id", who: whoUser, scope: "generate", handle: s.removeFromBoard},
+		{method: "GET", path: "/api/v1/prompts/history", who: whoUser, scope: "read", handle: s.promptHistory},
+		{method: "GET", path: "/api/v1/prompts/saved", who: whoUser, scope: "read", handle: s.savedPrompts},
+		{method: "POST", path: "/api/v1/prompts/saved", who: whoUser, scope: "generate", handle: s.savePrompt},
+		{method: "DELETE", path: "/api/v1/prompts/saved/:id", who: whoUser, scope: "generate", handle: s.deleteSavedPrompt},
 
 		// Reference images: stored, listed with what they hold against the quota,
 		// deleted. Their first home, /images/uploads, stays for the clients that know it
@@ -126,6 +140,19 @@ func (s *Server) routeTable() []route {
 		{method: "HEAD", path: "/api/v1/images/file/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindImage), handle: s.file(kindImage)},
 		{method: "GET", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
 		{method: "HEAD", path: "/api/v1/images/thumbnail/:id", who: whoUser, scope: "read", creds: s.bearerOrLink(kindThumb), handle: s.file(kindThumb)},
+
+		// Many images at once, as a zip streamed as it is written: scripts POST the ids;
+		// browsers get a short-lived link to hand to their download manager.
+		{method: "POST", path: "/api/v1/images/zip", who: whoUser, scope: "read", handle: s.zipImages},
+		{method: "POST", path: "/api/v1/zips", who: whoUser, scope: "read", handle: s.createZipLink},
+		{method: "GET", path: "/api/v1/zips/:token", who: whoUser, scope: "read", creds: s.zipLink, handle: s.zipByLink},
+
+		// Share links: made, listed and revoked by their owner; read by anyone holding one.
+		{method: "POST", path: "/api/v1/shares", who: whoUser, scope: "generate", handle: s.createShare},
+		{method: "GET", path: "/api/v1/shares", who: whoUser, scope: "read", handle: s.listShares},
+		{method: "DELETE", path: "/api/v1/shares/:token", who: whoUser, scope: "generate", handle: s.revokeShare},
+		{method: "GET", path: "/api/v1/shared/info/:token", who: whoPublic, handle: s.sharedInfo},
+		{method: "GET", path: "/api/v1/shared/file/:token", who: whoPublic, handle: s.sharedFile},
 
 		// Live changes; the browser's EventSource, which cannot send headers, opens the
 		// stream with a short-lived ticket.

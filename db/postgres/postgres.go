@@ -307,3 +307,31 @@ func migrateOne(ctx context.Context, conn *sql.Conn, version, body string, now t
 	}
 	return true, tx.Commit()
 }
+
+// TextSearch matches a generation's search vector (nanobanana_search_vector, migration
+// 0019: the owner's token and the prompt folded as SQLite folds it), which its GIN
+// index holds. The matches are found first, in a subquery the planner keeps apart
+// (OFFSET 0), where the GIN index is the way to them; the list then reads the user's
+// rows newest first and keeps those (as SQLite does with its FTS5 rowids). Left to
+// itself, a generic plan walked the user's history and computed each row's vector.
+func (e *engine) TextSearch(n int) string {
+	return fmt.Sprintf(`job_id IN (SELECT s.job_id FROM generations s
+		WHERE nanobanana_search_vector(s.user_id, s.prompt) @@ to_tsquery('simple', nanobanana_fold(?%d)) OFFSET 0)`, n)
+}
+
+// TextQuery is a tsquery of the user's token, every word of the prompt's, and the last
+// as a prefix (as SQLite's): u7:A & w1:D & w2:*D, folded by TextSearch as the prompt is in the index
+// (nanobanana_fold lowers the weights' letters too, which tsquery reads either way). The
+// words hold only letters and digits (db.SearchWords), so they need no quoting.
+func (e *engine) TextQuery(userID int64, words []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "u%d:A", userID)
+	for i, w := range words {
+		if i == len(words)-1 {
+			b.WriteString(" & " + w + ":*D")
+		} else {
+			b.WriteString(" & " + w + ":D")
+		}
+	}
+	return b.String()
+}

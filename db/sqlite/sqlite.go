@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -292,4 +293,26 @@ func (e *engine) Close() error {
 		e.closeErr = errors.Join(errs...)
 	})
 	return e.closeErr
+}
+
+// TextSearch reads the prompts' FTS5 index (migration 0020), keyed by job_id.
+func (e *engine) TextSearch(n int) string {
+	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
+}
+
+// TextQuery is an FTS5 query of the user's token, every word, and the last word as a
+// prefix: owner:"u7" AND prompt:"w1" AND prompt:"w2"*. (A prefix merges the entries of
+// every term it starts, all users' ones; a whole word is read by seeking to the user's
+// entries. So only the word being typed is a prefix.) The words hold only letters and
+// digits (db.SearchWords), so quoting needs no escapes.
+func (e *engine) TextQuery(userID int64, words []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `owner:"u%d"`, userID)
+	for i, w := range words {
+		b.WriteString(` AND prompt:"` + w + `"`)
+		if i == len(words)-1 {
+			b.WriteString("*")
+		}
+	}
+	return b.String()
 }

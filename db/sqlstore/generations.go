@@ -20,7 +20,7 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
 	coalesce(image_key, ''), coalesce(image_type, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
-	created_at, started_at, completed_at, updated_at, ` + moneyCols + `, ` + jobShapeCols
+	created_at, started_at, completed_at, updated_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite`
 
 // moneyCols are a generation's books as its JSON shows them (scanMoney).
 const moneyCols = `cost_micros, paid_by, booked_micros + reserved_micros, coalesce(metrics, '')`
@@ -65,7 +65,7 @@ func genDest(g *db.Generation) ([]any, func() error) {
 	dest := append(append([]any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
 		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued)
+		&created, &started, &completed, &updated}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite)
 	return dest, func() error {
 		moneyDone()
 		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
@@ -83,7 +83,7 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error,
 	coalesce(image_key, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0),
-	created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols
+	created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite`
 
 // scanListed scans a listCols row into g, in place.
 func scanListed(row Row, g *db.Generation) error {
@@ -94,7 +94,7 @@ func scanListed(row Row, g *db.Generation) error {
 	if err := row.Scan(append(append([]any{&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error,
 		&g.ImageKey, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes,
-		&created, &started, &completed}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued)...); err != nil {
+		&created, &started, &completed}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite)...); err != nil {
 		return err
 	}
 	moneyDone()
@@ -412,12 +412,28 @@ func listArgs(userID int64, f db.ListFilter) (variant int, args []any, limit int
 // columns is most of a list's cost. Pagination is by keyset on (created_at, id), so
 // pages stay stable while new generations arrive.
 func (s *Store) ListGenerations(ctx context.Context, userID int64, f db.ListFilter) ([]db.Generation, string, error) {
-	variant, args, limit, err := listArgs(userID, f)
+	var text string
+	var args []any
+	var limit int
+	var err error
+	if f.Filtered() {
+		text, args, limit, err = filterArgs(s.e, s.filterTexts(), userID, f)
+	} else {
+		var variant int
+		variant, args, limit, err = listArgs(userID, f)
+		text = listQueries[variant]
+	}
 	if err != nil {
 		return nil, "", err
 	}
+	return s.listPage(ctx, userID, text, args, limit)
+}
+
+// listPage runs a list statement (listCols, ordered newest first, limit+1 rows) and
+// returns the page and the next page's cursor.
+func (s *Store) listPage(ctx context.Context, userID int64, text string, args []any, limit int) ([]db.Generation, string, error) {
 	out, err := read(ctx, s, func(q Querier) ([]db.Generation, error) {
-		rows, err := q.Query(listQueries[variant], args...)
+		rows, err := q.Query(text, args...)
 		if err != nil {
 			return nil, err
 		}

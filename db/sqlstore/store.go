@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,12 @@ type Dialect interface {
 	NewJobID() string
 	// UniqueViolation reports whether err is a unique constraint refusing a row.
 	UniqueViolation(err error) bool
+	// TextSearch is the condition that the prompt of a generations row (unaliased)
+	// holds the words of the search bound at ?n, in TextQuery's form.
+	TextSearch(n int) string
+	// TextQuery is the argument of TextSearch for the user's words (db.SearchWords):
+	// each a word of the prompt, the last also the start of one.
+	TextQuery(userID int64, words []string) string
 }
 
 // Store is db.Store over an Engine.
@@ -78,6 +85,9 @@ type Store struct {
 	now    func() time.Time
 	events broker
 	claims claimTexts
+	// filtered are the filtered list's texts (search.go), made on first use.
+	filterOnce sync.Once
+	filtered   *[driveKinds]string
 	// fullAt is when a write last failed for want of space (Unix ms, 0: never): Ping
 	// reports the store not ready for fullFor after it.
 	fullAt atomic.Int64

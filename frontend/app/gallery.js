@@ -7,6 +7,7 @@ import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, fillForEdit, queue, optionLabel, bodyOf, addReference, startEdit } from './generate.js';
 import { failureText } from './queue.js';
 import './results-i18n.js';
+import * as find from './search.js';
 
 let order = []; // ids shown, newest first
 const cards = new Map();
@@ -23,6 +24,7 @@ let shownList = []; // that list as the viewer last showed it
 
 function matches(g) {
   if (!g) return false;
+  if (!find.matches(g)) return false;
   if (filter) return g.status === filter;
   return !ACTIVE.has(g.status); // the queue shows those
 }
@@ -34,8 +36,8 @@ function card(g) {
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
         g.status === 'failed' || g.error ? h('span', { class: 'small' }, g.status === 'failed' ? failureText(g) : g.error) : null);
-  return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
-    h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
+  return find.decorate(h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
+    h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner)), g);
 }
 
 function place(id) {
@@ -72,8 +74,9 @@ async function loadMore() {
     const q = new URLSearchParams({ limit: '24' });
     if (cursor) q.set('cursor', cursor);
     if (filter) q.set('status', filter);
-    const page = await api.get(`/images/list?${q}`);
+    const page = await api.get(find.listPath(q));
     if (mine !== generation) return;
+    find.loaded(page.items || []);
     for (const g of page.items || []) upsert(g);
     cursor = page.next_cursor || '';
     done = !cursor;
@@ -109,6 +112,7 @@ export function reload() {
   order = [];
   cards.clear();
   $('#gallery-grid').replaceChildren();
+  find.reloaded();
   cursor = '';
   done = false;
   loading = false;
@@ -181,10 +185,15 @@ function showViewer() {
     ...metaRow('m_price', typeof g.price_usd === 'number' && g.status === 'completed' ? usd(g.price_usd) : ''),
     ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by ? `${usd(g.booked_usd) || '$0'} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
   );
+  dlg.dataset.id = g.id; // for the Share dialog (share.js)
+  $('#viewer-share').hidden = !hasImg;
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;
   if (hasImg) {
-    dl.href = g.image_url;
+    // ?download=1: the saved file carries its prompt and settings (server/recipe.go).
+    const u = new URL(g.image_url, location.href);
+    u.searchParams.set('download', '1');
+    dl.href = u.href;
     dl.setAttribute('download', `nanobanana-${g.id.slice(0, 8)}.${g.output_format === 'png' ? 'png' : 'jpg'}`);
   }
   // Vary a result, retry a failure (a safety failure is edited instead: the same
@@ -201,6 +210,7 @@ function showViewer() {
   const i = list.indexOf(g.id);
   $('#viewer-prev').disabled = i <= 0;
   $('#viewer-next').disabled = i < 0 || i >= list.length - 1;
+  find.viewer(g);
 }
 
 function step(d) {
@@ -336,6 +346,7 @@ export function init(nav) {
     place(id);
   });
   $('#gallery-filter').addEventListener('change', (e) => { filter = e.target.value; reload(); });
+  find.init(reload);
   observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }, { rootMargin: '400px' });

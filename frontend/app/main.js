@@ -9,9 +9,12 @@ import * as events from './events.js';
 import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
+import * as prompts from './history.js';
 import * as settings from './settings.js';
 import * as admin from './admin.js';
 import * as spending from './spending.js';
+import * as select from './select.js';
+import * as share from './share.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings', admin: '/admin' };
 let user = null;
@@ -71,6 +74,7 @@ function signedIn(u) {
     });
     gallery.reload();
     settings.load();
+    share.load();
   }
   spending.refresh();
   navigate(routeOf(location.pathname), false);
@@ -83,6 +87,8 @@ function signedOut(message) {
   store.clear();
   queue.reset();
   spending.clear();
+  select.reset();
+  share.reset();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show('auth');
   if (message) announce(message);
@@ -167,6 +173,9 @@ async function boot() {
   spending.init();
   queue.init(meta);
   gallery.init(navigate);
+  select.init();
+  share.init();
+  prompts.init();
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
   admin.init();
   authForms();

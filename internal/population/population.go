@@ -84,11 +84,11 @@ type Result struct {
 const columns = `id, user_id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, error, image_key, image_type, thumb_key, width,
 	height, bytes, sha256, created_at, started_at, completed_at, updated_at, state,
-	max_attempts, run_after, job_created_at`
+	max_attempts, run_after, job_created_at, favorite`
 
-const perRow = 25
+const perRow = 26
 
-// batch rows per INSERT: 400 x 25 parameters stays under SQLite's and PostgreSQL's limits.
+// batch rows per INSERT: 400 x 26 parameters stays under SQLite's and PostgreSQL's limits.
 const batch = 400
 
 // farFuture holds the unfinished generations back from any worker of a server started
@@ -179,11 +179,19 @@ func Fill(ctx context.Context, d Store, spec Spec) (Result, error) {
 			case "pending":
 				runAfter = farFuture
 			}
-			args = append(args, id, uid, status,
-				fmt.Sprintf("a banana lighthouse at dusk, study %d of user %d, watercolor", k, uid),
-				"2K", "1:1", "png", "block_only_high", "text-to-image", errText,
+			mode := "text-to-image"
+			if rng.IntN(10) == 0 {
+				mode = "image-to-image"
+			}
+			fav := 0
+			if rng.IntN(100) < favoritePer100 {
+				fav = 1
+			}
+			args = append(args, id, uid, status, prompt(rng, k, uid),
+				resolutions[rng.IntN(len(resolutions))], aspects[rng.IntN(len(aspects))],
+				"png", "block_only_high", mode, errText,
 				imageKey, imageType, thumbKey, width, height, size, sha,
-				created, started, completed, created, state, 5, runAfter, created)
+				created, started, completed, created, state, 5, runAfter, created, fav)
 			if len(args) == batch*perRow {
 				if err := flush(); err != nil {
 					return res, fmt.Errorf("population: generations: %w", err)
@@ -195,6 +203,31 @@ func Fill(ctx context.Context, d Store, spec Spec) (Result, error) {
 		return res, fmt.Errorf("population: generations: %w", err)
 	}
 	return res, nil
+}
+
+// The settings and words of a history (issue 13's search and filters): resolutions and
+// aspect ratios drawn evenly, one in ten image-to-image, 3% favorites, and prompts of a
+// subject, a place and a style drawn from short lists (English and Russian), so a word
+// is in one prompt of 12 to one of 24.
+var (
+	resolutions = []string{"1K", "2K", "4K"}
+	aspects     = []string{"1:1", "16:9", "9:16", "4:3", "3:4"}
+	subjects    = []string{"a banana lighthouse", "a red fox", "an old tram", "a paper boat", "a glass whale",
+		"a sleepy cat", "a café terrace", "маяк", "ёжик", "рыжая лиса", "старый трамвай", "бумажный кораблик"}
+	places = []string{"at dusk", "in the fog", "on the moon", "under rain", "in a forest", "by the sea",
+		"в тумане", "на луне", "под дождём", "в лесу", "у моря", "at noon", "in winter", "in a desert",
+		"on a rooftop", "in a garden", "at the market", "in a library", "on a bridge", "in a cave",
+		"в пустыне", "на крыше", "в саду", "на мосту"}
+	styles = []string{"watercolor", "oil painting", "pencil sketch", "photograph", "акварель", "гравюра",
+		"pixel art", "isometric render", "crème brûlée palette", "ukiyo-e", "linocut", "neon noir"}
+)
+
+const favoritePer100 = 3
+
+// prompt is the k-th prompt of user uid.
+func prompt(rng *rand.Rand, k int, uid int64) string {
+	return fmt.Sprintf("%s %s, %s, study %d of user %d", subjects[rng.IntN(len(subjects))],
+		places[rng.IntN(len(places))], styles[rng.IntN(len(styles))], k, uid)
 }
 
 // timeID is a generation id as db.NewTimeID makes one, at a given time.
