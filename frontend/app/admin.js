@@ -400,10 +400,10 @@ function invites(panel) {
         i.state === 'open' && h('button', {
           type: 'button', class: 'danger', dataset: { act: 'revoke' },
           onclick: async () => {
-            if (!(await confirm(t('confirmRevoke'), t('revoke')))) return;
+            if (!(await confirm(t('confirmRevokeInvite'), t('revokeInvite')))) return;
             try { await api.del(`/admin/invitations/${i.id}`); announce(t('revoked')); load(); } catch (err) { fail(err); }
           },
-        }, t('revoke')))) : [h('li', { class: 'muted' }, t('noInvites'))]));
+        }, t('revokeInvite')))) : [h('li', { class: 'muted' }, t('noInvites'))]));
     } catch (err) { fail(err); }
   };
   form.addEventListener('submit', async (e) => {
@@ -509,7 +509,7 @@ function audit(panel) {
     h('label', { for: 'audit-from' }, t('from'), from),
     h('label', { for: 'audit-to' }, t('to'), to),
     h('p', { class: 'error', dataset: { error: '' }, hidden: true }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('filter'))));
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('auditFilter'))));
   const table = h('table', { class: 'admin-table', id: 'audit-table' },
     h('thead', {}, h('tr', {}, ['when', 'action', 'actor', 'subject', 'client', 'details'].map((c) => h('th', { scope: 'col' }, t(`col_${c}`))))));
   const body = h('tbody');

@@ -194,7 +194,7 @@ const adminEn = {
   invitations: 'Invitations', noInvites: 'No invitations yet.',
   inv_open: 'open', inv_used: 'used', inv_expired: 'expired', inv_revoked: 'revoked',
   usedBy: (u, when) => `Used by ${u} on ${when}`, expiresAt: (when) => `Good until ${when}`,
-  revoke: 'Revoke', revoked: 'Invitation revoked.', confirmRevoke: 'Revoke this invitation? Its link stops working.',
+  revokeInvite: 'Revoke', revoked: 'Invitation revoked.', confirmRevokeInvite: 'Revoke this invitation? Its link stops working.',
   settingsHelp: 'The environment gives each setting its first value; a value changed here is kept in the database and wins until it is reset.',
   srcEnv: 'from environment', srcStored: 'changed here', resetToEnv: 'Reset to environment',
   settingSaved: 'Setting saved.', settingReset: 'Setting reset to the environment’s value.',
@@ -202,7 +202,7 @@ const adminEn = {
   set_approval_required: 'New accounts need approval before they use the shared key',
   set_audit_retention_days: 'Keep the audit log (days)', set_prices: 'Prices per image (USD)',
   set_default_limits: 'Default limits for every user', set_shared_month_cap_usd: 'Monthly cap of the shared key (USD)',
-  actor: 'Who', subject: 'Whom', action: 'Action', anyAction: 'Any action', from: 'From', to: 'To', filter: 'Filter',
+  actor: 'Who', subject: 'Whom', action: 'Action', anyAction: 'Any action', from: 'From', to: 'To', auditFilter: 'Filter',
   col_when: 'When', col_action: 'Action', col_actor: 'Who', col_subject: 'Whom', col_client: 'Address', col_details: 'Details',
 };
 const adminRu = {
@@ -239,7 +239,7 @@ const adminRu = {
   invitations: 'Приглашения', noInvites: 'Приглашений пока нет.',
   inv_open: 'действует', inv_used: 'использовано', inv_expired: 'истекло', inv_revoked: 'отозвано',
   usedBy: (u, when) => `Использовал ${u}, ${when}`, expiresAt: (when) => `Действует до ${when}`,
-  revoke: 'Отозвать', revoked: 'Приглашение отозвано.', confirmRevoke: 'Отозвать приглашение? Ссылка перестанет работать.',
+  revokeInvite: 'Отозвать', revoked: 'Приглашение отозвано.', confirmRevokeInvite: 'Отозвать приглашение? Ссылка перестанет работать.',
   settingsHelp: 'Первое значение каждой настройки берётся из окружения; изменённое здесь хранится в базе и действует, пока его не сбросят.',
   srcEnv: 'из окружения', srcStored: 'изменено здесь', resetToEnv: 'Вернуть значение окружения',
   settingSaved: 'Настройка сохранена.', settingReset: 'Настройка возвращена к значению окружения.',
@@ -247,7 +247,7 @@ const adminRu = {
   set_approval_required: 'Новые учётные записи пользуются общим ключом только после одобрения',
   set_audit_retention_days: 'Хранить журнал аудита (дней)', set_prices: 'Цены за изображение (USD)',
   set_default_limits: 'Лимиты по умолчанию для всех', set_shared_month_cap_usd: 'Месячный предел общего ключа (USD)',
-  actor: 'Кто', subject: 'Кого', action: 'Действие', anyAction: 'Любое действие', from: 'С', to: 'По', filter: 'Показать',
+  actor: 'Кто', subject: 'Кого', action: 'Действие', anyAction: 'Любое действие', from: 'С', to: 'По', auditFilter: 'Показать',
   col_when: 'Когда', col_action: 'Действие', col_actor: 'Кто', col_subject: 'Кого', col_client: 'Адрес', col_details: 'Подробности',
 };
 Object.assign(en, adminEn);
