@@ -250,8 +250,13 @@ const adminRu = {
   actor: 'Кто', subject: 'Кого', action: 'Действие', anyAction: 'Любое действие', from: 'С', to: 'По', auditFilter: 'Показать',
   col_when: 'Когда', col_action: 'Действие', col_actor: 'Кто', col_subject: 'Кого', col_client: 'Адрес', col_details: 'Подробности',
 };
-Object.assign(en, adminEn);
-Object.assign(ru, adminRu);
+// A name taken twice would silently change another view's text: refused at load.
+for (const [dict, more] of [[en, adminEn], [ru, adminRu]]) {
+  for (const [k, v] of Object.entries(more)) {
+    if (k in dict) throw new Error(`i18n: "${k}" is defined twice`);
+    dict[k] = v;
+  }
+}
 
 const dicts = { en, ru };
 const KEY = 'nanobanana.lang';
