@@ -132,7 +132,7 @@ func TestBrowserAdmin(t *testing.T) {
 		waitVisible("#view-create"),
 		chromedp.SendKeys(chromedp.CSS("#prompt"), "one banana too many"),
 		chromedp.Click(chromedp.CSS("#gen-submit")),
-		waitText("#gen-error", "images today"),
+		waitText("#gen-error", "1 image today would be passed"),
 	)
 	stepA("the usage chart draws the books per day, in money and in images, by user",
 		adminTab("usage"),

@@ -200,6 +200,18 @@ func mergeSettings(cfg *config.Config, stored map[string]json.RawMessage, bad fu
 	return e
 }
 
+// LoadSettings is the settings in force for a process that has no Server (the admin
+// commands): cfg's values with the stored ones over them.
+func LoadSettings(ctx context.Context, d db.Store, cfg config.Config) (*Effective, error) {
+	stored, err := d.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A stored value that fails its check leaves the environment's in force, as in the
+	// server (which logs it).
+	return mergeSettings(&cfg, stored, func(string, error) {}), nil
+}
+
 // CheckSetting says whether value may be stored under key: nil, or a sentence of what
 // the key wants. The admin settings routes call it before PutSetting.
 func CheckSetting(key string, value json.RawMessage) error {

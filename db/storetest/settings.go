@@ -21,7 +21,7 @@ var _ = register("SettingsPutReplaceDelete", func(t *testing.T, open Opener) {
 	if err := d.PutSetting(ctx, "prices", json.RawMessage(`{"1K":0.2,"2K":0.2,"4K":0.4}`), admin); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.PutSetting(ctx, "queue_paused", json.RawMessage(`true`), 0); err != nil {
+	if err := d.PutSetting(ctx, "queue_paused", json.RawMessage(" true\n"), 0); err != nil {
 		t.Fatal(err)
 	}
 	v1 := d.SettingsVersion()

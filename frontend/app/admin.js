@@ -172,7 +172,7 @@ function limitsForm(u, extra) {
   const reset = h('button', {
     type: 'button', class: 'secondary', dataset: { act: 'limits-default' },
     onclick: async () => {
-      try { fill(await api.del(`/admin/limits/${u.id}`)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+      try { fill(await api.del(`/admin/limits/${u.id}`)); announce(t('userLimitsSaved', u.username)); } catch (err) { showError(form, err); }
     },
   }, t('useDefaults'));
   form.append(h('p', { class: 'error', dataset: { error: '' }, hidden: true }), status,
@@ -183,7 +183,7 @@ function limitsForm(u, extra) {
     showError(form, null);
     const body = {};
     for (const f of fields) body[f] = inputs[f].value === '' ? null : Number(inputs[f].value);
-    try { fill(await api.put(`/admin/limits/${u.id}`, body)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+    try { fill(await api.put(`/admin/limits/${u.id}`, body)); announce(t('userLimitsSaved', u.username)); } catch (err) { showError(form, err); }
   });
   extra.replaceChildren(form);
   inputs.day_usd.focus();

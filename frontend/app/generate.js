@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
 import { $, h, announce, showError, usd } from './ui.js';
 import { upsert } from './store.js';
+import * as spending from './spending.js';
 
 let meta = {};
 const refs = []; // {file, url, uploadId, key}
@@ -190,6 +191,7 @@ async function onSubmit(e) {
     showError(form, err);
   } finally {
     sending(false);
+    spending.refresh();
   }
 }
 

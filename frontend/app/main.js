@@ -11,6 +11,7 @@ import * as queue from './queue.js';
 import * as gallery from './gallery.js';
 import * as settings from './settings.js';
 import * as admin from './admin.js';
+import * as spending from './spending.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings', admin: '/admin' };
 let user = null;
@@ -71,6 +72,7 @@ function signedIn(u) {
     gallery.reload();
     settings.load();
   }
+  spending.refresh();
   navigate(routeOf(location.pathname), false);
 }
 
@@ -80,6 +82,7 @@ function signedOut(message) {
   events.stop();
   store.clear();
   queue.reset();
+  spending.clear();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show('auth');
   if (message) announce(message);
@@ -161,6 +164,7 @@ async function boot() {
   meta = await loadMeta();
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
+  spending.init();
   queue.init();
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });

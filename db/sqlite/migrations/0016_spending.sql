@@ -30,7 +30,7 @@ CREATE TABLE spending (
     micros  INTEGER NOT NULL DEFAULT 0,
     images  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, day, paid_by)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE INDEX spending_day ON spending (day, paid_by);
 
 -- Per-user limits: override (JSON db.Limits, set by an admin; NULL: the install's
