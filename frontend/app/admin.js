@@ -42,6 +42,9 @@ function render() {
     }, t(`admin_${p}`))));
   const panel = h('section', { id: 'admin-panel', class: 'card admin-panel', role: 'tabpanel', 'aria-labelledby': `admin-tab-${part}` });
   root.replaceChildren(h('h1', { class: 'admin-title' }, t('adminTitle')), tabs, panel);
+  // On a phone the strip scrolls: the chosen tab stays in sight (without moving the page).
+  const chosen = $(`#admin-tab-${part}`);
+  tabs.scrollLeft = Math.max(0, chosen.offsetLeft - tabs.offsetLeft - 16);
   ({ users, queue, usage, invites, settings, audit })[part](panel);
 }
 
@@ -535,7 +538,7 @@ function audit(panel) {
         body.append(h('tr', { dataset: { action: e.action } },
           h('td', { 'data-label': t('col_when') }, fmtTime(e.at)), h('td', { 'data-label': t('col_action') }, e.action),
           h('td', { 'data-label': t('col_actor') }, e.actor || '—'), h('td', { 'data-label': t('col_subject') }, e.subject || '—'),
-          h('td', { 'data-label': t('col_client') }, e.client), h('td', { 'data-label': t('col_details'), class: 'small' }, detail)));
+          h('td', { 'data-label': t('col_client') }, e.client), h('td', { 'data-label': t('col_details'), class: 'small' }, detail || null)));
       }
       if (!body.children.length) body.append(h('tr', {}, h('td', { colSpan: 6, class: 'muted' }, t('noneFound'))));
       cursor = r.next_cursor;
