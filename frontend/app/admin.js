@@ -44,7 +44,8 @@ function render() {
   root.replaceChildren(h('h1', { class: 'admin-title' }, t('adminTitle')), tabs, panel);
   // On a phone the strip scrolls: the chosen tab stays in sight (without moving the page).
   const chosen = $(`#admin-tab-${part}`);
-  tabs.scrollLeft = Math.max(0, chosen.offsetLeft - tabs.offsetLeft - 16);
+  const right = chosen.offsetLeft - tabs.offsetLeft + chosen.offsetWidth;
+  if (right > tabs.clientWidth) tabs.scrollLeft = right - tabs.clientWidth + 16;
   ({ users, queue, usage, invites, settings, audit })[part](panel);
 }
 
