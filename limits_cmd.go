@@ -77,6 +77,7 @@ func cmdUserMoney(action string, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		ul.Override = nil
+		cliAudit(ctx, d, "limits.set", u)
 		fmt.Fprintf(stdout, "%s: the install's default limits apply\n", u.Username)
 	case changed:
 		l := eff.DefaultLimits
@@ -103,6 +104,7 @@ func cmdUserMoney(action string, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		ul.Override = &l
+		cliAudit(ctx, d, "limits.set", u)
 		fmt.Fprintf(stdout, "%s: limits set\n", u.Username)
 	}
 	effective, source := eff.DefaultLimits, "the install's defaults"

@@ -39,7 +39,7 @@ Usage:
   nanobanana status [flags]         say whether it runs (exit status 0) or not (3)
   nanobanana service ACTION [flags] install|uninstall|start|stop|restart|status the systemd service
   nanobanana user ACTION [flags]    create|list|set-password|disable|enable|approve|unapprove accounts;
-                                    user invite create|list|revoke: invitation links
+                                    invite create|list|revoke: invitation links;
                                     limits NAME [--day-usd 2 ...], usage [NAME]: spending
   nanobanana backup --to FILE       write a consistent copy of the database while it runs
   nanobanana version                print the version

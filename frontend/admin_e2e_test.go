@@ -132,7 +132,7 @@ func TestBrowserAdmin(t *testing.T) {
 		waitVisible("#view-create"),
 		chromedp.SendKeys(chromedp.CSS("#prompt"), "one banana too many"),
 		chromedp.Click(chromedp.CSS("#gen-submit")),
-		waitText("#gen-error", "images today"),
+		waitText("#gen-error", "1 image today would be passed"),
 	)
 	stepA("the usage chart draws the books per day, in money and in images, by user",
 		adminTab("usage"),
@@ -150,14 +150,25 @@ func TestBrowserAdmin(t *testing.T) {
 		waitJS(`document.querySelector('#usage-csv').href.includes('/api/v1/admin/usage.csv?from=')`),
 	)
 
-	stepA("pause and resume all work from the Queue tab",
+	stepA("pause all work from the Queue tab",
 		adminTab("queue"),
 		waitText("#admin-queue-state", "The queue is running."),
 		chromedp.Click(chromedp.CSS("#admin-queue-toggle")),
 		waitText("#admin-queue-state", "All work is paused"),
+	)
+	held := rootAPI.call("POST", "/images/generate", map[string]any{"prompt": "held while paused", "resolution": "1K"})["id"].(string)
+	stepA("a generation queued meanwhile waits in the queue of every user; cancel it; resume",
+		adminTab("users"), adminTab("queue"),
+		waitJS(fmt.Sprintf(`(() => { const li = document.querySelector('#admin-queue li[data-gen=%q]'); return !!li && li.textContent.includes('root') && li.textContent.includes('Waiting') && li.textContent.includes('attempts 0'); })()`, held)),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#admin-queue li[data-gen=%q] button[data-act=cancel]`, held))),
+		waitText("#toasts", "Canceled the generation of root."),
+		waitText("#admin-queue", "No user has anything waiting or running."),
 		chromedp.Click(chromedp.CSS("#admin-queue-toggle")),
 		waitText("#admin-queue-state", "The queue is running."),
 	)
+	if st := rootAPI.call("GET", "/images/status/"+held, nil)["status"]; st != "canceled" {
+		t.Fatalf("the generation canceled on the Admin page is %v", st)
+	}
 	stepA("the audit log shows the disable, filtered by its action",
 		adminTab("audit"),
 		waitJS(`document.querySelectorAll('#audit-action option').length > 5`),

@@ -288,6 +288,8 @@ func TestAuditLogRecordsEventsWithoutSecrets(t *testing.T) {
 	}
 	const apiKey = "r8_secret-key-of-eve-123456"
 	do(call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "eve", "password": "wrong-password-9"}}, 401)
+	// A password typed into the name field is not written down either.
+	do(call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "typed-password-77", "password": "x"}}, 401)
 	do(call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "eve", "password": "password-eve"}}, 200)
 	do(call{Method: "PUT", Path: "/api/v1/users/api-key", Token: eve.Access, Body: map[string]string{"api_key": apiKey}}, 200)
 	do(call{Method: "DELETE", Path: "/api/v1/users/api-key", Token: eve.Access}, 204)
@@ -341,7 +343,7 @@ func TestAuditLogRecordsEventsWithoutSecrets(t *testing.T) {
 	if e := seen[auditInviteUsed]; e != nil && e["subject"] != "frank" {
 		t.Errorf("invitation entry: %v", e)
 	}
-	for _, secret := range []string{"password-eve", "new-password-of-eve", "reset-password-of-eve", "wrong-password-9", apiKey, inv, eve.Access, eve.Refresh} {
+	for _, secret := range []string{"password-eve", "new-password-of-eve", "reset-password-of-eve", "wrong-password-9", "typed-password-77", apiKey, inv, eve.Access, eve.Refresh} {
 		if strings.Contains(raw.String(), secret) {
 			t.Errorf("the audit log holds a secret: %q", secret)
 		}

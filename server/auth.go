@@ -262,12 +262,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *principal, _ h
 		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(req.Password))
 	}
 	if !ok {
-		s.audit(r, auditLoginFailed, nil, u, map[string]any{"login": req.Username})
+		// What was typed is kept only when it names an account: a name that is none may
+		// be a password typed into the wrong field.
+		detail := map[string]any{"reason": "unknown account"}
+		if u != nil {
+			detail = map[string]any{"reason": "wrong password"}
+		}
+		s.audit(r, auditLoginFailed, nil, u, detail)
 		return newError(db.CodeBadCredentials, "Incorrect username or password.")
 	}
 	s.logins.succeeded(ctx, acct, addr)
 	if u.Disabled {
-		s.audit(r, auditLoginFailed, u, u, map[string]any{"login": req.Username, "reason": "disabled"})
+		s.audit(r, auditLoginFailed, u, u, map[string]any{"reason": "disabled"})
 		return newError(db.CodeAccountDisabled, "This account is disabled; contact the administrator.")
 	}
 	s.audit(r, auditLogin, u, u, nil)

@@ -97,6 +97,9 @@ var ruDetails = map[string]string{
 	"The change conflicts with the current state; reload and try again.":                                  ruByCode[db.CodeConflict],
 	noKeyMessage:       ruByCode[db.CodeNoAPIKey],
 	notApprovedMessage: ruByCode[db.CodeNotApproved],
+	"You cannot disable your own account; another administrator can.":                                        "Нельзя отключить собственную учётную запись; это может сделать другой администратор.",
+	"This is the last enabled administrator; make another account an administrator first.":                   ruByCode[db.CodeLastAdmin],
+	"This invitation was used already; disable the account instead if it must not be used.":                  "Это приглашение уже использовано; если учётная запись не должна работать, отключите её.",
 	"Registration on this server is by invitation only; open the invitation link an administrator sent you.": ruByCode[db.CodeInvitationRequired],
 	"This invitation is unknown, used, revoked or expired; ask an administrator for a new one.":              ruByCode[db.CodeInvitationInvalid],
 }

@@ -28,7 +28,7 @@ type TableRows interface {
 // copyTables are the tables CopyFrom moves, parents first. queue_users is not among
 // them: the count trigger rebuilds it as the generations (and their jobs) arrive.
 var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "upload_refs", "upload_usage", "events",
-	"settings", "spending", "user_limits"}
+	"settings", "spending", "user_limits", "invitations", "audit_log"}
 
 // CopyFrom copies every row of the SQLite database src into this PostgreSQL database,
 // keeping ids (so sealed API keys, whose associated data is the user id, still open,
@@ -69,7 +69,8 @@ func (d *DB) CopyFrom(ctx context.Context, src TableReader) (map[string]int64, e
 			counts[table] = n
 		}
 		// The identity sequences continue after the copied ids.
-		for _, tc := range [][2]string{{"users", "id"}, {"refresh_tokens", "id"}, {"generations", "job_id"}, {"events", "id"}} {
+		for _, tc := range [][2]string{{"users", "id"}, {"refresh_tokens", "id"}, {"generations", "job_id"}, {"events", "id"},
+			{"invitations", "id"}, {"audit_log", "id"}} {
 			table, col := tc[0], tc[1]
 			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', '`+col+`'),
 				greatest((SELECT max(`+col+`) FROM `+table+`), 1), (SELECT count(*) > 0 FROM `+table+`))`); err != nil {

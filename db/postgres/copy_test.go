@@ -86,6 +86,16 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcEvents, _ := src.EventsSince(ctx, alice.ID, 0, 100)
+	// The administration's rows: an unapproved account, an invitation, an audit entry.
+	if err := src.SetApproved(ctx, bob.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateInvitation(ctx, db.Invitation{CreatedBy: alice.ID, Note: "for dan", ExpiresAt: time.Now().Add(time.Hour)}, "invitation-token-dan"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddAudit(ctx, db.AuditEntry{Action: "user.unapproved", ActorID: alice.ID, Actor: "alice", SubjectID: bob.ID, Subject: "bob", Client: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
 
 	dst := openPG(t, pgtest.DSN(t), db.Options{})
 	counts, err := dst.CopyFrom(ctx, sqliteTables{src})
@@ -150,6 +160,22 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	if after, _ := dst.EventsSince(ctx, alice.ID, last, 10); len(after) != 1 {
 		t.Fatalf("a new event after the copy's last id %d: %v", last, after)
 	}
+	// Approval, invitations and the audit log came along, and their ids go on after them.
+	if b, _ := dst.UserByID(ctx, bob.ID); b == nil || b.Approved || counts["invitations"] != 1 || counts["audit_log"] != 1 {
+		t.Fatalf("administration after the copy: %+v, counts %v", b, counts)
+	}
+	if _, err := dst.Register(ctx, db.NewAccount{Username: "dan", Email: "dan@example.com", PasswordHash: "h", Invitation: "invitation-token-dan"}); err != nil {
+		t.Fatalf("the copied invitation: %v", err)
+	}
+	if inv, err := dst.CreateInvitation(ctx, db.Invitation{ExpiresAt: time.Now().Add(time.Hour)}, "another"); err != nil || inv.ID <= 1 {
+		t.Fatalf("a new invitation after the copy: %+v %v", inv, err)
+	}
+	if err := dst.AddAudit(ctx, db.AuditEntry{Action: "auth.login"}); err != nil {
+		t.Fatalf("a new audit entry after the copy: %v", err)
+	}
+	if entries, _, err := dst.AuditLog(ctx, db.AuditFilter{}); err != nil || len(entries) != 2 || entries[1].Subject != "bob" {
+		t.Fatalf("audit log after the copy: %+v %v", entries, err)
+	}
 	// New accounts get new ids; new jobs come behind the copied ones.
 	carol, err := dst.CreateUser(ctx, "carol", "carol@example.com", "h", false)
 	if err != nil || carol.ID <= bob.ID || carol.IsAdmin {
@@ -160,7 +186,7 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	if _, err := dst.CopyFrom(ctx, sqliteTables{src}); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("copy into a non-empty database: %v", err)
 	}
-	if users, err := dst.ListUsers(ctx); err != nil || len(users) != 3 {
+	if users, err := dst.ListUsers(ctx); err != nil || len(users) != 4 {
 		t.Fatalf("accounts after the refused copy: %d %v", len(users), err)
 	}
 }

@@ -192,16 +192,14 @@ func (s *Store) RemoveFromBoard(ctx context.Context, userID int64, boardID, genI
 }
 
 // boardListQuery is a board's page: its items in order from board_items_order, each
-// generation read by id, with the keyset cursor of the gallery (?2, ?3: the upper
+// generation read by id (its columns are the list's, listCols), with the keyset cursor of the gallery (?2, ?3: the upper
 // bound, the largest when there is no cursor).
-const boardListQuery = `SELECT g.id, g.status, g.prompt, g.resolution, g.aspect_ratio, g.output_format,
-	g.safety_filter_level, g.generation_mode, g.reference_ids, g.error,
-	coalesce(g.image_key, ''), coalesce(g.thumb_key, ''),
-	coalesce(g.width, 0), coalesce(g.height, 0), coalesce(g.bytes, 0),
-	g.created_at, g.started_at, g.completed_at, g.favorite
+const boardListQuery = `SELECT ` + listCols + ` FROM (
+	SELECT g.*, i.created_at AS item_at, i.generation_id AS item_id
 	FROM board_items i JOIN generations g ON g.id = i.generation_id
 	WHERE i.board_id = ?1 AND (i.created_at, i.generation_id) < (?2, ?3)
-	ORDER BY i.created_at DESC, i.generation_id DESC LIMIT ?4`
+	ORDER BY i.created_at DESC, i.generation_id DESC LIMIT ?4) AS g
+	ORDER BY item_at DESC, item_id DESC`
 
 // ListBoard returns a page of the user's board, newest first.
 func (s *Store) ListBoard(ctx context.Context, userID int64, boardID string, f db.ListFilter) ([]db.Generation, string, error) {

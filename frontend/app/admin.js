@@ -42,6 +42,10 @@ function render() {
     }, t(`admin_${p}`))));
   const panel = h('section', { id: 'admin-panel', class: 'card admin-panel', role: 'tabpanel', 'aria-labelledby': `admin-tab-${part}` });
   root.replaceChildren(h('h1', { class: 'admin-title' }, t('adminTitle')), tabs, panel);
+  // On a phone the strip scrolls: the chosen tab stays in sight (without moving the page).
+  const chosen = $(`#admin-tab-${part}`);
+  const right = chosen.offsetLeft - tabs.offsetLeft + chosen.offsetWidth;
+  if (right > tabs.clientWidth) tabs.scrollLeft = right - tabs.clientWidth + 16;
   ({ users, queue, usage, invites, settings, audit })[part](panel);
 }
 
@@ -172,7 +176,7 @@ function limitsForm(u, extra) {
   const reset = h('button', {
     type: 'button', class: 'secondary', dataset: { act: 'limits-default' },
     onclick: async () => {
-      try { fill(await api.del(`/admin/limits/${u.id}`)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+      try { fill(await api.del(`/admin/limits/${u.id}`)); announce(t('userLimitsSaved', u.username)); } catch (err) { showError(form, err); }
     },
   }, t('useDefaults'));
   form.append(h('p', { class: 'error', dataset: { error: '' }, hidden: true }), status,
@@ -183,7 +187,7 @@ function limitsForm(u, extra) {
     showError(form, null);
     const body = {};
     for (const f of fields) body[f] = inputs[f].value === '' ? null : Number(inputs[f].value);
-    try { fill(await api.put(`/admin/limits/${u.id}`, body)); announce(t('limitsSaved', u.username)); } catch (err) { showError(form, err); }
+    try { fill(await api.put(`/admin/limits/${u.id}`, body)); announce(t('userLimitsSaved', u.username)); } catch (err) { showError(form, err); }
   });
   extra.replaceChildren(form);
   inputs.day_usd.focus();
@@ -400,10 +404,10 @@ function invites(panel) {
         i.state === 'open' && h('button', {
           type: 'button', class: 'danger', dataset: { act: 'revoke' },
           onclick: async () => {
-            if (!(await confirm(t('confirmRevoke'), t('revoke')))) return;
+            if (!(await confirm(t('confirmRevokeInvite'), t('revokeInvite')))) return;
             try { await api.del(`/admin/invitations/${i.id}`); announce(t('revoked')); load(); } catch (err) { fail(err); }
           },
-        }, t('revoke')))) : [h('li', { class: 'muted' }, t('noInvites'))]));
+        }, t('revokeInvite')))) : [h('li', { class: 'muted' }, t('noInvites'))]));
     } catch (err) { fail(err); }
   };
   form.addEventListener('submit', async (e) => {
@@ -509,7 +513,7 @@ function audit(panel) {
     h('label', { for: 'audit-from' }, t('from'), from),
     h('label', { for: 'audit-to' }, t('to'), to),
     h('p', { class: 'error', dataset: { error: '' }, hidden: true }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('filter'))));
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('auditFilter'))));
   const table = h('table', { class: 'admin-table', id: 'audit-table' },
     h('thead', {}, h('tr', {}, ['when', 'action', 'actor', 'subject', 'client', 'details'].map((c) => h('th', { scope: 'col' }, t(`col_${c}`))))));
   const body = h('tbody');
@@ -535,7 +539,7 @@ function audit(panel) {
         body.append(h('tr', { dataset: { action: e.action } },
           h('td', { 'data-label': t('col_when') }, fmtTime(e.at)), h('td', { 'data-label': t('col_action') }, e.action),
           h('td', { 'data-label': t('col_actor') }, e.actor || '—'), h('td', { 'data-label': t('col_subject') }, e.subject || '—'),
-          h('td', { 'data-label': t('col_client') }, e.client), h('td', { 'data-label': t('col_details'), class: 'small' }, detail)));
+          h('td', { 'data-label': t('col_client') }, e.client), h('td', { 'data-label': t('col_details'), class: 'small' }, detail || null)));
       }
       if (!body.children.length) body.append(h('tr', {}, h('td', { colSpan: 6, class: 'muted' }, t('noneFound'))));
       cursor = r.next_cursor;

@@ -245,7 +245,7 @@ const adminEn = {
   newPasswordOrEmpty: 'New password (leave empty for a one-time password)',
   oneTimePassword: (p) => `One-time password: ${p} — give it to the user now; it is not shown again.`,
   passwordSet: 'The password was set.', passwordResetDone: (u) => `Password of ${u} reset; their sessions ended.`,
-  noLimit: 'no limit', limitsSaved: (u) => `Limits of ${u} saved.`, useDefaults: 'Use the defaults',
+  noLimit: 'no limit', userLimitsSaved: (u) => `Limits of ${u} saved.`, useDefaults: 'Use the defaults',
   limitsOverride: 'Limits set for this user.', limitsDefault: 'The install’s default limits apply.',
   usedSoFar: (d, m) => `Spent today ${d}, this month ${m}.`,
   lim_day_usd: 'Per day, USD', lim_month_usd: 'Per month, USD', lim_day_images: 'Images per day', lim_month_images: 'Images per month',
@@ -264,7 +264,7 @@ const adminEn = {
   invitations: 'Invitations', noInvites: 'No invitations yet.',
   inv_open: 'open', inv_used: 'used', inv_expired: 'expired', inv_revoked: 'revoked',
   usedBy: (u, when) => `Used by ${u} on ${when}`, expiresAt: (when) => `Good until ${when}`,
-  revoke: 'Revoke', revoked: 'Invitation revoked.', confirmRevoke: 'Revoke this invitation? Its link stops working.',
+  revokeInvite: 'Revoke', revoked: 'Invitation revoked.', confirmRevokeInvite: 'Revoke this invitation? Its link stops working.',
   settingsHelp: 'The environment gives each setting its first value; a value changed here is kept in the database and wins until it is reset.',
   srcEnv: 'from environment', srcStored: 'changed here', resetToEnv: 'Reset to environment',
   settingSaved: 'Setting saved.', settingReset: 'Setting reset to the environment’s value.',
@@ -272,7 +272,7 @@ const adminEn = {
   set_approval_required: 'New accounts need approval before they use the shared key',
   set_audit_retention_days: 'Keep the audit log (days)', set_prices: 'Prices per image (USD)',
   set_default_limits: 'Default limits for every user', set_shared_month_cap_usd: 'Monthly cap of the shared key (USD)',
-  actor: 'Who', subject: 'Whom', action: 'Action', anyAction: 'Any action', from: 'From', to: 'To', filter: 'Filter',
+  actor: 'Who', subject: 'Whom', action: 'Action', anyAction: 'Any action', from: 'From', to: 'To', auditFilter: 'Filter',
   col_when: 'When', col_action: 'Action', col_actor: 'Who', col_subject: 'Whom', col_client: 'Address', col_details: 'Details',
 };
 const adminRu = {
@@ -290,7 +290,7 @@ const adminRu = {
   newPasswordOrEmpty: 'Новый пароль (оставьте пустым для одноразового)',
   oneTimePassword: (p) => `Одноразовый пароль: ${p} — передайте его пользователю сейчас; он больше не будет показан.`,
   passwordSet: 'Пароль установлен.', passwordResetDone: (u) => `Пароль ${u} сброшен; его сеансы завершены.`,
-  noLimit: 'без лимита', limitsSaved: (u) => `Лимиты ${u} сохранены.`, useDefaults: 'Как по умолчанию',
+  noLimit: 'без лимита', userLimitsSaved: (u) => `Лимиты ${u} сохранены.`, useDefaults: 'Как по умолчанию',
   limitsOverride: 'Для этого пользователя заданы свои лимиты.', limitsDefault: 'Действуют лимиты по умолчанию.',
   usedSoFar: (d, m) => `Потрачено сегодня ${d}, в этом месяце ${m}.`,
   lim_day_usd: 'В день, USD', lim_month_usd: 'В месяц, USD', lim_day_images: 'Изображений в день', lim_month_images: 'Изображений в месяц',
@@ -309,7 +309,7 @@ const adminRu = {
   invitations: 'Приглашения', noInvites: 'Приглашений пока нет.',
   inv_open: 'действует', inv_used: 'использовано', inv_expired: 'истекло', inv_revoked: 'отозвано',
   usedBy: (u, when) => `Использовал ${u}, ${when}`, expiresAt: (when) => `Действует до ${when}`,
-  revoke: 'Отозвать', revoked: 'Приглашение отозвано.', confirmRevoke: 'Отозвать приглашение? Ссылка перестанет работать.',
+  revokeInvite: 'Отозвать', revoked: 'Приглашение отозвано.', confirmRevokeInvite: 'Отозвать приглашение? Ссылка перестанет работать.',
   settingsHelp: 'Первое значение каждой настройки берётся из окружения; изменённое здесь хранится в базе и действует, пока его не сбросят.',
   srcEnv: 'из окружения', srcStored: 'изменено здесь', resetToEnv: 'Вернуть значение окружения',
   settingSaved: 'Настройка сохранена.', settingReset: 'Настройка возвращена к значению окружения.',
@@ -317,11 +317,16 @@ const adminRu = {
   set_approval_required: 'Новые учётные записи пользуются общим ключом только после одобрения',
   set_audit_retention_days: 'Хранить журнал аудита (дней)', set_prices: 'Цены за изображение (USD)',
   set_default_limits: 'Лимиты по умолчанию для всех', set_shared_month_cap_usd: 'Месячный предел общего ключа (USD)',
-  actor: 'Кто', subject: 'Кого', action: 'Действие', anyAction: 'Любое действие', from: 'С', to: 'По', filter: 'Показать',
+  actor: 'Кто', subject: 'Кого', action: 'Действие', anyAction: 'Любое действие', from: 'С', to: 'По', auditFilter: 'Показать',
   col_when: 'Когда', col_action: 'Действие', col_actor: 'Кто', col_subject: 'Кого', col_client: 'Адрес', col_details: 'Подробности',
 };
-Object.assign(en, adminEn);
-Object.assign(ru, adminRu);
+// A name taken twice would silently change another view's text: refused at load.
+for (const [dict, more] of [[en, adminEn], [ru, adminRu]]) {
+  for (const [k, v] of Object.entries(more)) {
+    if (k in dict) throw new Error(`i18n: "${k}" is defined twice`);
+    dict[k] = v;
+  }
+}
 
 const dicts = { en, ru };
 const KEY = 'nanobanana.lang';
