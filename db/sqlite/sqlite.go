@@ -300,6 +300,11 @@ func (e *engine) TextSearch(n int) string {
 	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
 }
 
+// TextCount counts a search's matches in the FTS5 index, at most ?2.
+func (e *engine) TextCount() string {
+	return `SELECT count(*) FROM (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?1 LIMIT ?2)`
+}
+
 // TextQuery is an FTS5 query of the user's token, every word, and the last word as a
 // prefix: owner:"u7" AND prompt:"w1" AND prompt:"w2"*. (A prefix merges the entries of
 // every term it starts, all users' ones; a whole word is read by seeking to the user's

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -38,15 +39,27 @@ const (
 	driveAspect
 	driveMode
 	driveDates
+	// driveSearchFew is the search when it matches few of the user's rows (searchFew):
+	// they are read by rowid from the matches and sorted, rather than found by walking
+	// the user's history (+user_id, +created_at: not through its index), which for a
+	// search matching nothing would read the whole history.
+	driveSearchFew
 	driveKinds
 )
+
+// searchFew is the most matches of a search read by rowid and sorted; above it the
+// user's history is walked newest first, where a page of matches comes soon.
+const searchFew = 1000
 
 // filterQueries are the filtered list's texts, by driver; text is the engine's search
 // condition on ?11 (Dialect.TextSearch).
 func filterQueries(text string) (q [driveKinds]string) {
 	for d := range driveKinds {
 		cond := []string{`user_id = ?1`}
-		if d == driveSearch {
+		if d == driveSearchFew {
+			cond = []string{`+user_id = ?1`}
+		}
+		if d == driveSearch || d == driveSearchFew {
 			cond = append(cond, text)
 		}
 		// The lower date bound narrows generations_user_created's range; beside another
@@ -84,8 +97,8 @@ func filterQueries(text string) (q [driveKinds]string) {
 }
 
 // filterArgs picks the filtered list's text for f among texts and binds its arguments
-// (the search's in d's form).
-func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFilter) (query string, args []any, limit int, err error) {
+// (the search's in d's form). few says a search matches at most searchFew rows.
+func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFilter, few bool) (query string, args []any, limit int, err error) {
 	limit = f.Limit
 	if limit <= 0 {
 		limit = 20
@@ -127,6 +140,9 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 		null(f.AspectRatio), null(f.Mode), fav, limit + 1}
 	// A search of no words (punctuation only) searches for nothing: it is left out.
 	if words := db.SearchWords(f.Query); len(words) > 0 {
+		if few {
+			return texts[driveSearchFew], append(args, d.TextQuery(userID, words)), limit, nil
+		}
 		return texts[driveSearch], append(args, d.TextQuery(userID, words)), limit, nil
 	}
 	switch {
@@ -151,16 +167,32 @@ func (s *Store) filterTexts() *[driveKinds]string {
 	return s.filtered
 }
 
-// FilterQueries returns every text the filtered list may run on d, for tests that
-// count them.
+// FilterQueries returns every text the filtered list may run on d (and the search's
+// count), for tests that count them.
 func FilterQueries(d Dialect) []string {
 	q := filterQueries(d.TextSearch(11))
-	return q[:]
+	return append(q[:], d.TextCount())
 }
 
-// FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d.
-func FilteredListQuery(d Dialect, userID int64, f db.ListFilter) (string, []any, error) {
+// FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d; few picks the
+// text of a search matching few rows.
+func FilteredListQuery(d Dialect, userID int64, f db.ListFilter, few bool) (string, []any, error) {
 	texts := filterQueries(d.TextSearch(11))
-	q, args, _, err := filterArgs(d, &texts, userID, f)
+	q, args, _, err := filterArgs(d, &texts, userID, f, few)
 	return q, args, err
+}
+
+// searchMatchesFew reports whether the user's search f matches at most searchFew rows,
+// counted up to one past it in the text index.
+func (s *Store) searchMatchesFew(ctx context.Context, userID int64, f db.ListFilter) (bool, error) {
+	words := db.SearchWords(f.Query)
+	if len(words) == 0 {
+		return false, nil
+	}
+	n, err := read(ctx, s, func(q Querier) (int, error) {
+		var n int
+		err := q.QueryRow(s.e.TextCount(), s.e.TextQuery(userID, words), searchFew+1).Scan(&n)
+		return n, err
+	})
+	return n <= searchFew, err
 }

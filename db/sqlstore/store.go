@@ -77,6 +77,9 @@ type Dialect interface {
 	// TextQuery is the argument of TextSearch for the user's words (db.SearchWords):
 	// each a word of the prompt, the last also the start of one.
 	TextQuery(userID int64, words []string) string
+	// TextCount is a statement counting the matches of the TextQuery bound at ?1, at
+	// most ?2.
+	TextCount() string
 }
 
 // Store is db.Store over an Engine.
