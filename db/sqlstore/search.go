@@ -48,8 +48,14 @@ const (
 )
 
 // searchFew is the most matches of a search read by rowid and sorted; above it the
-// user's history is walked newest first, where a page of matches comes soon.
-const searchFew = 1000
+// user's history is walked newest first, where a page of matches comes soon. A history
+// of at most shortHistory generations is walked whatever the matches: the walk is
+// short, and counting the matches would read the text index twice.
+const (
+	searchFew    = 1000
+	shortHistory = 5000
+	historySize  = `SELECT count(*) FROM (SELECT 1 FROM generations WHERE user_id = ?1 LIMIT ?2) h`
+)
 
 // filterQueries are the filtered list's texts, by driver; text is the engine's search
 // condition on ?11 (Dialect.TextSearch).
@@ -171,7 +177,7 @@ func (s *Store) filterTexts() *[driveKinds]string {
 // count), for tests that count them.
 func FilterQueries(d Dialect) []string {
 	q := filterQueries(d.TextSearch(11))
-	return append(q[:], d.TextCount())
+	return append(q[:], d.TextCount(), historySize)
 }
 
 // FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d; few picks the
@@ -183,16 +189,18 @@ func FilteredListQuery(d Dialect, userID int64, f db.ListFilter, few bool) (stri
 }
 
 // searchMatchesFew reports whether the user's search f matches at most searchFew rows,
-// counted up to one past it in the text index.
+// counted up to one past it in the text index, in a history longer than shortHistory.
 func (s *Store) searchMatchesFew(ctx context.Context, userID int64, f db.ListFilter) (bool, error) {
 	words := db.SearchWords(f.Query)
 	if len(words) == 0 {
 		return false, nil
 	}
-	n, err := read(ctx, s, func(q Querier) (int, error) {
+	return read(ctx, s, func(q Querier) (bool, error) {
 		var n int
+		if err := q.QueryRow(historySize, userID, shortHistory+1).Scan(&n); err != nil || n <= shortHistory {
+			return false, err
+		}
 		err := q.QueryRow(s.e.TextCount(), s.e.TextQuery(userID, words), searchFew+1).Scan(&n)
-		return n, err
+		return n <= searchFew, err
 	})
-	return n <= searchFew, err
 }

@@ -416,13 +416,14 @@ var _ = register("SearchFollowsRetryAndDelete", func(t *testing.T, open Opener) 
 	}
 })
 
-// A search matching more than the few read by rowid (1,000) walks the user's history
-// instead: both ways give the same rows, in the same order, page by page. The oracle
-// is the user's whole list filtered here.
+// In a history of more than 5,000 generations, a search matching at most 1,000 reads
+// them by rowid and sorts them, and one matching more walks the user's history: both
+// ways give the same rows, in the same order, page by page. The oracle is the user's
+// whole list filtered here.
 var _ = register("SearchPagesAlikeOverManyMatches", func(t *testing.T, open Opener) {
 	d := open(t, db.Options{})
 	ctx := context.Background()
-	pop, err := population.Fill(ctx, d, population.Spec{Total: 1400, Heavy: 1200, Users: 3, Span: time.Hour})
+	pop, err := population.Fill(ctx, d, population.Spec{Total: 5400, Heavy: 5200, Users: 3, Span: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,8 +441,8 @@ var _ = register("SearchPagesAlikeOverManyMatches", func(t *testing.T, open Open
 		}
 		f.Cursor = next
 	}
-	if len(all) != 1200 {
-		t.Fatalf("heavy has %d generations; want 1200", len(all))
+	if len(all) != 5200 {
+		t.Fatalf("heavy has %d generations; want 5200", len(all))
 	}
 	for _, c := range []struct {
 		q    string
@@ -464,7 +465,7 @@ var _ = register("SearchPagesAlikeOverManyMatches", func(t *testing.T, open Open
 				want = append(want, g.ID)
 			}
 		}
-		got := listAll(t, d, heavy, db.ListFilter{Query: c.q, Favorite: c.fav, Limit: 7})
+		got := listAll(t, d, heavy, db.ListFilter{Query: c.q, Favorite: c.fav, Limit: 60})
 		if !slices.Equal(got, want) {
 			t.Errorf("search %q favorite %v: %d rows; want %d", c.q, c.fav, len(got), len(want))
 		}
