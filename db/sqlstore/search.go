@@ -59,14 +59,19 @@ const (
 
 // filterQueries are the filtered list's texts, by driver; text is the engine's search
 // condition on ?11 (Dialect.TextSearch).
-func filterQueries(text string) (q [driveKinds]string) {
+func filterQueries(text func(job string, n int) string) (q [driveKinds]string) {
 	for d := range driveKinds {
 		cond := []string{`user_id = ?1`}
 		if d == driveSearchFew {
 			cond = []string{`+user_id = ?1`}
 		}
-		if d == driveSearch || d == driveSearchFew {
-			cond = append(cond, text)
+		switch d {
+		case driveSearch:
+			// The walk: the user's rows newest first; the matches only checked.
+			cond = append(cond, text("+job_id", 11))
+		case driveSearchFew:
+			// The matches by job_id, then sorted.
+			cond = append(cond, text("job_id", 11))
 		}
 		// The lower date bound narrows generations_user_created's range; beside another
 		// index SQLite would rather use both bounds there than the other's equality, so
@@ -167,7 +172,7 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 // filterTexts are the engine's filtered list texts, made once.
 func (s *Store) filterTexts() *[driveKinds]string {
 	s.filterOnce.Do(func() {
-		q := filterQueries(s.e.TextSearch(11))
+		q := filterQueries(s.e.TextSearch)
 		s.filtered = &q
 	})
 	return s.filtered
@@ -176,14 +181,14 @@ func (s *Store) filterTexts() *[driveKinds]string {
 // FilterQueries returns every text the filtered list may run on d (and the search's
 // count), for tests that count them.
 func FilterQueries(d Dialect) []string {
-	q := filterQueries(d.TextSearch(11))
+	q := filterQueries(d.TextSearch)
 	return append(q[:], d.TextCount(), historySize)
 }
 
 // FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d; few picks the
 // text of a search matching few rows.
 func FilteredListQuery(d Dialect, userID int64, f db.ListFilter, few bool) (string, []any, error) {
-	texts := filterQueries(d.TextSearch(11))
+	texts := filterQueries(d.TextSearch)
 	q, args, _, err := filterArgs(d, &texts, userID, f, few)
 	return q, args, err
 }
