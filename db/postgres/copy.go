@@ -28,7 +28,8 @@ type TableRows interface {
 // copyTables are the tables CopyFrom moves, parents first. queue_users is not among
 // them: the count trigger rebuilds it as the generations (and their jobs) arrive.
 var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "upload_refs", "upload_usage", "events",
-	"settings", "spending", "user_limits", "invitations", "audit_log"}
+	"settings", "spending", "user_limits", "invitations", "audit_log", "boards", "board_items", "saved_prompts",
+	"shares", "access_tokens", "idempotency_keys"}
 
 // CopyFrom copies every row of the SQLite database src into this PostgreSQL database,
 // keeping ids (so sealed API keys, whose associated data is the user id, still open,

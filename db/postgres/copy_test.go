@@ -97,12 +97,39 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// What users keep: a favorite on a board, a saved prompt, a share link, a personal
+	// access token and an idempotency key.
+	if _, err := src.SetFavorite(ctx, alice.ID, done.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	board, err := src.CreateBoard(ctx, alice.ID, "keepers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddToBoard(ctx, alice.ID, board.ID, done.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.SavePrompt(ctx, alice.ID, "fox", "a red fox"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateShare(ctx, db.Share{Token: "share-token-alice", UserID: alice.ID, GenerationID: done.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateAccessToken(ctx, db.AccessToken{UserID: alice.ID, Name: "script", Prefix: "nbp_abcd", Scopes: []string{"read"}}, "nbp_secret"); err != nil {
+		t.Fatal(err)
+	}
+	keyed, err := src.CreateGeneration(ctx, alice.ID, params("with a key"), db.CreateOptions{IdempotencyKey: "key-1", RequestHash: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcEvents, _ = src.EventsSince(ctx, alice.ID, 0, 100) // the favorite and the new one wrote events
+
 	dst := openPG(t, pgtest.DSN(t), db.Options{})
 	counts, err := dst.CopyFrom(ctx, sqliteTables{src})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["users"] != 2 || counts["generations"] != 3 || counts["jobs"] != 3 || counts["uploads"] != 1 ||
+	if counts["users"] != 2 || counts["generations"] != 4 || counts["jobs"] != 4 || counts["uploads"] != 1 ||
 		counts["refresh_tokens"] != 1 || counts["events"] != int64(len(srcEvents)+1) {
 		t.Fatalf("copied %v", counts)
 	}
@@ -141,7 +168,7 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 		t.Fatalf("running job after the copy: %+v %v", j, err)
 	}
 	counts2, _ := dst.QueueCounts(ctx)
-	if counts2[alice.ID] != [2]int{1, 0} || counts2[bob.ID] != [2]int{1, 0} {
+	if counts2[alice.ID] != [2]int{2, 0} || counts2[bob.ID] != [2]int{1, 0} {
 		t.Fatalf("queue counts after the copy: %v", counts2)
 	}
 	claimed, err := dst.ClaimJobs(ctx, "new-process", time.Now().Add(time.Minute), 3, 5)
@@ -175,6 +202,22 @@ func TestCopyFromSQLiteKeepsEverything(t *testing.T) {
 	}
 	if entries, _, err := dst.AuditLog(ctx, db.AuditFilter{}); err != nil || len(entries) != 2 || entries[1].Subject != "bob" {
 		t.Fatalf("audit log after the copy: %+v %v", entries, err)
+	}
+	// The favorite, the board, the saved prompt, the share, the token and the key came along.
+	if items, _, err := dst.ListBoard(ctx, alice.ID, board.ID, db.ListFilter{}); err != nil || len(items) != 1 || items[0].ID != done.ID || !items[0].Favorite {
+		t.Fatalf("alice's board after the copy: %+v %v", items, err)
+	}
+	if sp, err := dst.SavedPrompts(ctx, alice.ID); err != nil || len(sp) != 1 || sp[0].Prompt != "a red fox" {
+		t.Fatalf("saved prompts after the copy: %+v %v", sp, err)
+	}
+	if sh, err := dst.LiveShare(ctx, "share-token-alice"); err != nil || sh.GenerationID != done.ID {
+		t.Fatalf("share link after the copy: %+v %v", sh, err)
+	}
+	if toks, err := dst.AccessTokens(ctx, alice.ID); err != nil || len(toks) != 1 || toks[0].Name != "script" {
+		t.Fatalf("access tokens after the copy: %+v %v", toks, err)
+	}
+	if again, err := dst.CreateGeneration(ctx, alice.ID, params("with a key"), db.CreateOptions{IdempotencyKey: "key-1", RequestHash: "h1"}); err != nil || again.ID != keyed.ID || !again.Replayed {
+		t.Fatalf("the idempotency key after the copy: %+v %v", again, err)
 	}
 	// New accounts get new ids; new jobs come behind the copied ones.
 	carol, err := dst.CreateUser(ctx, "carol", "carol@example.com", "h", false)

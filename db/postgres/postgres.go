@@ -308,15 +308,23 @@ func migrateOne(ctx context.Context, conn *sql.Conn, version, body string, now t
 	return true, tx.Commit()
 }
 
-// TextSearch matches a generation's search vector (nanobanana_search_vector, migration
-// 0019: the owner's token and the prompt folded as SQLite folds it), which its GIN
-// index holds. The matches are found first, in a subquery the planner keeps apart
-// (OFFSET 0), where the GIN index is the way to them; the list then reads the user's
-// rows newest first and keeps those (as SQLite does with its FTS5 rowids). Left to
-// itself, a generic plan walked the user's history and computed each row's vector.
-func (e *engine) TextSearch(n int) string {
-	return fmt.Sprintf(`job_id IN (SELECT s.job_id FROM generations s
-		WHERE nanobanana_search_vector(s.user_id, s.prompt) @@ to_tsquery('simple', nanobanana_fold(?%d)) OFFSET 0)`, n)
+// TextSearch matches a generation's search vector (the stored search_vector of
+// migration 0019: the owner's token and the prompt folded as SQLite folds it), which
+// its GIN index holds. The matches are found first, once, into an array (an InitPlan:
+// the planner cannot turn it into a join), through the GIN index; the list then reads
+// the user's rows newest first and keeps those (as SQLite does with its FTS5 rowids),
+// or, for few matches, reads them by job_id. As a subquery IN, a generic plan joined
+// the whole table to the matches (a sequential scan of a million rows for heavy's
+// page), or walked the history computing each row's vector.
+func (e *engine) TextSearch(job string, n int) string {
+	return fmt.Sprintf(`%s = ANY (ARRAY (SELECT s.job_id FROM generations s
+		WHERE s.search_vector @@ to_tsquery('simple', nanobanana_fold(?%d))))`, job, n)
+}
+
+// TextCount counts a search's matches through the GIN index, at most ?2.
+func (e *engine) TextCount() string {
+	return `SELECT count(*) FROM (SELECT 1 FROM generations s
+		WHERE s.search_vector @@ to_tsquery('simple', nanobanana_fold(?1)) LIMIT ?2) x`
 }
 
 // TextQuery is a tsquery of the user's token, every word of the prompt's, and the last

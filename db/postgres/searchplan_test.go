@@ -57,17 +57,19 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 	for _, tc := range []struct {
 		f    db.ListFilter
 		uses string
+		few  bool // a search matching few rows: not through the user's history
 	}{
-		{db.ListFilter{Query: "lighthouse"}, "generations_prompt_search"},
-		{db.ListFilter{Query: "маяк", Favorite: true, Resolution: "4K"}, "generations_prompt_search"},
-		{db.ListFilter{Favorite: true}, "generations_user_favorite"},
-		{db.ListFilter{Favorite: true, Status: db.StatusFailed, Mode: db.ModeTextToImage}, "generations_user_favorite"},
-		{db.ListFilter{Resolution: "4K"}, "generations_user_resolution"},
-		{db.ListFilter{AspectRatio: "16:9", Status: db.StatusCompleted}, "generations_user_aspect"},
-		{db.ListFilter{Mode: db.ModeImageToImage}, "generations_user_i2i"},
-		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "generations_user_created"},
+		{db.ListFilter{Query: "zebra"}, "generations_prompt_search", true},
+		{db.ListFilter{Query: "lighthouse"}, "generations_prompt_search", false},
+		{db.ListFilter{Query: "маяк", Favorite: true, Resolution: "4K"}, "generations_prompt_search", false},
+		{db.ListFilter{Favorite: true}, "generations_user_favorite", false},
+		{db.ListFilter{Favorite: true, Status: db.StatusFailed, Mode: db.ModeTextToImage}, "generations_user_favorite", false},
+		{db.ListFilter{Resolution: "4K"}, "generations_user_resolution", false},
+		{db.ListFilter{AspectRatio: "16:9", Status: db.StatusCompleted}, "generations_user_aspect", false},
+		{db.ListFilter{Mode: db.ModeImageToImage}, "generations_user_i2i", false},
+		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "generations_user_created", false},
 	} {
-		q, args, err := sqlstore.FilteredListQuery(d.e, 7, tc.f)
+		q, args, err := sqlstore.FilteredListQuery(d.e, 7, tc.f, tc.few)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,6 +99,9 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 		got := strings.Join(plan, "\n")
 		if !strings.Contains(got, tc.uses) {
 			t.Errorf("%+v: plan\n%s\nwant %s", tc.f, got, tc.uses)
+		}
+		if tc.few && strings.Contains(got, "generations_user_created") {
+			t.Errorf("%+v: plan\n%s\nwalks the user's history", tc.f, got)
 		}
 		if strings.Contains(got, "Seq Scan on generations") {
 			t.Errorf("%+v: plan\n%s\nscans the table", tc.f, got)

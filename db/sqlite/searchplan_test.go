@@ -43,7 +43,8 @@ func explain(t *testing.T, d *DB, q string, args []any) string {
 // ratio and mode through theirs, dates through generations_user_created's range; the
 // other filters are checked on the rows the driving index gives. A search reads the
 // FTS5 index once for the matching rowids, then the user's rows newest first until the
-// page is full; no page is sorted.
+// page is full; no page is sorted. A search matching few rows (counted first) reads them
+// by rowid and sorts them instead.
 func TestFilteredListUsesAnIndex(t *testing.T) {
 	t.Parallel()
 	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), db.Options{})
@@ -57,20 +58,24 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 		f     db.ListFilter
 		uses  string
 		order bool
+		few   bool // a search matching few rows
 	}{
-		{db.ListFilter{Query: "lighthouse"}, "SCAN generations_fts VIRTUAL TABLE INDEX", true},
-		{db.ListFilter{Query: "маяк", Favorite: true, Resolution: "4K", Cursor: cursor}, "SCAN generations_fts VIRTUAL TABLE INDEX", true},
-		{db.ListFilter{Favorite: true}, "USING INDEX generations_user_favorite (user_id=? AND (created_at,id)<(?,?))", true},
-		{db.ListFilter{Favorite: true, Status: db.StatusFailed, Mode: db.ModeTextToImage, Cursor: cursor}, "USING INDEX generations_user_favorite", true},
-		{db.ListFilter{Resolution: "4K"}, "USING INDEX generations_user_resolution (user_id=? AND resolution=? AND (created_at,id)<(?,?))", true},
-		{db.ListFilter{Resolution: "4K", AspectRatio: "16:9", Status: db.StatusCompleted}, "USING INDEX generations_user_resolution", true},
-		{db.ListFilter{AspectRatio: "16:9", Cursor: cursor}, "USING INDEX generations_user_aspect (user_id=? AND aspect_ratio=?", true},
-		{db.ListFilter{Mode: db.ModeImageToImage}, "USING INDEX generations_user_i2i (user_id=? AND (created_at,id)<(?,?))", true},
-		{db.ListFilter{Mode: db.ModeTextToImage}, "USING INDEX generations_user_created (user_id=?", true},
-		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "USING INDEX generations_user_created (user_id=? AND created_at>? AND (created_at,id)<(?,?))", true},
-		{db.ListFilter{From: day, Status: db.StatusPending}, "USING INDEX generations_user_created (user_id=?", true},
+		// few matches: read by rowid and sorted, not by walking the history
+		{db.ListFilter{Query: "zebra"}, "SEARCH generations USING INTEGER PRIMARY KEY (rowid=?)", false, true},
+		{db.ListFilter{Query: "маяк", Favorite: true, Cursor: cursor}, "SEARCH generations USING INTEGER PRIMARY KEY (rowid=?)", false, true},
+		{db.ListFilter{Query: "lighthouse"}, "SCAN generations_fts VIRTUAL TABLE INDEX", true, false},
+		{db.ListFilter{Query: "маяк", Favorite: true, Resolution: "4K", Cursor: cursor}, "SCAN generations_fts VIRTUAL TABLE INDEX", true, false},
+		{db.ListFilter{Favorite: true}, "USING INDEX generations_user_favorite (user_id=? AND (created_at,id)<(?,?))", true, false},
+		{db.ListFilter{Favorite: true, Status: db.StatusFailed, Mode: db.ModeTextToImage, Cursor: cursor}, "USING INDEX generations_user_favorite", true, false},
+		{db.ListFilter{Resolution: "4K"}, "USING INDEX generations_user_resolution (user_id=? AND resolution=? AND (created_at,id)<(?,?))", true, false},
+		{db.ListFilter{Resolution: "4K", AspectRatio: "16:9", Status: db.StatusCompleted}, "USING INDEX generations_user_resolution", true, false},
+		{db.ListFilter{AspectRatio: "16:9", Cursor: cursor}, "USING INDEX generations_user_aspect (user_id=? AND aspect_ratio=?", true, false},
+		{db.ListFilter{Mode: db.ModeImageToImage}, "USING INDEX generations_user_i2i (user_id=? AND (created_at,id)<(?,?))", true, false},
+		{db.ListFilter{Mode: db.ModeTextToImage}, "USING INDEX generations_user_created (user_id=?", true, false},
+		{db.ListFilter{From: day, To: day.Add(24 * time.Hour)}, "USING INDEX generations_user_created (user_id=? AND created_at>? AND (created_at,id)<(?,?))", true, false},
+		{db.ListFilter{From: day, Status: db.StatusPending}, "USING INDEX generations_user_created (user_id=?", true, false},
 	} {
-		q, args, err := sqlstore.FilteredListQuery(d.e, 7, tc.f)
+		q, args, err := sqlstore.FilteredListQuery(d.e, 7, tc.f, tc.few)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,6 +86,9 @@ func TestFilteredListUsesAnIndex(t *testing.T) {
 		}
 		if strings.Contains(got+";", "SCAN generations;") || strings.Contains(got, "SCAN generations ") {
 			t.Errorf("%s: plan %q scans the table", name, got)
+		}
+		if tc.few && strings.Contains(got, "generations_user_created") {
+			t.Errorf("%s: plan %q walks the user's history", name, got)
 		}
 		if tc.order && strings.Contains(got, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q sorts", name, got)

@@ -296,8 +296,13 @@ func (e *engine) Close() error {
 }
 
 // TextSearch reads the prompts' FTS5 index (migration 0020), keyed by job_id.
-func (e *engine) TextSearch(n int) string {
-	return fmt.Sprintf(`job_id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, n)
+func (e *engine) TextSearch(job string, n int) string {
+	return fmt.Sprintf(`%s IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?%d)`, job, n)
+}
+
+// TextCount counts a search's matches in the FTS5 index, at most ?2.
+func (e *engine) TextCount() string {
+	return `SELECT count(*) FROM (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?1 LIMIT ?2)`
 }
 
 // TextQuery is an FTS5 query of the user's token, every word, and the last word as a

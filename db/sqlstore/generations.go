@@ -417,7 +417,11 @@ func (s *Store) ListGenerations(ctx context.Context, userID int64, f db.ListFilt
 	var limit int
 	var err error
 	if f.Filtered() {
-		text, args, limit, err = filterArgs(s.e, s.filterTexts(), userID, f)
+		var few bool
+		if few, err = s.searchMatchesFew(ctx, userID, f); err != nil {
+			return nil, "", wrapf(err, "list generations")
+		}
+		text, args, limit, err = filterArgs(s.e, s.filterTexts(), userID, f, few)
 	} else {
 		var variant int
 		variant, args, limit, err = listArgs(userID, f)

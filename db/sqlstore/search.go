@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -38,16 +39,39 @@ const (
 	driveAspect
 	driveMode
 	driveDates
+	// driveSearchFew is the search when it matches few of the user's rows (searchFew):
+	// they are read by rowid from the matches and sorted, rather than found by walking
+	// the user's history (+user_id, +created_at: not through its index), which for a
+	// search matching nothing would read the whole history.
+	driveSearchFew
 	driveKinds
+)
+
+// searchFew is the most matches of a search read by rowid and sorted; above it the
+// user's history is walked newest first, where a page of matches comes soon. A history
+// of at most shortHistory generations is walked whatever the matches: the walk is
+// short, and counting the matches would read the text index twice.
+const (
+	searchFew    = 1000
+	shortHistory = 5000
+	historySize  = `SELECT count(*) FROM (SELECT 1 FROM generations WHERE user_id = ?1 LIMIT ?2) h`
 )
 
 // filterQueries are the filtered list's texts, by driver; text is the engine's search
 // condition on ?11 (Dialect.TextSearch).
-func filterQueries(text string) (q [driveKinds]string) {
+func filterQueries(text func(job string, n int) string) (q [driveKinds]string) {
 	for d := range driveKinds {
 		cond := []string{`user_id = ?1`}
-		if d == driveSearch {
-			cond = append(cond, text)
+		if d == driveSearchFew {
+			cond = []string{`+user_id = ?1`}
+		}
+		switch d {
+		case driveSearch:
+			// The walk: the user's rows newest first; the matches only checked.
+			cond = append(cond, text("+job_id", 11))
+		case driveSearchFew:
+			// The matches by job_id, then sorted.
+			cond = append(cond, text("job_id", 11))
 		}
 		// The lower date bound narrows generations_user_created's range; beside another
 		// index SQLite would rather use both bounds there than the other's equality, so
@@ -84,8 +108,8 @@ func filterQueries(text string) (q [driveKinds]string) {
 }
 
 // filterArgs picks the filtered list's text for f among texts and binds its arguments
-// (the search's in d's form).
-func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFilter) (query string, args []any, limit int, err error) {
+// (the search's in d's form). few says a search matches at most searchFew rows.
+func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFilter, few bool) (query string, args []any, limit int, err error) {
 	limit = f.Limit
 	if limit <= 0 {
 		limit = 20
@@ -127,6 +151,9 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 		null(f.AspectRatio), null(f.Mode), fav, limit + 1}
 	// A search of no words (punctuation only) searches for nothing: it is left out.
 	if words := db.SearchWords(f.Query); len(words) > 0 {
+		if few {
+			return texts[driveSearchFew], append(args, d.TextQuery(userID, words)), limit, nil
+		}
 		return texts[driveSearch], append(args, d.TextQuery(userID, words)), limit, nil
 	}
 	switch {
@@ -145,22 +172,40 @@ func filterArgs(d Dialect, texts *[driveKinds]string, userID int64, f db.ListFil
 // filterTexts are the engine's filtered list texts, made once.
 func (s *Store) filterTexts() *[driveKinds]string {
 	s.filterOnce.Do(func() {
-		q := filterQueries(s.e.TextSearch(11))
+		q := filterQueries(s.e.TextSearch)
 		s.filtered = &q
 	})
 	return s.filtered
 }
 
-// FilterQueries returns every text the filtered list may run on d, for tests that
-// count them.
+// FilterQueries returns every text the filtered list may run on d (and the search's
+// count), for tests that count them.
 func FilterQueries(d Dialect) []string {
-	q := filterQueries(d.TextSearch(11))
-	return q[:]
+	q := filterQueries(d.TextSearch)
+	return append(q[:], d.TextCount(), historySize)
 }
 
-// FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d.
-func FilteredListQuery(d Dialect, userID int64, f db.ListFilter) (string, []any, error) {
-	texts := filterQueries(d.TextSearch(11))
-	q, args, _, err := filterArgs(d, &texts, userID, f)
+// FilteredListQuery is ListQuery for a filtered list (f.Filtered()) on d; few picks the
+// text of a search matching few rows.
+func FilteredListQuery(d Dialect, userID int64, f db.ListFilter, few bool) (string, []any, error) {
+	texts := filterQueries(d.TextSearch)
+	q, args, _, err := filterArgs(d, &texts, userID, f, few)
 	return q, args, err
+}
+
+// searchMatchesFew reports whether the user's search f matches at most searchFew rows,
+// counted up to one past it in the text index, in a history longer than shortHistory.
+func (s *Store) searchMatchesFew(ctx context.Context, userID int64, f db.ListFilter) (bool, error) {
+	words := db.SearchWords(f.Query)
+	if len(words) == 0 {
+		return false, nil
+	}
+	return read(ctx, s, func(q Querier) (bool, error) {
+		var n int
+		if err := q.QueryRow(historySize, userID, shortHistory+1).Scan(&n); err != nil || n <= shortHistory {
+			return false, err
+		}
+		err := q.QueryRow(s.e.TextCount(), s.e.TextQuery(userID, words), searchFew+1).Scan(&n)
+		return n <= searchFew, err
+	})
 }

@@ -72,11 +72,15 @@ type Dialect interface {
 	// UniqueViolation reports whether err is a unique constraint refusing a row.
 	UniqueViolation(err error) bool
 	// TextSearch is the condition that the prompt of a generations row (unaliased)
-	// holds the words of the search bound at ?n, in TextQuery's form.
-	TextSearch(n int) string
+	// holds the words of the search bound at ?n, in TextQuery's form; job is the row's
+	// job_id as the condition names it ("+job_id": not through its index).
+	TextSearch(job string, n int) string
 	// TextQuery is the argument of TextSearch for the user's words (db.SearchWords):
 	// each a word of the prompt, the last also the start of one.
 	TextQuery(userID int64, words []string) string
+	// TextCount is a statement counting the matches of the TextQuery bound at ?1, at
+	// most ?2.
+	TextCount() string
 }
 
 // Store is db.Store over an Engine.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"nanobanana/db"
+	"nanobanana/internal/population"
 )
 
 // Search and filters (issue 13), the same rows on both engines.
@@ -63,12 +65,15 @@ func findFixture(t *testing.T, d Store, alice, bob int64, advance func(time.Dura
 	return mine
 }
 
-// listAll pages through alice's list with f (3 a page) and returns the ids.
+// listAll pages through the user's list with f (3 a page unless f says) and returns
+// the ids.
 func listAll(t *testing.T, d Store, user int64, f db.ListFilter) []string {
 	t.Helper()
-	f.Limit = 3
+	if f.Limit == 0 {
+		f.Limit = 3
+	}
 	var got []string
-	for range 100 {
+	for range 1000 {
 		items, next, err := d.ListGenerations(context.Background(), user, f)
 		if err != nil {
 			t.Fatalf("list %+v: %v", f, err)
@@ -81,7 +86,7 @@ func listAll(t *testing.T, d Store, user int64, f db.ListFilter) []string {
 		}
 		f.Cursor = next
 	}
-	t.Fatalf("list %+v: no end after 100 pages", f)
+	t.Fatalf("list %+v: no end after 1000 pages", f)
 	return nil
 }
 
@@ -408,5 +413,61 @@ var _ = register("SearchFollowsRetryAndDelete", func(t *testing.T, open Opener) 
 	}
 	if got := listAll(t, d, alice, db.ListFilter{Query: "glass"}); !slices.Equal(got, []string{other.ID}) {
 		t.Fatalf("after a delete: %v; want [%s]", got, other.ID)
+	}
+})
+
+// In a history of more than 5,000 generations, a search matching at most 1,000 reads
+// them by rowid and sorts them, and one matching more walks the user's history: both
+// ways give the same rows, in the same order, page by page. The oracle is the user's
+// whole list filtered here.
+var _ = register("SearchPagesAlikeOverManyMatches", func(t *testing.T, open Opener) {
+	d := open(t, db.Options{})
+	ctx := context.Background()
+	pop, err := population.Fill(ctx, d, population.Spec{Total: 5400, Heavy: 5200, Users: 3, Span: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heavy := pop.Users[0]
+	var all []db.Generation
+	f := db.ListFilter{Limit: 100}
+	for {
+		items, next, err := d.ListGenerations(ctx, heavy, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	if len(all) != 5200 {
+		t.Fatalf("heavy has %d generations; want 5200", len(all))
+	}
+	for _, c := range []struct {
+		q    string
+		fav  bool
+		want func(words []string) bool
+	}{
+		// every prompt holds "study": more than 1,000 matches
+		{"study", false, func(w []string) bool { return slices.Contains(w, "study") }},
+		{"study", true, func(w []string) bool { return slices.Contains(w, "study") }},
+		// "of user N" and a number starting with 7: few
+		{"study 7", false, func(w []string) bool {
+			return slices.Contains(w, "study") && slices.ContainsFunc(w, func(x string) bool { return x[0] == '7' })
+		}},
+		{"zebra", false, func(w []string) bool { return false }},
+	} {
+		var want []string
+		for _, g := range all {
+			words := db.SearchWords(strings.ToLower(g.Prompt))
+			if c.want(words) && (!c.fav || g.Favorite) {
+				want = append(want, g.ID)
+			}
+		}
+		got := listAll(t, d, heavy, db.ListFilter{Query: c.q, Favorite: c.fav, Limit: 60})
+		if !slices.Equal(got, want) {
+			t.Errorf("search %q favorite %v: %d rows; want %d", c.q, c.fav, len(got), len(want))
+		}
 	}
 })

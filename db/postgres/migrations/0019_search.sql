@@ -29,4 +29,9 @@ CREATE FUNCTION nanobanana_search_vector(owner bigint, prompt text) RETURNS tsve
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT setweight(to_tsvector('simple', 'u' || owner::text), 'A') || to_tsvector('simple', nanobanana_fold(prompt))
 $$;
-CREATE INDEX generations_prompt_search ON generations USING gin (nanobanana_search_vector(user_id, prompt));
+-- Stored, not only indexed: the vector's words carry no weights in the GIN index, so
+-- every candidate row is checked again against its vector, and computing it (the fold,
+-- then the parser) took 150 µs a row. Computed once here for the rows already there.
+ALTER TABLE generations ADD COLUMN search_vector tsvector
+    GENERATED ALWAYS AS (nanobanana_search_vector(user_id, prompt)) STORED;
+CREATE INDEX generations_prompt_search ON generations USING gin (search_vector);
