@@ -75,6 +75,7 @@ const (
 	CodeStorageFull          Code = "storage_full"           // the database or the image storage has no room left
 	CodeInsufficientScope    Code = "insufficient_scope"     // a personal access token without the scope the route needs
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an Idempotency-Key sent again with other parameters
+	CodeNotWaiting           Code = "generation_not_waiting" // a move in the queue of a generation that is not waiting there
 )
 
 var codeKinds = map[Code]Kind{
@@ -118,6 +119,7 @@ var codeKinds = map[Code]Kind{
 	CodeStorageFull:          KindFull,
 	CodeInsufficientScope:    KindForbidden,
 	CodeIdempotencyKeyReused: KindInvalid,
+	CodeNotWaiting:           KindConflict,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -32,6 +32,9 @@ type View struct {
 	ImageURL, ThumbnailURL string
 	// PriceUSD is what a generation of its resolution costs.
 	PriceUSD float64
+	// QueuePaused is shown for a pending generation whose user paused their queue:
+	// "queue_paused": true in place of a queue position (it has none while paused).
+	QueuePaused bool
 }
 
 // AppendStored appends g's stored part as a JSON object.
@@ -82,7 +85,9 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 		}
 		b = jsonenc.AppendString(b, id)
 	}
-	b = append(b, `],"error":`...)
+	b = append(b, `],"batch_id":`...)
+	b = appendOptString(b, g.BatchID)
+	b = append(b, `,"error":`...)
 	if g.Error == "" {
 		b = append(b, "null"...)
 	} else {
@@ -110,7 +115,10 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 
 // appendViewFields appends v's fields and the closing brace.
 func appendViewFields(b []byte, status string, v *View) []byte {
-	if status == StatusPending {
+	switch {
+	case status == StatusPending && v.QueuePaused:
+		b = append(b, `,"queue_paused":true`...)
+	case status == StatusPending:
 		b = append(b, `,"queue_position":`...)
 		b = strconv.AppendInt(b, int64(max(v.QueuePosition, 1)), 10)
 	}

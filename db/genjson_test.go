@@ -20,6 +20,7 @@ type generationJSON struct {
 	SafetyFilterLevel string     `json:"safety_filter_level"`
 	GenerationMode    string     `json:"generation_mode"`
 	ReferenceImageIDs []string   `json:"reference_image_ids"`
+	BatchID           *string    `json:"batch_id"`
 	Error             *string    `json:"error"`
 	CreatedAt         time.Time  `json:"created_at"`
 	StartedAt         *time.Time `json:"started_at"`
@@ -28,6 +29,7 @@ type generationJSON struct {
 	Height            *int       `json:"height"`
 	Bytes             *int64     `json:"bytes"`
 	QueuePosition     *int       `json:"queue_position,omitempty"`
+	QueuePaused       bool       `json:"queue_paused,omitempty"`
 	ImageURL          *string    `json:"image_url"`
 	ThumbnailURL      *string    `json:"thumbnail_url"`
 	PriceUSD          float64    `json:"price_usd"`
@@ -54,14 +56,16 @@ func mirror(g *Generation, v *View) generationJSON {
 	m := generationJSON{ID: g.ID, ImageID: g.ID, Status: g.Status, Prompt: g.Prompt,
 		Resolution: g.Resolution, AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
-		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
+		BatchID: opt(g.BatchID), Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
 		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD}
 	if g.Status == StatusCompleted {
 		w, h, b := g.Width, g.Height, g.Bytes
 		m.Width, m.Height, m.Bytes = &w, &h, &b
 	}
-	if g.Status == StatusPending {
+	if g.Status == StatusPending && v.QueuePaused {
+		m.QueuePaused = true
+	} else if g.Status == StatusPending {
 		qp := max(v.QueuePosition, 1)
 		m.QueuePosition = &qp
 	}
@@ -88,6 +92,8 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 			Width: 4096, Height: 0, Bytes: 1 << 40},
 			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3}},
 		{Generation{Status: StatusPending}, View{}},
+		{Generation{Status: StatusPending, BatchID: "0123456789abcdef0123456789abcdef"}, View{QueuePaused: true, QueuePosition: 4}},
+		{Generation{Status: StatusRunning, BatchID: odd}, View{QueuePaused: true}},
 		{Generation{Status: StatusFailed, Error: "no", Width: 5}, View{PriceUSD: 1e-7}},
 		{Generation{Status: StatusRunning}, View{PriceUSD: 1e22}},
 		{Generation{Status: StatusCanceled}, View{PriceUSD: -2.5}},
@@ -107,7 +113,7 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		// What an event stores depends on nothing of the reader's or the moment's.
 		stored := AppendStored(nil, &c.g)
-		for _, k := range []string{"queue_position", "image_url", "thumbnail_url", "price_usd"} {
+		for _, k := range []string{"queue_position", "queue_paused", "image_url", "thumbnail_url", "price_usd"} {
 			if bytes.Contains(stored, []byte(`"`+k+`"`)) {
 				t.Errorf("case %d: the stored part holds %s: %s", i, k, stored)
 			}

@@ -517,19 +517,7 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		maxAttempts = db.DefaultMaxAttempts
 	}
 	now := ms(s.now())
-	// A fresh job: a new job id (the back of the queue), nothing of the old chain but a
-	// succeeded prediction whose output can still be fetched (output_until, Wait):
-	// the job resumes it ('submitted') and fetches the image it paid for.
-	query := `UPDATE generations SET status = 'pending', error = '',
-		prediction_id = CASE WHEN output_until > ?1 THEN prediction_id END,
-		phase = CASE WHEN output_until > ?1 AND prediction_id IS NOT NULL THEN 'submitted' END,
-		image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
-		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
-		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued',
-		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
-		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
-		submit_owner = NULL, job_created_at = ?1, started_by = NULL
-		WHERE id = ?3 RETURNING ` + genCols
+	query := s.retryQuery()
 	g, err := writeEvents(ctx, s, func(q EventQuerier) (*db.Generation, error) {
 		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
 		if err != nil {
@@ -563,6 +551,24 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		return nil, err
 	}
 	return g, nil
+}
+
+// retryQuery puts a failed or canceled generation (?3) back in the queue with a fresh
+// job: a new job id (the back of the queue, rank 0), nothing of the old chain but a
+// succeeded prediction whose output can still be fetched (output_until, Wait): the job
+// resumes it ('submitted') and fetches the image it paid for. ?1 is now, ?2 the
+// attempts.
+func (s *Store) retryQuery() string {
+	return `UPDATE generations SET status = 'pending', error = '',
+		prediction_id = CASE WHEN output_until > ?1 THEN prediction_id END,
+		phase = CASE WHEN output_until > ?1 AND prediction_id IS NOT NULL THEN 'submitted' END,
+		image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
+		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
+		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued', queue_rank = 0,
+		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
+		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
+		submit_owner = NULL, job_created_at = ?1, started_by = NULL
+		WHERE id = ?3 RETURNING ` + genCols
 }
 
 // QueueCounts returns the number of queued and running jobs for every user with any, as
