@@ -56,6 +56,7 @@ var ruByCode = map[db.Code]string{
 	db.CodeRequestTimeout:       "Тело запроса не пришло вовремя; отправьте его снова (при медленной связи — файлы поменьше).",
 	db.CodeTooManyStreams:       "Открыто больше живых окон, чем разрешено; это окно закрыто. Обновите его, чтобы снова следить за генерациями.",
 	db.CodeStorageFull:          "На сервере закончилось место; попробуйте позже.",
+	db.CodeNotWaiting:           "Переместить в очереди можно только генерацию, которая ещё ждёт в ней; эта уже запущена или завершена.",
 }
 
 // ruDetails translates the sentences written whole in the code.

@@ -97,6 +97,18 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/images/cancel/:id", who: whoUser, scope: "generate", handle: s.cancel},
 		{method: "POST", path: "/api/v1/images/retry/:id", who: whoUser, scope: "generate", handle: s.retry},
 
+		// Batches (generate with count or prompts): read, canceled and retried whole.
+		{method: "GET", path: "/api/v1/batches/:id", who: whoUser, scope: "read", handle: s.getBatch},
+		{method: "POST", path: "/api/v1/batches/cancel/:id", who: whoUser, scope: "generate", handle: s.cancelBatch},
+		{method: "POST", path: "/api/v1/batches/retry/:id", who: whoUser, scope: "generate", handle: s.retryBatch},
+
+		// The user's own queue: paused or not, and the order of their pending generations.
+		{method: "GET", path: "/api/v1/queue/state", who: whoUser, scope: "read", handle: s.queueState},
+		{method: "POST", path: "/api/v1/queue/pause", who: whoUser, scope: "generate", handle: s.pauseQueue},
+		{method: "POST", path: "/api/v1/queue/resume", who: whoUser, scope: "generate", handle: s.resumeQueue},
+		{method: "POST", path: "/api/v1/queue/front/:id", who: whoUser, scope: "generate", handle: s.moveQueued(true)},
+		{method: "POST", path: "/api/v1/queue/back/:id", who: whoUser, scope: "generate", handle: s.moveQueued(false)},
+
 		// Reference images: stored, listed with what they hold against the quota,
 		// deleted. Their first home, /images/uploads, stays for the clients that know it
 		// (DELETE cannot follow there: httprouter would see /images/uploads/:id beside
