@@ -32,8 +32,8 @@ type View struct {
 	ImageURL, ThumbnailURL string
 	// PriceUSD is what a generation of its resolution costs.
 	PriceUSD float64
-	// QueuePaused is shown for a pending generation whose user paused their queue:
-	// "queue_paused": true in place of a queue position (it has none while paused).
+	// QueuePaused is shown for a pending generation: true when its user paused their
+	// queue, and then in place of a queue position (it has none while paused).
 	QueuePaused bool
 }
 
@@ -115,11 +115,13 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 
 // appendViewFields appends v's fields and the closing brace.
 func appendViewFields(b []byte, status string, v *View) []byte {
+	// A pending generation says whether its user's queue is paused (always, so a client
+	// merging updates sees it end); while paused it has no position.
 	switch {
 	case status == StatusPending && v.QueuePaused:
 		b = append(b, `,"queue_paused":true`...)
 	case status == StatusPending:
-		b = append(b, `,"queue_position":`...)
+		b = append(b, `,"queue_paused":false,"queue_position":`...)
 		b = strconv.AppendInt(b, int64(max(v.QueuePosition, 1)), 10)
 	}
 	b = append(b, `,"image_url":`...)

@@ -28,8 +28,8 @@ type generationJSON struct {
 	Width             *int       `json:"width"`
 	Height            *int       `json:"height"`
 	Bytes             *int64     `json:"bytes"`
+	QueuePaused       *bool      `json:"queue_paused,omitempty"`
 	QueuePosition     *int       `json:"queue_position,omitempty"`
-	QueuePaused       bool       `json:"queue_paused,omitempty"`
 	ImageURL          *string    `json:"image_url"`
 	ThumbnailURL      *string    `json:"thumbnail_url"`
 	PriceUSD          float64    `json:"price_usd"`
@@ -63,11 +63,13 @@ func mirror(g *Generation, v *View) generationJSON {
 		w, h, b := g.Width, g.Height, g.Bytes
 		m.Width, m.Height, m.Bytes = &w, &h, &b
 	}
-	if g.Status == StatusPending && v.QueuePaused {
-		m.QueuePaused = true
-	} else if g.Status == StatusPending {
-		qp := max(v.QueuePosition, 1)
-		m.QueuePosition = &qp
+	if g.Status == StatusPending {
+		paused := v.QueuePaused
+		m.QueuePaused = &paused
+		if !paused {
+			qp := max(v.QueuePosition, 1)
+			m.QueuePosition = &qp
+		}
 	}
 	return m
 }

@@ -64,8 +64,8 @@ type generationDoc struct {
 	Width             *int       `json:"width"`
 	Height            *int       `json:"height"`
 	Bytes             *int64     `json:"bytes"`
+	QueuePaused       *bool      `json:"queue_paused,omitempty"`
 	QueuePosition     *int       `json:"queue_position,omitempty"`
-	QueuePaused       bool       `json:"queue_paused,omitempty"`
 	ImageURL          *string    `json:"image_url"`
 	ThumbnailURL      *string    `json:"thumbnail_url"`
 	PriceUSD          float64    `json:"price_usd"`
