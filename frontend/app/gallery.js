@@ -5,6 +5,7 @@ import { t, onLanguage } from './i18n.js';
 import { $, h, announce, confirm, bytes, duration, ts, usd } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, queue, optionLabel } from './generate.js';
+import { decorateTile } from './batches.js';
 
 let order = []; // ids shown, newest first
 const cards = new Map();
@@ -43,6 +44,7 @@ function place(id) {
     order = order.filter((x) => x !== id);
   } else {
     const el = card(g);
+    decorateTile(el, g); // a batch's tiles framed together (batches.js)
     if (old) old.replaceWith(el);
     else {
       // Insert by creation time so a generation finishing late lands where it belongs.

@@ -77,6 +77,16 @@ const en = {
   unexpected: 'Something went wrong on the server; try again.',
   unreachable: 'The server cannot be reached; check your connection.',
   justNow: 'just now',
+  // Batches and queue control (batches.js)
+  images: 'Images', batchOf: (n) => `Batch of ${n}`,
+  cancelBatch: 'Cancel batch', retryBatch: 'Retry batch',
+  batchCanceled: 'Batch canceled.', batchRetried: 'Batch queued again.',
+  toFront: 'To the front of my queue', toBack: 'To the back of my queue',
+  toFrontOf: (p) => `Move “${p}” to the front of my queue`, toBackOf: (p) => `Move “${p}” to the back of my queue`,
+  movedFront: 'Moved to the front.', movedBack: 'Moved to the back.',
+  pausedBadge: 'Paused', pauseQueue: 'Pause my queue', resumeQueue: 'Resume my queue',
+  queuePausedNote: 'Your queue is paused: your waiting images do not start until you resume it.',
+  queuePausedToast: 'Queue paused.', queueResumedToast: 'Queue resumed.',
 };
 
 const ru = {
@@ -157,6 +167,16 @@ const ru = {
   unexpected: 'На сервере что-то пошло не так; попробуйте ещё раз.',
   unreachable: 'Сервер недоступен; проверьте подключение.',
   justNow: 'только что',
+  // Пакеты и управление очередью (batches.js)
+  images: 'Изображений', batchOf: (n) => `Пакет из ${n}`,
+  cancelBatch: 'Отменить пакет', retryBatch: 'Повторить пакет',
+  batchCanceled: 'Пакет отменён.', batchRetried: 'Пакет снова в очереди.',
+  toFront: 'В начало моей очереди', toBack: 'В конец моей очереди',
+  toFrontOf: (p) => `Переместить «${p}» в начало моей очереди`, toBackOf: (p) => `Переместить «${p}» в конец моей очереди`,
+  movedFront: 'Перемещено в начало.', movedBack: 'Перемещено в конец.',
+  pausedBadge: 'На паузе', pauseQueue: 'Приостановить мою очередь', resumeQueue: 'Возобновить мою очередь',
+  queuePausedNote: 'Ваша очередь приостановлена: ожидающие изображения не начнутся, пока вы её не возобновите.',
+  queuePausedToast: 'Очередь приостановлена.', queueResumedToast: 'Очередь возобновлена.',
 };
 
 const dicts = { en, ru };

@@ -10,6 +10,7 @@ import * as generate from './generate.js';
 import * as queue from './queue.js';
 import * as gallery from './gallery.js';
 import * as settings from './settings.js';
+import * as batches from './batches.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings' };
 let user = null;
@@ -65,6 +66,7 @@ function signedIn(u) {
     });
     gallery.reload();
     settings.load();
+    batches.load();
   }
   navigate(routeOf(location.pathname), false);
 }
@@ -147,6 +149,7 @@ async function boot() {
   meta = await loadMeta();
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
+  batches.init(); // before the queue draws: its controls go into the form and the queue
   queue.init();
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });

@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
 import { $, h, announce, duration, ts } from './ui.js';
 import { gens, subscribe, ACTIVE, drop } from './store.js';
+import { decorateQueue } from './batches.js';
 
 const watchedFailures = new Set();
 let ticker = 0;
@@ -31,7 +32,7 @@ async function act(fn, okMsg) {
 function item(g) {
   const failed = g.status === 'failed' || g.status === 'canceled';
   const info = [];
-  if (g.status === 'pending' && g.queue_position) info.push(t('position', g.queue_position));
+  if (g.status === 'pending' && g.queue_position && !g.queue_paused) info.push(t('position', g.queue_position));
   if (!failed) info.push(h('span', { class: 'elapsed', dataset: { id: g.id } }, elapsedOf(g)));
   return h('li', { class: `qitem st-${g.status}`, dataset: { id: g.id } },
     h('div', { class: 'qmain' },
@@ -55,6 +56,7 @@ function item(g) {
 export function render() {
   const list = shown();
   $('#queue-list').replaceChildren(...list.map(item));
+  decorateQueue($('#queue-list')); // batches grouped, queue controls (batches.js)
   $('#queue-empty').hidden = list.length > 0;
   clearInterval(ticker);
   // The clock only redraws elapsed times; it never asks the server anything.

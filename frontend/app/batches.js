@@ -1,0 +1,163 @@
+// Batches and queue control: the count selector of the Create form, a batch's
+// generations shown together (in the queue and the gallery) with one cancel and one
+// retry for all of them, and the user's own queue: pause/resume, and each waiting job
+// to the front or back. The queue and the gallery call decorateQueue/decorateTile after
+// they draw; everything here works on what they drew (items carry data-id).
+import * as api from './api.js';
+import { t, onLanguage } from './i18n.js';
+import { $, h, announce } from './ui.js';
+import { gens, upsert, ACTIVE } from './store.js';
+
+let paused = false;
+
+// count is the number of images the form asks for (1 to 4).
+export function count() {
+  const n = Number($('#gen-count')?.value || 1);
+  return n >= 1 && n <= 4 ? n : 1;
+}
+
+// batchOf lists the known generations of a batch, in the order they were asked for.
+function batchOf(id) {
+  return [...gens.values()].filter((g) => g.batch_id === id).sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+async function act(fn, okMsg) {
+  try {
+    await fn();
+    if (okMsg) announce(okMsg);
+  } catch (err) {
+    announce(err.message, 'error');
+  }
+}
+
+// cancelBatch and retryBatch act on every generation of the batch in one request; the
+// answer (the batch as it is now) updates the page at once, the stream follows.
+function cancelBatch(id) {
+  return act(async () => {
+    const b = await api.post(`/batches/cancel/${id}`);
+    for (const g of b.items || []) upsert(g);
+  }, t('batchCanceled'));
+}
+
+function retryBatch(id) {
+  return act(async () => {
+    const b = await api.post(`/batches/retry/${id}`);
+    for (const g of b.items || []) upsert(g);
+  }, t('batchRetried'));
+}
+
+function move(id, front) {
+  return act(async () => {
+    upsert(await api.post(`/queue/${front ? 'front' : 'back'}/${id}`));
+    // Every other waiting job of this user moved by one: their positions are read again.
+    const page = await api.get('/images/list?status=pending&limit=100');
+    for (const g of page.items || []) upsert(g);
+  }, t(front ? 'movedFront' : 'movedBack'));
+}
+
+async function setPaused(on) {
+  await act(async () => {
+    const st = await api.post(`/queue/${on ? 'pause' : 'resume'}`);
+    paused = st.paused;
+    renderControls();
+    const page = await api.get('/images/list?status=pending&limit=100');
+    for (const g of page.items || []) upsert(g);
+  }, t(on ? 'queuePausedToast' : 'queueResumedToast'));
+}
+
+// decorateQueue groups a batch's items under one heading with its actions, and adds the
+// queue controls to each waiting item. list is the queue's <ul>.
+export function decorateQueue(list = $('#queue-list')) {
+  if (!list) return;
+  const items = [...list.querySelectorAll(':scope > li[data-id]')];
+  const heads = new Map();
+  for (const li of items) {
+    const g = gens.get(li.dataset.id);
+    if (!g) continue;
+    if (g.status === 'pending') addQueueControls(li, g);
+    if (!g.batch_id) continue;
+    li.classList.add('in-batch');
+    li.dataset.batch = g.batch_id;
+    let head = heads.get(g.batch_id);
+    if (!head) {
+      head = batchHead(g.batch_id);
+      heads.set(g.batch_id, head);
+      li.before(head);
+    }
+  }
+  // The batch's items follow its heading, in the order they were asked for.
+  for (const [id, head] of heads) {
+    const mine = items.filter((li) => li.dataset.batch === id)
+      .sort((a, b) => (a.dataset.id < b.dataset.id ? -1 : 1));
+    head.after(...mine);
+    mine.at(-1)?.classList.add('batch-last');
+  }
+}
+
+function batchHead(id) {
+  const all = batchOf(id);
+  const live = all.filter((g) => ACTIVE.has(g.status)).length;
+  const ended = all.filter((g) => g.status === 'failed' || g.status === 'canceled').length;
+  return h('li', { class: 'batch-head', dataset: { batchHead: id } },
+    h('span', { class: 'batch-title' }, t('batchOf', all.length)),
+    h('span', { class: 'batch-actions' },
+      live ? h('button', { type: 'button', class: 'secondary small batch-cancel', onclick: () => cancelBatch(id) }, t('cancelBatch')) : null,
+      ended ? h('button', { type: 'button', class: 'secondary small batch-retry', onclick: () => retryBatch(id) }, t('retryBatch')) : null));
+}
+
+function addQueueControls(li, g) {
+  if (g.queue_paused) {
+    const info = li.querySelector('.qinfo') || li;
+    info.prepend(h('span', { class: 'badge paused' }, t('pausedBadge')), ' ');
+  }
+  const box = li.querySelector('.qactions') || li;
+  box.prepend(
+    h('button', { type: 'button', class: 'icon move-front', title: t('toFront'), 'aria-label': t('toFrontOf', g.prompt || ''), onclick: () => move(g.id, true) }, '⤒'),
+    h('button', { type: 'button', class: 'icon move-back', title: t('toBack'), 'aria-label': t('toBackOf', g.prompt || ''), onclick: () => move(g.id, false) }, '⤓'));
+}
+
+// decorateTile marks a gallery tile of a batch: tiles of one batch sit together (same
+// creation time) and share a frame and a "k / n" badge.
+export function decorateTile(el, g) {
+  if (!g?.batch_id) return;
+  const all = batchOf(g.batch_id);
+  const k = all.findIndex((x) => x.id === g.id) + 1;
+  el.classList.add('in-batch');
+  el.dataset.batch = g.batch_id;
+  el.append(h('span', { class: 'batch-badge small', title: t('batchOf', all.length) }, `${k} / ${all.length}`));
+}
+
+function renderControls() {
+  const btn = $('#queue-pause');
+  if (!btn) return;
+  btn.textContent = t(paused ? 'resumeQueue' : 'pauseQueue');
+  btn.setAttribute('aria-pressed', String(paused));
+  $('#queue-paused-note').hidden = !paused;
+}
+
+// load reads the user's queue state (after sign-in).
+export async function load() {
+  try {
+    paused = (await api.get('/queue/state')).paused;
+  } catch { paused = false; }
+  renderControls();
+}
+
+export function init() {
+  // The count selector, beside Generate.
+  const submit = $('#gen-submit');
+  if (submit && !$('#gen-count')) {
+    const sel = h('select', { id: 'gen-count', name: 'count' },
+      ...[1, 2, 3, 4].map((n) => h('option', { value: String(n) }, String(n))));
+    const label = h('label', { class: 'inline gen-count' }, h('span', { 'data-i18n': 'images' }, t('images')), sel);
+    submit.before(label);
+  }
+  // Pause/resume, in the queue's heading, and the note while paused.
+  const title = $('#queue-title');
+  if (title && !$('#queue-pause')) {
+    title.after(h('button', { type: 'button', id: 'queue-pause', class: 'link small', onclick: () => setPaused(!paused) }));
+    title.closest('.label-row').after(h('p', { id: 'queue-paused-note', class: 'notice small', hidden: true, 'data-i18n': 'queuePausedNote' }, t('queuePausedNote')));
+  }
+  renderControls();
+  onLanguage(renderControls);
+}

@@ -1,0 +1,137 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserBatch: with the user's queue paused (so nothing starts meanwhile), a
+// batch of 4 is queued from the Create form, shown together under one heading with
+// each image marked paused, canceled with one click, and then shown as four canceled
+// images of one batch in the gallery. UPDATE_SCREENSHOTS=1 also writes
+// docs/screenshots/batch-{desktop,phone}-light.png.
+func TestBrowserBatch(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t)
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("batch%d", time.Now().UnixNano()%1e6)
+	password := "four bananas at once"
+	prompt := "four bananas in a row, woodcut"
+
+	step("sign up", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.base + "/")}, signUp(user, password)...)...)
+	step("pause my queue",
+		waitVisible("#view-create"),
+		waitText("#queue-pause", "Pause my queue"),
+		chromedp.Click(chromedp.CSS("#queue-pause")),
+		waitText("#queue-pause", "Resume my queue"),
+		waitVisible("#queue-paused-note"),
+	)
+	step("queue a batch of 4",
+		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#gen-count'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#queue-list .batch-head", "Batch of 4"),
+		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 4`),
+		waitJS(`[...document.querySelectorAll('#queue-list li.in-batch')].every(li => li.textContent.includes('Paused') && li.textContent.includes(`+jsString(prompt)+`))`),
+		// One heading, and the four right after it.
+		waitJS(`(() => { const h = document.querySelector('#queue-list .batch-head'); let n = 0, el = h.nextElementSibling; while (el && el.classList.contains('in-batch')) { n++; el = el.nextElementSibling; } return n === 4; })()`),
+	)
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		batchScreenshots(t, ctx)
+	}
+	step("cancel the batch in one click",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#queue-list .batch-cancel').scrollIntoView({block: 'center'})`),
+		chromedp.Click(chromedp.CSS("#queue-list .batch-cancel")),
+		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 0`),
+		waitJS(`!document.querySelector('#queue-list .batch-head')`),
+	)
+	step("the gallery shows the four canceled together",
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitVisible("#view-gallery"),
+		waitJS(`document.querySelectorAll('#gallery-grid .tile.in-batch.st-canceled').length === 4`),
+		waitJS(`[...document.querySelectorAll('#gallery-grid .tile.in-batch')].every(el => el.textContent.includes('Canceled'))`),
+		waitJS(`[...document.querySelectorAll('#gallery-grid .tile.in-batch .batch-badge')].map(b => b.textContent).sort().join(',') === '1 / 4,2 / 4,3 / 4,4 / 4'`),
+	)
+
+	// And the server agrees: four generations of one batch, all canceled.
+	tok := apiLogin(t, srv.base, user, password)
+	req, _ := http.NewRequest("GET", srv.base+"/api/v1/images/list?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Items []struct {
+			Status  string  `json:"status"`
+			BatchID *string `json:"batch_id"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	batches := map[string]int{}
+	for _, g := range out.Items {
+		if g.Status != "canceled" || g.BatchID == nil {
+			t.Fatalf("a generation %s, batch %v; want four canceled of one batch", g.Status, g.BatchID)
+		}
+		batches[*g.BatchID]++
+	}
+	if len(out.Items) != 4 || len(batches) != 1 {
+		t.Fatalf("%d generations in %d batches, want 4 in 1", len(out.Items), len(batches))
+	}
+}
+
+// jsString quotes s for a JavaScript expression.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// batchScreenshots saves the Create page with a batch in the queue, at desktop and
+// phone width, light.
+func batchScreenshots(t *testing.T, ctx context.Context) {
+	t.Helper()
+	out := filepath.Join("..", "docs", "screenshots")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}} {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := chromedp.Do(sctx,
+			send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
+			scheme("light"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); (() => { const el = innerWidth < 600 ? document.querySelector('#queue-title') : document.querySelector('#gen-form'); window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 80); })()`),
+			chromedp.Sleep(300*time.Millisecond))
+		var png []byte
+		if err == nil {
+			png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", size.name, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "batch-"+size.name+"-light.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, send(emulation.ClearDeviceMetricsOverride, cdp.Empty{})); err != nil {
+		t.Fatal(err)
+	}
+}
