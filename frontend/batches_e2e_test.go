@@ -48,7 +48,8 @@ func TestBrowserBatch(t *testing.T) {
 		waitJS(`(() => { const h = document.querySelector('#queue-list .batch-head'); let n = 0, el = h.nextElementSibling; while (el && el.classList.contains('in-batch')) { n++; el = el.nextElementSibling; } return n === 4; })()`),
 	)
 	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
-		batchScreenshots(t, ctx)
+		batchScreenshot(t, ctx, "batch-desktop-light", 1280, 800, false, "#gen-form")
+		batchScreenshot(t, ctx, "batch-phone-light", 390, 844, true, "#queue-title")
 	}
 	step("cancel the batch in one click",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#queue-list .batch-cancel').scrollIntoView({block: 'center'})`),
@@ -62,9 +63,29 @@ func TestBrowserBatch(t *testing.T) {
 		waitJS(`document.querySelectorAll('#gallery-grid .tile.in-batch.st-canceled').length === 4`),
 		waitJS(`[...document.querySelectorAll('#gallery-grid .tile.in-batch')].every(el => el.textContent.includes('Canceled'))`),
 		waitJS(`[...document.querySelectorAll('#gallery-grid .tile.in-batch .batch-badge')].map(b => b.textContent).sort().join(',') === '1 / 4,2 / 4,3 / 4,4 / 4'`),
+		waitJS(`document.querySelectorAll('#gallery-grid .tile.in-batch .batch-retry').length === 1`),
 	)
+	step("retry the batch in one click; resumed, the four run",
+		chromedp.Click(chromedp.CSS("#gallery-grid .batch-retry")),
+		waitJS(`document.querySelectorAll('#gallery-grid .tile.in-batch').length === 0`),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=create]`)),
+		waitVisible("#view-create"),
+		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 4`),
+		waitJS(`[...document.querySelectorAll('#queue-list li.in-batch')].every(li => li.textContent.includes('Paused'))`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#queue-pause').scrollIntoView({block: 'center'})`),
+		chromedp.Click(chromedp.CSS("#queue-pause")),
+		waitText("#queue-pause", "Pause my queue"),
+		waitJS(`document.querySelector('#queue-paused-note').hidden`),
+		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),
+		waitJS(`document.querySelectorAll('#gallery-grid .tile.in-batch.st-completed img').length === 4`),
+		// Together, in the order asked for.
+		waitJS(`[...document.querySelectorAll('#gallery-grid .tile')].map(el => el.querySelector('.batch-badge')?.textContent).join(',') === '1 / 4,2 / 4,3 / 4,4 / 4'`),
+	)
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		batchScreenshot(t, ctx, "batch-gallery-desktop-light", 1280, 800, false, "#gallery-grid")
+	}
 
-	// And the server agrees: four generations of one batch, all canceled.
+	// And the server agrees: four generations of one batch, all completed.
 	tok := apiLogin(t, srv.base, user, password)
 	req, _ := http.NewRequest("GET", srv.base+"/api/v1/images/list?limit=100", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -84,8 +105,8 @@ func TestBrowserBatch(t *testing.T) {
 	}
 	batches := map[string]int{}
 	for _, g := range out.Items {
-		if g.Status != "canceled" || g.BatchID == nil {
-			t.Fatalf("a generation %s, batch %v; want four canceled of one batch", g.Status, g.BatchID)
+		if g.Status != "completed" || g.BatchID == nil {
+			t.Fatalf("a generation %s, batch %v; want four completed of one batch", g.Status, g.BatchID)
 		}
 		batches[*g.BatchID]++
 	}
@@ -100,38 +121,32 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// batchScreenshots saves the Create page with a batch in the queue, at desktop and
-// phone width, light.
-func batchScreenshots(t *testing.T, ctx context.Context) {
+// batchScreenshot saves the page at one size, light, scrolled to sel, as
+// docs/screenshots/name.png.
+func batchScreenshot(t *testing.T, ctx context.Context, name string, width, height int64, mobile bool, sel string) {
 	t.Helper()
 	out := filepath.Join("..", "docs", "screenshots")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []struct {
-		name          string
-		width, height int64
-		mobile        bool
-	}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}} {
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := chromedp.Do(sctx,
-			send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size.width, Height: size.height, DeviceScaleFactor: 1, Mobile: size.mobile}),
-			scheme("light"),
-			chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); (() => { const el = innerWidth < 600 ? document.querySelector('#queue-title') : document.querySelector('#gen-form'); window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 80); })()`),
-			chromedp.Sleep(300*time.Millisecond))
-		var png []byte
-		if err == nil {
-			png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
-		}
-		cancel()
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", size.name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, "batch-"+size.name+"-light.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := chromedp.Do(sctx,
+		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: width, Height: height, DeviceScaleFactor: 1, Mobile: mobile}),
+		scheme("light"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); (el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 80))(document.querySelector(`+jsString(sel)+`))`),
+		chromedp.Sleep(300*time.Millisecond))
+	var png []byte
+	if err == nil {
+		png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
 	}
-	if err := chromedp.Do(ctx, send(emulation.ClearDeviceMetricsOverride, cdp.Empty{})); err != nil {
+	if err == nil {
+		err = chromedp.Do(sctx, send(emulation.ClearDeviceMetricsOverride, cdp.Empty{}))
+	}
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

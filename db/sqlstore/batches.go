@@ -14,10 +14,10 @@ type batchRow struct {
 }
 
 // batchRows reads the user's generations of a batch with their jobs' states, in the
-// batch's order (the order of their ids, made sorted). None is ErrNotFound.
+// batch's order (their ids descending: see CreateGenerations). None is ErrNotFound.
 func batchRows(q Querier, userID int64, batchID string) ([]batchRow, error) {
 	rows, err := q.Query(`SELECT `+genCols+`, state FROM generations
-		WHERE batch_id = ? AND user_id = ? ORDER BY id`, batchID, userID)
+		WHERE batch_id = ? AND user_id = ? ORDER BY id DESC`, batchID, userID)
 	if err != nil {
 		return nil, err
 	}

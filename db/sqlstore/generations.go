@@ -116,12 +116,15 @@ func (s *Store) CreateGenerations(ctx context.Context, userID int64, ps []db.Par
 		maxAttempts = db.DefaultMaxAttempts
 	}
 	now := s.now()
-	// The ids are made first and sorted, so the batch's order is the order of its ids.
+	// The ids are made first and sorted, descending: the batch's order is the reverse
+	// order of its ids, so a list newest first (created_at, then id, descending) shows
+	// the batch's generations, which share created_at, in the order asked for.
 	ids := make([]string, len(ps))
 	for i := range ids {
 		ids[i] = db.NewTimeID()
 	}
 	slices.Sort(ids)
+	slices.Reverse(ids)
 	var batchID any // NULL for a single generation
 	if len(ps) > 1 {
 		batchID = db.NewID()

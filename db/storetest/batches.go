@@ -80,6 +80,32 @@ var _ = register("BatchCreatesEachJob", func(t *testing.T, open Opener) {
 			t.Fatalf("claim %d took %s, want %s", i, got, w)
 		}
 	}
+	// Every event of a batch's generation carries its batch_id: created, started,
+	// completed (written by different statements).
+	j, err := d.JobForGeneration(ctx, gs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CompleteJob(ctx, j.ID, "w1", gs[0].ID, result()); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.EventsSince(ctx, a, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if e.GenerationID != gs[0].ID {
+			continue
+		}
+		seen[e.Type] = true
+		if f := eventFields(t, e); f["batch_id"] != gs[0].BatchID {
+			t.Fatalf("%s event's batch_id: %v, want %s", e.Type, f["batch_id"], gs[0].BatchID)
+		}
+	}
+	if !seen[db.StatusPending] || !seen[db.StatusRunning] || !seen[db.StatusCompleted] {
+		t.Fatalf("events of the batch's first generation: %v", seen)
+	}
 	b := addUser(t, d, "bob")
 	if _, err := d.Batch(ctx, b, gs[0].BatchID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("bob reads alice's batch: %v", err)

@@ -16,9 +16,14 @@ export function count() {
   return n >= 1 && n <= 4 ? n : 1;
 }
 
+// byBatchOrder sorts a batch's generations (or their elements, by data-id) in the order
+// they were asked for: their ids descending (the server makes them so).
+const idOf = (x) => (x instanceof Element ? x.dataset.id : x.id);
+const byBatchOrder = (a, b) => (idOf(a) > idOf(b) ? -1 : 1);
+
 // batchOf lists the known generations of a batch, in the order they were asked for.
 function batchOf(id) {
-  return [...gens.values()].filter((g) => g.batch_id === id).sort((a, b) => (a.id < b.id ? -1 : 1));
+  return [...gens.values()].filter((g) => g.batch_id === id).sort(byBatchOrder);
 }
 
 async function act(fn, okMsg) {
@@ -87,8 +92,7 @@ export function decorateQueue(list = $('#queue-list')) {
   }
   // The batch's items follow its heading, in the order they were asked for.
   for (const [id, head] of heads) {
-    const mine = items.filter((li) => li.dataset.batch === id)
-      .sort((a, b) => (a.dataset.id < b.dataset.id ? -1 : 1));
+    const mine = items.filter((li) => li.dataset.batch === id).sort(byBatchOrder);
     head.after(...mine);
     mine.at(-1)?.classList.add('batch-last');
   }
@@ -117,14 +121,35 @@ function addQueueControls(li, g) {
 }
 
 // decorateTile marks a gallery tile of a batch: tiles of one batch sit together (same
-// creation time) and share a frame and a "k / n" badge.
+// creation time) and share a frame and a "k / n" badge; the batch's first failed or
+// canceled tile carries "Retry batch". The gallery calls it for each tile it draws,
+// before placing it; the batch's tiles are brought up to date once it is placed.
 export function decorateTile(el, g) {
   if (!g?.batch_id) return;
-  const all = batchOf(g.batch_id);
-  const k = all.findIndex((x) => x.id === g.id) + 1;
   el.classList.add('in-batch');
   el.dataset.batch = g.batch_id;
-  el.append(h('span', { class: 'batch-badge small', title: t('batchOf', all.length) }, `${k} / ${all.length}`));
+  el.append(h('span', { class: 'batch-badge small' }));
+  queueMicrotask(() => refreshTiles(g.batch_id));
+}
+
+function refreshTiles(id) {
+  const all = batchOf(id);
+  const tiles = [...document.querySelectorAll('#gallery-grid li.in-batch')].filter((el) => el.dataset.batch === id);
+  let retry = false;
+  for (const el of tiles.sort(byBatchOrder)) {
+    const k = all.findIndex((x) => x.id === el.dataset.id) + 1;
+    const badge = el.querySelector('.batch-badge');
+    if (badge) {
+      badge.textContent = `${k} / ${all.length}`;
+      badge.title = t('batchOf', all.length);
+    }
+    el.querySelector('.batch-retry')?.remove();
+    const g = gens.get(el.dataset.id);
+    if (!retry && (g?.status === 'failed' || g?.status === 'canceled')) {
+      retry = true;
+      el.append(h('button', { type: 'button', class: 'secondary small batch-retry', onclick: () => retryBatch(id) }, t('retryBatch')));
+    }
+  }
 }
 
 function renderControls() {

@@ -48,7 +48,12 @@ function place(id) {
     if (old) old.replaceWith(el);
     else {
       // Insert by creation time so a generation finishing late lands where it belongs.
-      const at = order.findIndex((x) => (ts(gens.get(x)?.created_at) || 0) < (ts(g.created_at) || 0));
+      // Ties (a batch's generations) as the list orders them: by id, descending.
+      const at = order.findIndex((x) => {
+        const a = ts(gens.get(x)?.created_at) || 0;
+        const b = ts(g.created_at) || 0;
+        return a < b || (a === b && x < id);
+      });
       if (at < 0) { order.push(id); $('#gallery-grid').append(el); } else {
         $('#gallery-grid').insertBefore(el, cards.get(order[at]));
         order.splice(at, 0, id);
