@@ -40,6 +40,7 @@ func TestBrowserBatch(t *testing.T) {
 	step("queue a batch of 4",
 		chromedp.SendKeys(chromedp.CSS("#prompt"), prompt),
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#gen-count'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		waitText("#gen-total", "4 predictions, $0.60 in all"), // 2K at $0.15 each
 		chromedp.Click(chromedp.CSS("#gen-submit")),
 		waitText("#queue-list .batch-head", "Batch of 4"),
 		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 4`),

@@ -336,3 +336,71 @@ func TestPausedQueueIsNotClaimed(t *testing.T) {
 	p.post(t, "/api/v1/queue/resume", alice.Access)
 	p.waitStatus(t, alice.Access, a["id"].(string), "completed")
 }
+
+// A multipart generate with count and an attached reference image makes a batch whose
+// every generation uses the one stored upload, each sending it to its own prediction.
+func TestBatchMultipartWithReference(t *testing.T) {
+	p := newPipeline(t)
+	u := p.register(t, "alice")
+	r := p.postMultipart(t, "/api/v1/images/generate", u.Access,
+		map[string]string{"prompt": "variations of this", "resolution": "1K", "count": "3"},
+		[]formFile{{"images", "ref.png", "image/png", testPNG(t, 32, 24)}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("multipart batch: %d %s", r.Status, r.Body)
+	}
+	gs := batchItems(t, r.JSON(t), "generations")
+	if len(gs) != 3 {
+		t.Fatalf("%d generations, want 3", len(gs))
+	}
+	ref := gs[0]["reference_image_ids"].([]any)
+	for _, g := range gs {
+		refs := g["reference_image_ids"].([]any)
+		if g["generation_mode"] != "image-to-image" || len(refs) != 1 || refs[0] != ref[0] || g["batch_id"] != gs[0]["batch_id"] {
+			t.Fatalf("generation %v", g)
+		}
+		p.waitStatus(t, u.Access, g["id"].(string), "completed")
+		if n := p.imageInputs(t, u.ID, g["id"].(string)); n != 1 {
+			t.Fatalf("%s sent %d image_input entries, want 1", g["id"], n)
+		}
+	}
+	if bad := p.postMultipart(t, "/api/v1/images/generate", u.Access,
+		map[string]string{"prompt": "x", "count": "many"}, nil); bad.Status != http.StatusUnprocessableEntity || bad.Code(t) != db.CodeInvalid {
+		t.Fatalf("count=many: %d %s", bad.Status, bad.Body)
+	}
+}
+
+// Pausing and resuming tell the event stream: a pending generation shows paused (no
+// position) while the queue is paused, and comes again in line with its position when
+// it resumes.
+func TestQueuePauseReachesTheStream(t *testing.T) {
+	p := newPipeline(t)
+	alice := p.register(t, "alice")
+	s := p.openEvents(t, "/api/v1/events", http.Header{"Authorization": {"Bearer " + alice.Access}})
+	p.post(t, "/api/v1/queue/pause", alice.Access)
+	id := p.generate(t, alice.Access, map[string]any{"prompt": "waiting", "resolution": "1K"})["id"].(string)
+	next := func(what string, ok func(map[string]any) bool) {
+		t.Helper()
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case ev, open := <-s.Events:
+				if !open {
+					t.Fatalf("the stream ended before %s", what)
+				}
+				if ev.Data["id"] == id && ok(ev.Data) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no event: %s", what)
+			}
+		}
+	}
+	next("pending, paused", func(d map[string]any) bool {
+		return d["status"] == "pending" && d["queue_paused"] == true && d["queue_position"] == nil
+	})
+	p.post(t, "/api/v1/queue/resume", alice.Access)
+	next("pending with a position", func(d map[string]any) bool {
+		return d["status"] == "pending" && d["queue_paused"] == false && d["queue_position"] != nil
+	})
+	next("completed", func(d map[string]any) bool { return d["status"] == "completed" })
+}

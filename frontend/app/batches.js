@@ -5,10 +5,11 @@
 // they draw; everything here works on what they drew (items carry data-id).
 import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
-import { $, h, announce } from './ui.js';
+import { $, h, announce, usd } from './ui.js';
 import { gens, upsert, ACTIVE } from './store.js';
 
 let paused = false;
+let prices = {};
 
 // count is the number of images the form asks for (1 to 4).
 export function count() {
@@ -152,6 +153,15 @@ function refreshTiles(id) {
   }
 }
 
+// renderTotal says what a batch costs in all: each image is its own prediction.
+function renderTotal() {
+  const el = $('#gen-total');
+  if (!el) return;
+  const n = count();
+  const p = prices[$('#resolution')?.value];
+  el.textContent = n > 1 && p !== undefined ? t('batchTotal', n, usd(n * p)) : '';
+}
+
 function renderControls() {
   const btn = $('#queue-pause');
   if (!btn) return;
@@ -168,14 +178,17 @@ export async function load() {
   renderControls();
 }
 
-export function init() {
-  // The count selector, beside Generate.
+export function init(meta = {}) {
+  prices = meta.prices_usd || {};
+  // The count selector, beside Generate, with what the batch costs in all.
   const submit = $('#gen-submit');
   if (submit && !$('#gen-count')) {
-    const sel = h('select', { id: 'gen-count', name: 'count' },
+    const sel = h('select', { id: 'gen-count', name: 'count', onchange: renderTotal },
       ...[1, 2, 3, 4].map((n) => h('option', { value: String(n) }, String(n))));
-    const label = h('label', { class: 'inline gen-count' }, h('span', { 'data-i18n': 'images' }, t('images')), sel);
+    const label = h('label', { class: 'inline gen-count' }, h('span', { 'data-i18n': 'images' }, t('images')), sel,
+      h('span', { id: 'gen-total', class: 'muted small', 'aria-live': 'polite' }));
     submit.before(label);
+    $('#resolution')?.addEventListener('change', renderTotal);
   }
   // Pause/resume, in the queue's heading, and the note while paused.
   const title = $('#queue-title');
@@ -184,5 +197,6 @@ export function init() {
     title.closest('.label-row').after(h('p', { id: 'queue-paused-note', class: 'notice small', hidden: true, 'data-i18n': 'queuePausedNote' }, t('queuePausedNote')));
   }
   renderControls();
-  onLanguage(renderControls);
+  renderTotal();
+  onLanguage(() => { renderControls(); renderTotal(); });
 }

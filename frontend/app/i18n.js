@@ -78,7 +78,7 @@ const en = {
   unreachable: 'The server cannot be reached; check your connection.',
   justNow: 'just now',
   // Batches and queue control (batches.js)
-  images: 'Images', batchOf: (n) => `Batch of ${n}`,
+  images: 'Images', batchOf: (n) => `Batch of ${n}`, batchTotal: (n, sum) => `${n} predictions, ${sum} in all`,
   cancelBatch: 'Cancel batch', retryBatch: 'Retry batch',
   batchCanceled: 'Batch canceled.', batchRetried: 'Batch queued again.',
   toFront: 'To the front of my queue', toBack: 'To the back of my queue',
@@ -168,7 +168,7 @@ const ru = {
   unreachable: 'Сервер недоступен; проверьте подключение.',
   justNow: 'только что',
   // Пакеты и управление очередью (batches.js)
-  images: 'Изображений', batchOf: (n) => `Пакет из ${n}`,
+  images: 'Изображений', batchOf: (n) => `Пакет из ${n}`, batchTotal: (n, sum) => `${n} прогноза, всего ${sum}`,
   cancelBatch: 'Отменить пакет', retryBatch: 'Повторить пакет',
   batchCanceled: 'Пакет отменён.', batchRetried: 'Пакет снова в очереди.',
   toFront: 'В начало моей очереди', toBack: 'В конец моей очереди',

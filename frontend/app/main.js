@@ -149,7 +149,7 @@ async function boot() {
   meta = await loadMeta();
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
-  batches.init(); // before the queue draws: its controls go into the form and the queue
+  batches.init(meta); // before the queue draws: its controls go into the form and the queue
   queue.init();
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
