@@ -135,7 +135,7 @@ func batchScreenshot(t *testing.T, ctx context.Context, name string, width, heig
 	err := chromedp.Do(sctx,
 		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: width, Height: height, DeviceScaleFactor: 1, Mobile: mobile}),
 		scheme("light"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); (el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 80))(document.querySelector(`+jsString(sel)+`))`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren(); (el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - document.querySelector('.topbar').getBoundingClientRect().height - 16))(document.querySelector(`+jsString(sel)+`))`),
 		chromedp.Sleep(300*time.Millisecond))
 	var png []byte
 	if err == nil {

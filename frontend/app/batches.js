@@ -91,9 +91,15 @@ export function decorateQueue(list = $('#queue-list')) {
       li.before(head);
     }
   }
-  // The batch's items follow its heading, in the order they were asked for.
+  // The batch's items follow its heading: running first, then waiting by their place in
+  // line (which moves to the front or back change), else in the order asked for.
+  const rank = (li) => {
+    const g = gens.get(li.dataset.id);
+    if (g?.status === 'running') return 0;
+    return g?.status === 'pending' && !g.queue_paused && g.queue_position ? g.queue_position : Infinity;
+  };
   for (const [id, head] of heads) {
-    const mine = items.filter((li) => li.dataset.batch === id).sort(byBatchOrder);
+    const mine = items.filter((li) => li.dataset.batch === id).sort((a, b) => rank(a) - rank(b) || byBatchOrder(a, b));
     head.after(...mine);
     mine.at(-1)?.classList.add('batch-last');
   }
