@@ -92,6 +92,8 @@ var ruDetails = map[string]string{
 	"Not found: it does not exist or is not yours.":                                                       ruByCode[db.CodeNotFound],
 	"The change conflicts with the current state; reload and try again.":                                  ruByCode[db.CodeConflict],
 	noKeyMessage: ruByCode[db.CodeNoAPIKey],
+	"Send count (variations of one prompt) or prompts (one generation each), not both.": "Отправьте count (вариации одного запроса) или prompts (по генерации на запрос), но не оба.",
+	"Send prompt (one generation) or prompts (one generation each), not both.":          "Отправьте prompt (одна генерация) или prompts (по генерации на запрос), но не оба.",
 }
 
 // wantsRussian tells whether Accept-Language ranks Russian above English (and above
