@@ -70,9 +70,12 @@ func readPassword(stdout io.Writer) (string, error) {
 
 func cmdUser(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"user: name an action: create, list, set-password, disable or enable"}
+		return usageError{"user: name an action: create, list, set-password, disable, enable, limits or usage"}
 	}
 	action, args := args[0], args[1:]
+	if action == "limits" || action == "usage" {
+		return cmdUserMoney(action, args, stdout, stderr) // limits_cmd.go
+	}
 	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
 	var username, email string
 	var admin bool
@@ -85,7 +88,7 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&username, "username", "", "the account's username or email")
 	case "list":
 	default:
-		return usageError{fmt.Sprintf("user: unknown action %q: want create, list, set-password, disable or enable", action)}
+		return usageError{fmt.Sprintf("user: unknown action %q: want create, list, set-password, disable, enable, limits or usage", action)}
 	}
 	cfg, d, err := loadForAdmin(fs, args, stderr)
 	if err != nil {

@@ -38,7 +38,8 @@ Usage:
   nanobanana stop [flags]           stop the server that start started
   nanobanana status [flags]         say whether it runs (exit status 0) or not (3)
   nanobanana service ACTION [flags] install|uninstall|start|stop|restart|status the systemd service
-  nanobanana user ACTION [flags]    create|list|set-password|disable|enable accounts
+  nanobanana user ACTION [flags]    create|list|set-password|disable|enable accounts;
+                                    limits NAME [--day-usd 2 ...], usage [NAME]: spending
   nanobanana backup --to FILE       write a consistent copy of the database while it runs
   nanobanana version                print the version
 

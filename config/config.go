@@ -70,18 +70,21 @@ type Config struct {
 	XAccelRedirect    string         // X_ACCEL_REDIRECT: e.g. /protected/
 	TrustedProxies    []netip.Prefix // TRUSTED_PROXIES
 	Prices            Prices         // PRICE_1K, PRICE_2K, PRICE_4K (USD per image)
-	MaxUploadBytes    int64          // MAX_UPLOAD_BYTES: per reference image
-	UploadQuota       int64          // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
-	UploadsPerMinute  int            // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
-	UploadRetention   time.Duration  // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
-	MaxOutputBytes    int64          // MAX_OUTPUT_BYTES: per generated image
-	MaxPixels         int64          // MAX_IMAGE_PIXELS: decompression-bomb cap
-	JobLease          time.Duration  // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
-	MemoryLimit       int64          // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
-	LogFile           string         // LOG_FILE: serve logs there, rotating, instead of to standard error
-	LogMaxBytes       int64          // LOG_MAX_BYTES: the log file's size before it rotates
-	LogMaxFiles       int            // LOG_MAX_FILES: rotated log files kept
-	PIDFile           string         // PID_FILE: where `nanobanana start` records the server it started
+	// Spending limits' first values (an admin may change them in the database's settings).
+	DefaultLimits     Limits        // LIMIT_DAY_USD, LIMIT_MONTH_USD, LIMIT_DAY_IMAGES, LIMIT_MONTH_IMAGES
+	SharedMonthCapUSD *float64      // SHARED_MONTH_CAP_USD: what the shared token may spend a month, all users together; nil: no cap
+	MaxUploadBytes    int64         // MAX_UPLOAD_BYTES: per reference image
+	UploadQuota       int64         // UPLOAD_QUOTA_BYTES: what one user's uploads may hold in all; 0: no quota
+	UploadsPerMinute  int           // UPLOADS_PER_MINUTE: images one user may upload a minute; 0: no limit
+	UploadRetention   time.Duration // UPLOAD_RETENTION_HOURS: how long an upload no generation uses is kept
+	MaxOutputBytes    int64         // MAX_OUTPUT_BYTES: per generated image
+	MaxPixels         int64         // MAX_IMAGE_PIXELS: decompression-bomb cap
+	JobLease          time.Duration // JOB_LEASE_SECONDS: how long a worker's claim lasts unless renewed
+	MemoryLimit       int64         // MEMORY_LIMIT: the Go runtime's soft memory limit in bytes; 0: unset (GOMEMLIMIT, if any, applies)
+	LogFile           string        // LOG_FILE: serve logs there, rotating, instead of to standard error
+	LogMaxBytes       int64         // LOG_MAX_BYTES: the log file's size before it rotates
+	LogMaxFiles       int           // LOG_MAX_FILES: rotated log files kept
+	PIDFile           string        // PID_FILE: where `nanobanana start` records the server it started
 
 	// Limits that hold the process under abuse (docs/RELIABILITY.md).
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT_SECONDS: the longest a request's body may take to arrive
@@ -97,6 +100,13 @@ type Config struct {
 
 // Prices are the estimated cost of one image per resolution, in US dollars.
 type Prices struct{ P1K, P2K, P4K float64 }
+
+// Limits are what one user may spend through the shared token per UTC day and month, in
+// US dollars and in images; nil is no limit.
+type Limits struct {
+	DayUSD, MonthUSD       *float64
+	DayImages, MonthImages *int
+}
 
 // Defaults returns the configuration with no .env, no environment and no flags.
 func Defaults() Config {
@@ -282,6 +292,11 @@ func FromMap(m map[string]string) (Config, error) {
 	p.price("PRICE_1K", &c.Prices.P1K)
 	p.price("PRICE_2K", &c.Prices.P2K)
 	p.price("PRICE_4K", &c.Prices.P4K)
+	p.optUSD("LIMIT_DAY_USD", &c.DefaultLimits.DayUSD)
+	p.optUSD("LIMIT_MONTH_USD", &c.DefaultLimits.MonthUSD)
+	p.optCount("LIMIT_DAY_IMAGES", &c.DefaultLimits.DayImages)
+	p.optCount("LIMIT_MONTH_IMAGES", &c.DefaultLimits.MonthImages)
+	p.optUSD("SHARED_MONTH_CAP_USD", &c.SharedMonthCapUSD)
 	p.bytes("MAX_UPLOAD_BYTES", &c.MaxUploadBytes, 1<<10, 100<<20)
 	p.bytes("MAX_OUTPUT_BYTES", &c.MaxOutputBytes, 1<<20, 512<<20)
 	p.bytes("UPLOAD_QUOTA_BYTES", &c.UploadQuota, 0, 1<<40)

@@ -135,3 +135,31 @@ func (p *parser) price(name string, dst *float64) {
 	}
 	*dst = f
 }
+
+// optUSD reads an optional amount of US dollars (unset or empty: nil, no limit).
+func (p *parser) optUSD(name string, dst **float64) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1e9 {
+		p.fail(name, v, "want an amount in US dollars, such as 5 or 2.50, or nothing for no limit")
+		return
+	}
+	*dst = &f
+}
+
+// optCount reads an optional count of images (unset or empty: nil, no limit).
+func (p *parser) optCount(name string, dst **int) {
+	v, ok := p.lookup(name)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1e9 {
+		p.fail(name, v, "want a whole number of images, such as 20, or nothing for no limit")
+		return
+	}
+	*dst = &n
+}

@@ -69,6 +69,11 @@ func (c Config) Print(w io.Writer) error {
 		{"PRICE_1K", strconv.FormatFloat(c.Prices.P1K, 'f', -1, 64)},
 		{"PRICE_2K", strconv.FormatFloat(c.Prices.P2K, 'f', -1, 64)},
 		{"PRICE_4K", strconv.FormatFloat(c.Prices.P4K, 'f', -1, 64)},
+		{"LIMIT_DAY_USD", optUSD(c.DefaultLimits.DayUSD)},
+		{"LIMIT_MONTH_USD", optUSD(c.DefaultLimits.MonthUSD)},
+		{"LIMIT_DAY_IMAGES", optCount(c.DefaultLimits.DayImages)},
+		{"LIMIT_MONTH_IMAGES", optCount(c.DefaultLimits.MonthImages)},
+		{"SHARED_MONTH_CAP_USD", optUSD(c.SharedMonthCapUSD)},
 		{"MAX_UPLOAD_BYTES", strconv.FormatInt(c.MaxUploadBytes, 10)},
 		{"UPLOAD_QUOTA_BYTES", strconv.FormatInt(c.UploadQuota, 10)},
 		{"UPLOADS_PER_MINUTE", strconv.Itoa(c.UploadsPerMinute)},
@@ -106,4 +111,18 @@ func (c Config) Print(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+func optUSD(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+func optCount(v *int) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(*v)
 }

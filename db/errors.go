@@ -76,6 +76,7 @@ const (
 	CodeInsufficientScope    Code = "insufficient_scope"     // a personal access token without the scope the route needs
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an Idempotency-Key sent again with other parameters
 	CodeNotWaiting           Code = "generation_not_waiting" // a move in the queue of a generation that is not waiting there
+	CodeSpendingLimit        Code = "spending_limit"         // a generation would pass a spending limit (the user's, or the shared token's monthly cap)
 )
 
 var codeKinds = map[Code]Kind{
@@ -120,6 +121,7 @@ var codeKinds = map[Code]Kind{
 	CodeInsufficientScope:    KindForbidden,
 	CodeIdempotencyKeyReused: KindInvalid,
 	CodeNotWaiting:           KindConflict,
+	CodeSpendingLimit:        KindLimit,
 }
 
 // Codes lists the catalogue (for documentation and tests).

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -109,6 +110,20 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 		b = strconv.AppendInt(b, g.Bytes, 10)
 	} else {
 		b = append(b, `,"width":null,"height":null,"bytes":null`...)
+	}
+	// The books (db/sqlstore/spending.go): its price, who pays, what it holds of the
+	// budget now, and Replicate's metrics of its prediction.
+	b = append(b, `,"cost_usd":`...)
+	b = jsonenc.AppendFloat(b, USD(g.CostMicros))
+	b = append(b, `,"paid_by":`...)
+	b = appendOptString(b, g.PaidBy)
+	b = append(b, `,"booked_usd":`...)
+	b = jsonenc.AppendFloat(b, USD(g.BookedMicros))
+	b = append(b, `,"metrics":`...)
+	if len(g.Metrics) > 0 && json.Valid(g.Metrics) {
+		b = append(b, g.Metrics...)
+	} else {
+		b = append(b, "null"...)
 	}
 	return b
 }

@@ -10,29 +10,33 @@ import (
 // generationJSON is the shape of a generation written as a tagged struct: what
 // encoding/json makes of it is what AppendGeneration must write, byte for byte.
 type generationJSON struct {
-	ID                string     `json:"id"`
-	ImageID           string     `json:"image_id"`
-	Status            string     `json:"status"`
-	Prompt            string     `json:"prompt"`
-	Resolution        string     `json:"resolution"`
-	AspectRatio       string     `json:"aspect_ratio"`
-	OutputFormat      string     `json:"output_format"`
-	SafetyFilterLevel string     `json:"safety_filter_level"`
-	GenerationMode    string     `json:"generation_mode"`
-	ReferenceImageIDs []string   `json:"reference_image_ids"`
-	BatchID           *string    `json:"batch_id"`
-	Error             *string    `json:"error"`
-	CreatedAt         time.Time  `json:"created_at"`
-	StartedAt         *time.Time `json:"started_at"`
-	CompletedAt       *time.Time `json:"completed_at"`
-	Width             *int       `json:"width"`
-	Height            *int       `json:"height"`
-	Bytes             *int64     `json:"bytes"`
-	QueuePaused       *bool      `json:"queue_paused,omitempty"`
-	QueuePosition     *int       `json:"queue_position,omitempty"`
-	ImageURL          *string    `json:"image_url"`
-	ThumbnailURL      *string    `json:"thumbnail_url"`
-	PriceUSD          float64    `json:"price_usd"`
+	ID                string          `json:"id"`
+	ImageID           string          `json:"image_id"`
+	Status            string          `json:"status"`
+	Prompt            string          `json:"prompt"`
+	Resolution        string          `json:"resolution"`
+	AspectRatio       string          `json:"aspect_ratio"`
+	OutputFormat      string          `json:"output_format"`
+	SafetyFilterLevel string          `json:"safety_filter_level"`
+	GenerationMode    string          `json:"generation_mode"`
+	ReferenceImageIDs []string        `json:"reference_image_ids"`
+	BatchID           *string         `json:"batch_id"`
+	Error             *string         `json:"error"`
+	CreatedAt         time.Time       `json:"created_at"`
+	StartedAt         *time.Time      `json:"started_at"`
+	CompletedAt       *time.Time      `json:"completed_at"`
+	Width             *int            `json:"width"`
+	Height            *int            `json:"height"`
+	Bytes             *int64          `json:"bytes"`
+	CostUSD           float64         `json:"cost_usd"`
+	PaidBy            *string         `json:"paid_by"`
+	BookedUSD         float64         `json:"booked_usd"`
+	Metrics           json.RawMessage `json:"metrics"`
+	QueuePaused       *bool           `json:"queue_paused,omitempty"`
+	QueuePosition     *int            `json:"queue_position,omitempty"`
+	ImageURL          *string         `json:"image_url"`
+	ThumbnailURL      *string         `json:"thumbnail_url"`
+	PriceUSD          float64         `json:"price_usd"`
 }
 
 func mirror(g *Generation, v *View) generationJSON {
@@ -58,7 +62,8 @@ func mirror(g *Generation, v *View) generationJSON {
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
 		BatchID: opt(g.BatchID), Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
-		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD}
+		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD,
+		CostUSD: USD(g.CostMicros), PaidBy: opt(g.PaidBy), BookedUSD: USD(g.BookedMicros), Metrics: g.Metrics}
 	if g.Status == StatusCompleted {
 		w, h, b := g.Width, g.Height, g.Bytes
 		m.Width, m.Height, m.Bytes = &w, &h, &b
@@ -88,6 +93,9 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 			AspectRatio: "16:9", OutputFormat: "png", SafetyFilterLevel: "block_only_high",
 			Mode: ModeTextToImage, ReferenceIDs: []string{}}, CreatedAt: created},
 			View{QueuePosition: 3, PriceUSD: 0.15}},
+		{Generation{ID: "m", Status: StatusCompleted, CostMicros: 150000, PaidBy: PaidShared, BookedMicros: 300000,
+			Metrics: []byte(`{"predict_time":12.5}`)}, View{PriceUSD: 0.15}},
+		{Generation{ID: "o", Status: StatusCanceled, CostMicros: 300000, PaidBy: PaidOwn}, View{PriceUSD: 0.3}},
 		{Generation{ID: "b", Status: StatusCompleted, Params: Params{Prompt: odd, Resolution: "4K",
 			ReferenceIDs: []string{"x", odd}}, Error: odd, CreatedAt: time.UnixMilli(1767225600000),
 			StartedAt: time.UnixMilli(1767225601100), CompletedAt: time.UnixMilli(1767225609999),

@@ -9,6 +9,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type Store interface {
 	Throttle
 	Uploads
 	AccessTokens
+	Settings
+	Spending
 
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
@@ -115,8 +118,9 @@ type Generations interface {
 	// RetryBatch queues again every failed or canceled generation of the user's batch
 	// in one transaction (as RetryGeneration does one), in the batch's order. None to
 	// retry is CodeNotRetryable; one still stopping is CodeStillStopping, and then
-	// none is queued.
-	RetryBatch(ctx context.Context, userID int64, batchID string, maxAttempts int) ([]Generation, error)
+	// none is queued. b, when set, reserves their runs' cost together against its
+	// limits (over one, none is queued: CodeSpendingLimit).
+	RetryBatch(ctx context.Context, userID int64, batchID string, maxAttempts int, b *Budget) ([]Generation, error)
 	// MoveQueued puts the user's pending generation first (front) or last in their own
 	// queue; the claim takes the user's jobs in that order (fairness across users is
 	// unchanged). One that is not waiting is CodeNotWaiting.
@@ -138,8 +142,9 @@ type Generations interface {
 	CancelGeneration(ctx context.Context, userID int64, id string) (*CancelOutcome, error)
 	// RetryGeneration queues a failed or canceled generation again with a fresh job. One
 	// whose prediction succeeded and whose output can still be fetched (Wait) keeps
-	// that prediction: the job fetches its output instead of paying for a new one.
-	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int) (*Generation, error)
+	// that prediction: the job fetches its output instead of paying for a new one. b,
+	// when set, reserves the run's cost against its limits (CreateOptions.Budget).
+	RetryGeneration(ctx context.Context, userID int64, id string, maxAttempts int, b *Budget) (*Generation, error)
 	// QueueCounts returns the queued and running jobs of every user with any.
 	QueueCounts(ctx context.Context) (map[int64][2]int, error)
 	// PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
@@ -161,6 +166,10 @@ type CreateOptions struct {
 	IdempotencyKey string
 	// RequestHash identifies the request's parameters (stored with the key).
 	RequestHash string
+	// Budget, when set, is the new generation's price and payer and the limits its
+	// reservation is checked against, in the transaction that queues it: over a limit
+	// nothing is queued and the error is CodeSpendingLimit (its cause a *SpendingLimit).
+	Budget *Budget
 }
 
 // IdempotencyTTL is how long an idempotency key answers its generation.
@@ -319,4 +328,20 @@ type AccessTokens interface {
 	// TouchAccessToken records a use at at, unless one at or after notBefore is
 	// recorded already (so a busy token costs a write at most once in a while).
 	TouchAccessToken(ctx context.Context, id int64, at, notBefore time.Time) error
+}
+
+// Settings are what an admin changes without a restart, stored as JSON by key (see the
+// keys in server/settings.go). The environment gives each key's first value; a stored
+// value wins over it until deleted.
+type Settings interface {
+	// Settings returns every stored setting, by key.
+	Settings(ctx context.Context) (map[string]json.RawMessage, error)
+	// PutSetting stores value (valid JSON) under key, set by the admin by (0: none).
+	PutSetting(ctx context.Context, key string, value json.RawMessage, by int64) error
+	// DeleteSetting removes key's stored value, so the environment's applies again.
+	DeleteSetting(ctx context.Context, key string) error
+	// SettingsVersion changes whenever the stored settings may have changed: after a
+	// write in this process, and (PostgreSQL) at once when another process wrote. Read
+	// it before Settings; read Settings again when it differs.
+	SettingsVersion() uint64
 }

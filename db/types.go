@@ -71,6 +71,14 @@ type Generation struct {
 	// QueuePosition is set for pending generations read from the store: an estimate
 	// (1 = next) of where this one stands in the fair claim order; 0 otherwise.
 	QueuePosition int
+	// CostMicros is one prediction's price (millionths of a US dollar), PaidBy who pays
+	// (PaidShared, PaidOwn; "" before the books existed), BookedMicros what it holds
+	// of the budget now (its reservation while waiting, then what Replicate accepted;
+	// 0 when released), Metrics Replicate's metrics of its prediction (JSON, or nil).
+	CostMicros   int64
+	PaidBy       string
+	BookedMicros int64
+	Metrics      []byte
 	// Replayed is set by CreateGeneration when an idempotency key answered this
 	// generation, made by an earlier request: nothing was queued.
 	Replayed bool
@@ -167,6 +175,7 @@ type Result struct {
 	Width, Height                 int
 	Bytes                         int64
 	SHA256                        string
+	Metrics                       []byte // Replicate's metrics of the prediction (JSON), if any
 }
 
 // CancelOutcome says what CancelGeneration found, so the caller knows whether a

@@ -123,7 +123,7 @@ func TestRetryOfAPaidGenerationFetchesItsOutput(t *testing.T) {
 	e.wait(u, g.ID, func(g *db.Generation) bool { return g.Status == db.StatusCanceled })
 	e.waitJob(g.ID, db.JobCanceled)
 	st.full.Store(false)
-	if _, err := s.Retry(ctx, u, g.ID); err != nil {
+	if _, err := s.Retry(ctx, u, g.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if done := e.waitDone(u, g.ID); done.Status != db.StatusCompleted {

@@ -273,6 +273,12 @@ func (s *Service) attempt(ctx context.Context, r *run) error {
 		perr := replicate.PredictionError(p)
 		// E6716, PA and aborted: the prediction ended without an image (aborted ones are
 		// not charged at all), so creating a new one is a retry, not paying twice.
+		if p.Status == replicate.StatusAborted {
+			// Never started: Replicate does not charge it, so neither do the books.
+			if err := s.o.DB.Unbook(context.WithoutCancel(ctx), j.ID, r.owner); err != nil {
+				s.log.Warn("unbook an aborted prediction", "generation", g.ID, "err", err)
+			}
+		}
 		if p.Status == replicate.StatusAborted || replicate.IsTransient(perr) {
 			return &retryError{cause: perr, newPrediction: true, giveUp: giveUpMessage(perr)}
 		}
@@ -596,7 +602,8 @@ func (s *Service) store(ctx context.Context, r *run, g *db.Generation, token str
 	}
 	s.fullAt.Store(0) // there was room
 	res := db.Result{ImageKey: key, ImageType: format.ContentType(), ThumbKey: thumbKey,
-		Width: im.Width, Height: im.Height, Bytes: info.Size, SHA256: hex.EncodeToString(sum.Sum(nil))}
+		Width: im.Width, Height: im.Height, Bytes: info.Size, SHA256: hex.EncodeToString(sum.Sum(nil)),
+		Metrics: metricsJSON(p)}
 	err = s.o.DB.CompleteJob(ctx, r.job.ID, r.owner, g.ID, res)
 	if errors.Is(err, db.ErrLeaseLost) {
 		// Canceled or deleted while we stored it: nobody will show these files. If the
@@ -796,4 +803,14 @@ func (s *Service) hold(ctx context.Context, r *run, he *holdError) {
 		// was recorded before.
 		s.log.Error("hold job", "job", j.ID, "err", err)
 	}
+}
+
+// metricsJSON is what the prediction's metrics say, as JSON for the generation; nil when
+// Replicate reported none.
+func metricsJSON(p *replicate.Prediction) []byte {
+	if p == nil || p.Metrics.PredictTime <= 0 {
+		return nil
+	}
+	b, _ := json.Marshal(p.Metrics)
+	return b
 }

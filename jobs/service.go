@@ -298,15 +298,16 @@ func (s *Service) Wake(predictionID string) {
 
 // Enqueue queues a generation for userID and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error) {
-	return s.EnqueueOnce(ctx, userID, p, "", "")
+	return s.EnqueueOnce(ctx, userID, p, "", "", nil)
 }
 
 // EnqueueOnce is Enqueue under an idempotency key ("" for none): a key the user sent
 // within db.IdempotencyTTL answers the generation it made (Replayed), queuing nothing;
-// sent with another requestHash it is db.CodeIdempotencyKeyReused.
-func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error) {
+// sent with another requestHash it is db.CodeIdempotencyKeyReused. b, when set, is its
+// price, payer and limits (db.CreateOptions.Budget): over a limit nothing is queued.
+func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string, b *db.Budget) (*db.Generation, error) {
 	g, err := s.o.DB.CreateGeneration(ctx, userID, p, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending,
-		IdempotencyKey: key, RequestHash: requestHash})
+		IdempotencyKey: key, RequestHash: requestHash, Budget: b})
 	if err != nil {
 		return nil, err
 	}
@@ -319,9 +320,9 @@ func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, ke
 // EnqueueBatch is EnqueueOnce for the generations of one request (at most db.MaxBatch):
 // all queued in one transaction or none, two or more as a batch (one batch id). A key
 // stored already answers every generation its request made.
-func (s *Service) EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string) ([]*db.Generation, error) {
+func (s *Service) EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string, b *db.Budget) ([]*db.Generation, error) {
 	gs, err := s.o.DB.CreateGenerations(ctx, userID, ps, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending,
-		IdempotencyKey: key, RequestHash: requestHash})
+		IdempotencyKey: key, RequestHash: requestHash, Budget: b})
 	if err != nil {
 		return nil, err
 	}
@@ -347,8 +348,8 @@ func (s *Service) CancelBatch(ctx context.Context, userID int64, batchID string)
 
 // RetryBatch queues again every failed or canceled generation of the user's batch and
 // returns the batch.
-func (s *Service) RetryBatch(ctx context.Context, userID int64, batchID string) ([]db.Generation, error) {
-	gs, err := s.o.DB.RetryBatch(ctx, userID, batchID, s.o.MaxAttempts)
+func (s *Service) RetryBatch(ctx context.Context, userID int64, batchID string, b *db.Budget) ([]db.Generation, error) {
+	gs, err := s.o.DB.RetryBatch(ctx, userID, batchID, s.o.MaxAttempts, b)
 	if err != nil {
 		return nil, err
 	}
@@ -521,9 +522,10 @@ func (s *Service) expireUploads(ctx context.Context, limit int) (int, error) {
 }
 
 // Retry re-queues the user's failed or canceled generation with the same parameters and
-// a fresh job; anything else is db.ErrConflict.
-func (s *Service) Retry(ctx context.Context, userID int64, id string) (*db.Generation, error) {
-	g, err := s.o.DB.RetryGeneration(ctx, userID, id, s.o.MaxAttempts)
+// a fresh job; anything else is db.ErrConflict. b, when set, reserves the run's cost
+// (db.Store.RetryGeneration).
+func (s *Service) Retry(ctx context.Context, userID int64, id string, b *db.Budget) (*db.Generation, error) {
+	g, err := s.o.DB.RetryGeneration(ctx, userID, id, s.o.MaxAttempts, b)
 	if err != nil {
 		return nil, err
 	}

@@ -411,14 +411,14 @@ func TestCancelPendingAndRunning(t *testing.T) {
 	// Both can run again with the same settings.
 	e.fake.Configure(func(c *replicatetest.Config) { c.SlowRunTime = 10 * time.Millisecond })
 	for _, id := range []string{pending.ID, running.ID} {
-		if _, err := s.Retry(ctx, u, id); err != nil {
+		if _, err := s.Retry(ctx, u, id, nil); err != nil {
 			t.Fatal(err)
 		}
 		if g := e.waitDone(u, id); g.Status != db.StatusCompleted {
 			t.Fatalf("retried: %s %s", g.Status, g.Error)
 		}
 	}
-	if _, err := s.Retry(ctx, u, running.ID); !errors.Is(err, db.ErrConflict) {
+	if _, err := s.Retry(ctx, u, running.ID, nil); !errors.Is(err, db.ErrConflict) {
 		t.Fatalf("retry completed: %v", err)
 	}
 }

@@ -116,7 +116,16 @@ func (s *Server) retryBatch(w http.ResponseWriter, r *http.Request, p *principal
 	if err := s.requireAPIKey(p); err != nil {
 		return err
 	}
-	gs, err := s.queue.RetryBatch(r.Context(), p.ID, id)
+	cur, err := s.db.Batch(r.Context(), p.ID, id)
+	if err != nil {
+		return batchError(id, err)
+	}
+	// A batch shares its settings: one image's price and payer for all.
+	b, err := s.budget(r.Context(), p.User, cur[0].Resolution)
+	if err != nil {
+		return err
+	}
+	gs, err := s.queue.RetryBatch(r.Context(), p.ID, id, b)
 	if err != nil {
 		return batchError(id, err)
 	}

@@ -320,7 +320,7 @@ func (s *Server) eventView(ctx context.Context, e *db.Event) db.View {
 		Resolution string `json:"resolution"`
 	}
 	_ = json.Unmarshal(e.Data, &stored)
-	v := db.View{PriceUSD: s.cfg.Prices.Price(stored.Resolution)}
+	v := db.View{PriceUSD: s.prices(ctx).Price(stored.Resolution)}
 	if e.Type != db.StatusPending && e.Type != db.StatusCompleted {
 		return v
 	}

@@ -150,8 +150,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 	}
 	hash := requestHash(params, extra, stored)
 	params.ReferenceIDs = append(params.ReferenceIDs, extra...)
+	b, err := s.budget(r.Context(), p.User, params.Resolution)
+	if err != nil {
+		return err
+	}
 	if prompts == nil {
-		g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash)
+		g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash, b)
 		if errors.Is(err, db.ErrNotFound) {
 			// A reference deleted (or expired) since it was looked up above.
 			return badReference()
@@ -172,7 +176,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		ps[i] = params
 		ps[i].Prompt = prompt
 	}
-	gs, err := s.queue.EnqueueBatch(r.Context(), p.ID, ps, key, batchHash(hash, prompts))
+	// One budget for all: the batch shares its settings, so each image's price, and
+	// its reservation is checked for all of them together.
+	gs, err := s.queue.EnqueueBatch(r.Context(), p.ID, ps, key, batchHash(hash, prompts), b)
 	if errors.Is(err, db.ErrNotFound) {
 		return badReference()
 	}

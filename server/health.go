@@ -43,15 +43,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *principal, _ 
 // meta tells clients (the frontend) what this server offers: prices per resolution, the
 // model's choices, whether sign-up is open, and whether it runs in demo mode.
 func (s *Server) meta(w http.ResponseWriter, r *http.Request, _ *principal, _ httprouter.Params) error {
+	prices := s.prices(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":            s.version,
-		"demo":               s.cfg.Demo,
-		"registration_open":  s.cfg.AllowRegistration,
-		"has_global_api_key": s.cfg.ReplicateAPIToken != "",
-		"model":              s.cfg.ReplicateModel,
-		"prices_usd": map[string]float64{
-			"1K": s.cfg.Prices.P1K, "2K": s.cfg.Prices.P2K, "4K": s.cfg.Prices.P4K,
-		},
+		"version":              s.version,
+		"demo":                 s.cfg.Demo,
+		"registration_open":    s.cfg.AllowRegistration,
+		"has_global_api_key":   s.cfg.ReplicateAPIToken != "",
+		"model":                s.cfg.ReplicateModel,
+		"prices_usd":           map[string]float64{"1K": prices.P1K, "2K": prices.P2K, "4K": prices.P4K},
 		"resolutions":          resolutions,
 		"aspect_ratios":        aspectRatios,
 		"output_formats":       outputFormats,

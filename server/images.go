@@ -18,14 +18,17 @@ type Queue interface {
 	Enqueue(ctx context.Context, userID int64, p db.Params) (*db.Generation, error)
 	// EnqueueOnce is Enqueue under an idempotency key (db.CreateOptions.IdempotencyKey):
 	// a key stored already answers its generation (Replayed) and queues nothing.
-	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string) (*db.Generation, error)
+	// b is its price, payer and limits (db.CreateOptions.Budget; nil books nothing).
+	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string, b *db.Budget) (*db.Generation, error)
 	// EnqueueBatch is EnqueueOnce for the 1 to db.MaxBatch generations of one request,
-	// all or none; two or more form a batch.
-	EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string) ([]*db.Generation, error)
+	// all or none (the pending cap and b's limits count them all); two or more form a
+	// batch.
+	EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string, b *db.Budget) ([]*db.Generation, error)
 	// CancelBatch cancels every pending or running generation of the user's batch.
 	CancelBatch(ctx context.Context, userID int64, batchID string) error
-	// RetryBatch re-queues every failed or canceled generation of the user's batch.
-	RetryBatch(ctx context.Context, userID int64, batchID string) ([]db.Generation, error)
+	// RetryBatch re-queues every failed or canceled generation of the user's batch; b
+	// reserves their cost together, as EnqueueBatch's.
+	RetryBatch(ctx context.Context, userID int64, batchID string, b *db.Budget) ([]db.Generation, error)
 	// SetQueuePaused pauses or resumes the user's own queue.
 	SetQueuePaused(ctx context.Context, userID int64, paused bool) (db.QueueState, error)
 	// Cancel stops the user's pending or running generation (at Replicate too) and keeps
@@ -34,7 +37,8 @@ type Queue interface {
 	// Delete cancels the generation if needed, removes the row and its files.
 	Delete(ctx context.Context, userID int64, id string) error
 	// Retry re-queues a failed or canceled generation; anything else is db.ErrConflict.
-	Retry(ctx context.Context, userID int64, id string) (*db.Generation, error)
+	// b reserves the run's cost, as EnqueueOnce's.
+	Retry(ctx context.Context, userID int64, id string, b *db.Budget) (*db.Generation, error)
 	// Wake tells the worker following predictionID to look at it now (a webhook came).
 	Wake(predictionID string)
 }
@@ -42,7 +46,7 @@ type Queue interface {
 // view is what g's answer adds for its reader now (db.View): signed URLs are made once
 // per call with the same expiry bucket, so a list of 100 costs 200 HMACs and no queries.
 func (s *Server) view(g *db.Generation) db.View {
-	v := db.View{QueuePosition: g.QueuePosition, QueuePaused: g.QueuePaused, PriceUSD: s.cfg.Prices.Price(g.Resolution)}
+	v := db.View{QueuePosition: g.QueuePosition, QueuePaused: g.QueuePaused, PriceUSD: s.prices(context.Background()).Price(g.Resolution)}
 	if g.Status == db.StatusCompleted && g.ImageKey != "" {
 		v.ImageURL = s.signedURL(kindImage, g.ID, g.UserID)
 		if g.ThumbKey != "" {
@@ -205,7 +209,15 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, p *principal, ps 
 	if err := s.requireAPIKey(p); err != nil {
 		return err
 	}
-	g, err := s.queue.Retry(r.Context(), p.ID, id)
+	cur, err := s.db.GetGeneration(r.Context(), p.ID, id)
+	if err != nil {
+		return genError(id, err)
+	}
+	b, err := s.budget(r.Context(), p.User, cur.Resolution)
+	if err != nil {
+		return err
+	}
+	g, err := s.queue.Retry(r.Context(), p.ID, id, b)
 	if err != nil {
 		return genError(id, err)
 	}

@@ -42,33 +42,43 @@ type (
 	noBody     struct{} // 204 and the like
 	fileAnswer struct{} // an image
 	sseAnswer  struct{} // text/event-stream
+	csvAnswer  struct{} // text/csv
 )
 
 // generationDoc is the one shape of a generation (db/genjson.go appends it by hand).
 type generationDoc struct {
-	ID                string     `json:"id"`
-	ImageID           string     `json:"image_id"`
-	Status            string     `json:"status" enum:"pending,running,completed,failed,canceled"`
-	Prompt            string     `json:"prompt"`
-	Resolution        string     `json:"resolution"`
-	AspectRatio       string     `json:"aspect_ratio"`
-	OutputFormat      string     `json:"output_format"`
-	SafetyFilterLevel string     `json:"safety_filter_level"`
-	GenerationMode    string     `json:"generation_mode" enum:"text-to-image,image-to-image"`
-	ReferenceImageIDs []string   `json:"reference_image_ids"`
-	BatchID           *string    `json:"batch_id"`
-	Error             *string    `json:"error"`
-	CreatedAt         time.Time  `json:"created_at"`
-	StartedAt         *time.Time `json:"started_at"`
-	CompletedAt       *time.Time `json:"completed_at"`
-	Width             *int       `json:"width"`
-	Height            *int       `json:"height"`
-	Bytes             *int64     `json:"bytes"`
-	QueuePaused       *bool      `json:"queue_paused,omitempty"`
-	QueuePosition     *int       `json:"queue_position,omitempty"`
-	ImageURL          *string    `json:"image_url"`
-	ThumbnailURL      *string    `json:"thumbnail_url"`
-	PriceUSD          float64    `json:"price_usd"`
+	ID                string      `json:"id"`
+	ImageID           string      `json:"image_id"`
+	Status            string      `json:"status" enum:"pending,running,completed,failed,canceled"`
+	Prompt            string      `json:"prompt"`
+	Resolution        string      `json:"resolution"`
+	AspectRatio       string      `json:"aspect_ratio"`
+	OutputFormat      string      `json:"output_format"`
+	SafetyFilterLevel string      `json:"safety_filter_level"`
+	GenerationMode    string      `json:"generation_mode" enum:"text-to-image,image-to-image"`
+	ReferenceImageIDs []string    `json:"reference_image_ids"`
+	BatchID           *string     `json:"batch_id"`
+	Error             *string     `json:"error"`
+	CreatedAt         time.Time   `json:"created_at"`
+	StartedAt         *time.Time  `json:"started_at"`
+	CompletedAt       *time.Time  `json:"completed_at"`
+	Width             *int        `json:"width"`
+	Height            *int        `json:"height"`
+	Bytes             *int64      `json:"bytes"`
+	CostUSD           float64     `json:"cost_usd"`
+	PaidBy            *string     `json:"paid_by" enum:"shared,own"`
+	BookedUSD         float64     `json:"booked_usd"`
+	Metrics           *metricsDoc `json:"metrics"`
+	QueuePaused       *bool       `json:"queue_paused,omitempty"`
+	QueuePosition     *int        `json:"queue_position,omitempty"`
+	ImageURL          *string     `json:"image_url"`
+	ThumbnailURL      *string     `json:"thumbnail_url"`
+	PriceUSD          float64     `json:"price_usd"`
+}
+
+// metricsDoc is Replicate's metrics of a generation's prediction.
+type metricsDoc struct {
+	PredictTime float64 `json:"predict_time"`
 }
 
 // generateDoc is generate's answer: one generation, and with count or prompts every
@@ -171,6 +181,25 @@ var apiDocs = map[string]opDoc{
 		body: apiKeyRequest{}, example: apiKeyRequest{APIKey: "r8_..."}, answers: map[int]any{200: apiKeyJSON{}}},
 	"GET /api/v1/users/api-key":    {tag: "api key", summary: "Whether a key is set, and its last four characters", answers: map[int]any{200: apiKeyJSON{}}},
 	"DELETE /api/v1/users/api-key": {tag: "api key", summary: "Remove the user's key", answers: map[int]any{204: noBody{}}},
+
+	"GET /api/v1/users/usage": {tag: "spending", summary: "What the user's next generations may spend: limits, what was spent this UTC day and month, what is left, when each resets",
+		answers: map[int]any{200: usageJSON{}}},
+	"PUT /api/v1/users/limits": {tag: "spending", summary: "Set the limits the user chooses for themselves (they apply whoever pays, own key included); null is no limit",
+		body: db.Limits{}, example: map[string]any{"day_usd": 2, "month_usd": nil, "day_images": nil, "month_images": 100},
+		answers: map[int]any{200: usageJSON{}}},
+	"GET /api/v1/admin/limits/:id": {tag: "admin", summary: "A user's limits (override, the defaults, their own) and usage",
+		answers: map[int]any{200: adminLimitsJSON{}}},
+	"PUT /api/v1/admin/limits/:id": {tag: "admin", summary: "Override the install's default limits for a user (on the shared token); null is no limit",
+		body: db.Limits{}, example: map[string]any{"day_usd": 1.5, "month_usd": 20, "day_images": nil, "month_images": nil},
+		answers: map[int]any{200: adminLimitsJSON{}}},
+	"DELETE /api/v1/admin/limits/:id": {tag: "admin", summary: "The install's default limits apply to the user again",
+		answers: map[int]any{200: adminLimitsJSON{}}},
+	"GET /api/v1/admin/usage": {tag: "admin", summary: "Images and money per UTC day, by user and payer and in total (reserved or booked)",
+		query:   []queryParam{{"from", "first day, YYYY-MM-DD (default 29 days before to)"}, {"to", "last day, YYYY-MM-DD (default today, UTC)"}, {"user_id", "one user only"}},
+		answers: map[int]any{200: adminUsageJSON{}}},
+	"GET /api/v1/admin/usage.csv": {tag: "admin", summary: "The same rows as GET /api/v1/admin/usage, as CSV",
+		query:   []queryParam{{"from", "first day, YYYY-MM-DD"}, {"to", "last day, YYYY-MM-DD"}, {"user_id", "one user only"}},
+		answers: map[int]any{200: csvAnswer{}}},
 
 	"POST /api/v1/images/generate": {tag: "images", summary: "Queue a generation (JSON, or multipart with the reference images attached); with count (1 to 4 variations) or prompts (1 to 4, one generation each) a batch, all queued or none, answered as the first generation plus generations (every one, in order, with their batch_id)",
 		body: generateRequest{}, multipart: true,
@@ -300,7 +329,14 @@ func (b *schemaBuilder) fields(t reflect.Type, props map[string]any, required *[
 		}
 		s := b.schema(f.Type)
 		if enum := f.Tag.Get("enum"); enum != "" {
-			s["enum"] = strings.Split(enum, ",")
+			values := []any{}
+			for _, v := range strings.Split(enum, ",") {
+				values = append(values, v)
+			}
+			if f.Type.Kind() == reflect.Pointer {
+				values = append(values, nil) // a nullable field's enum holds null too
+			}
+			s["enum"] = values
 		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") {
@@ -452,6 +488,9 @@ func answerDoc(b *schemaBuilder, a any) map[string]any {
 	case fileAnswer:
 		return map[string]any{"description": "The file.", "content": map[string]any{
 			"image/*": map[string]any{"schema": map[string]any{"type": "string", "contentEncoding": "binary"}}}}
+	case csvAnswer:
+		return map[string]any{"description": "CSV, one line per day, user and payer: date,user_id,username,paid_by,usd,images.",
+			"content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	case sseAnswer:
 		return map[string]any{"description": "Server-Sent Events: each event's data is a generation (see Generation), or a last end event.",
 			"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}

@@ -170,6 +170,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	wait := ae.RetryAfter
 	if wait == 0 {
+		now := time.Now
+		if s.now != nil {
+			now = s.now
+		}
+		wait = spendingRetryAfter(err, now())
+	}
+	if wait == 0 {
 		wait = retryAfter(ae.Code)
 	}
 	if wait > 0 {

@@ -81,6 +81,16 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/users/api-key", who: whoUser, scope: "read", handle: s.getAPIKey},
 		{method: "DELETE", path: "/api/v1/users/api-key", who: whoUser, scope: "admin", handle: s.deleteAPIKey},
 
+		// Spending: what is left before the next generation, the user's own limits; an
+		// admin's view and overrides of any user's, and the books per day.
+		{method: "GET", path: "/api/v1/users/usage", who: whoUser, scope: "read", handle: s.getUsage},
+		{method: "PUT", path: "/api/v1/users/limits", who: whoUser, scope: "admin", handle: s.putSelfLimits},
+		{method: "GET", path: "/api/v1/admin/limits/:id", who: whoAdmin, scope: "admin", handle: s.getAdminLimits},
+		{method: "PUT", path: "/api/v1/admin/limits/:id", who: whoAdmin, scope: "admin", handle: s.putAdminLimits},
+		{method: "DELETE", path: "/api/v1/admin/limits/:id", who: whoAdmin, scope: "admin", handle: s.deleteAdminLimits},
+		{method: "GET", path: "/api/v1/admin/usage", who: whoAdmin, scope: "admin", handle: s.adminUsage},
+		{method: "GET", path: "/api/v1/admin/usage.csv", who: whoAdmin, scope: "admin", handle: s.adminUsageCSV},
+
 		// Personal access tokens for scripts: made and revoked by a signed-in session only.
 		{method: "POST", path: "/api/v1/tokens", who: whoUser, handle: s.createAccessToken},
 		{method: "GET", path: "/api/v1/tokens", who: whoUser, scope: "admin", handle: s.listAccessTokens},

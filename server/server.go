@@ -71,6 +71,8 @@ type Server struct {
 	signed   signedURLs
 	webhooks *webhookState
 
+	settingsCache settingsCache // the settings in force (settings.go)
+
 	streams   streamSet     // open event streams, for their caps
 	closing   chan struct{} // closed when shutdown starts: long-lived streams end
 	closeOnce sync.Once

@@ -27,7 +27,8 @@ type TableRows interface {
 
 // copyTables are the tables CopyFrom moves, parents first. queue_users is not among
 // them: the count trigger rebuilds it as the generations (and their jobs) arrive.
-var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "upload_refs", "upload_usage", "events"}
+var copyTables = []string{"users", "refresh_tokens", "generations", "uploads", "upload_refs", "upload_usage", "events",
+	"settings", "spending", "user_limits"}
 
 // CopyFrom copies every row of the SQLite database src into this PostgreSQL database,
 // keeping ids (so sealed API keys, whose associated data is the user id, still open,

@@ -11,10 +11,11 @@ import (
 	"nanobanana/db/sqlstore"
 )
 
-// Channels of NOTIFY, sent by the triggers of migration 0004.
+// Channels of NOTIFY, sent by the triggers of migrations 0004 and 0014 (settings).
 const (
-	eventsChannel = "nanobanana_events"
-	jobsChannel   = "nanobanana_jobs"
+	eventsChannel   = "nanobanana_events"
+	jobsChannel     = "nanobanana_jobs"
+	settingsChannel = "nanobanana_settings"
 )
 
 // listener holds one connection of its own in LISTEN on the package's channels and
@@ -47,7 +48,7 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ch := range []string{eventsChannel, jobsChannel} {
+	for _, ch := range []string{eventsChannel, jobsChannel, settingsChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			conn.Close(context.WithoutCancel(ctx))
 			return nil, err
@@ -82,6 +83,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 		// Whatever was sent while no one listened is read now: every stream re-reads
 		// its events and idle workers look at the queue.
 		l.s.NotifyAll()
+		l.s.SettingsChanged()
 		l.wakeJobs()
 	}
 }
@@ -99,6 +101,8 @@ func (l *listener) listen(ctx context.Context, conn *pgx.Conn) error {
 			}
 		case jobsChannel:
 			l.wakeJobs()
+		case settingsChannel:
+			l.s.SettingsChanged()
 		}
 	}
 }

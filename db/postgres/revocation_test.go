@@ -54,3 +54,38 @@ func TestRevocationsReachOtherProcesses(t *testing.T) {
 		t.Errorf("the ended session read in the other process: %v", err)
 	}
 }
+
+// A setting stored through one process is announced to the others at once (migration
+// 0014's trigger): their SettingsVersion moves, and they read the new value.
+func TestSettingsReachOtherProcesses(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openPG(t, dsn, db.Options{}), openPG(t, dsn, db.Options{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		what string
+		do   func() error
+		want string
+	}{
+		{"a put", func() error { return a.PutSetting(ctx, "queue_paused", []byte(`true`), 0) }, "true"},
+		{"a delete", func() error { return a.DeleteSetting(ctx, "queue_paused") }, ""},
+	} {
+		before := b.SettingsVersion()
+		if err := c.do(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for b.SettingsVersion() == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s through one process did not reach the other", c.what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		m, err := b.Settings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m["queue_paused"]) != c.want {
+			t.Errorf("after %s the other process reads queue_paused=%s, want %q", c.what, m["queue_paused"], c.want)
+		}
+	}
+}

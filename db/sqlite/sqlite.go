@@ -245,12 +245,10 @@ func (e *engine) ClaimQuery(limit int) string {
 		SELECT jid FROM (
 			SELECT u.running AS running,
 				(SELECT j.job_id FROM generations j
-				 WHERE j.user_id = u.user_id AND j.state = 'queued' AND j.run_after <= ?3
-				   AND (u.user_id NOT IN (SELECT id FROM users WHERE queue_paused = 1)
-				        OR j.status <> 'pending')
+				 WHERE j.user_id = u.user_id AND ` + sqlstore.ClaimJob + `
 				 ORDER BY j.queue_rank, j.job_id LIMIT 1) AS jid
 			FROM queue_users u
-			WHERE u.queued > 0 AND u.running < ?4)
+			WHERE ` + sqlstore.ClaimUser + `)
 		WHERE jid IS NOT NULL
 		ORDER BY running, jid
 		LIMIT ` + fmt.Sprint(limit) + `)`

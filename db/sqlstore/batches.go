@@ -111,7 +111,7 @@ func (s *Store) CancelBatch(ctx context.Context, userID int64, batchID string) (
 // RetryBatch queues again every failed or canceled generation of the user's batch, each
 // as RetryGeneration does, in one transaction and in the batch's order (so their new
 // jobs keep it). It returns the whole batch as it is then.
-func (s *Store) RetryBatch(ctx context.Context, userID int64, batchID string, maxAttempts int) ([]db.Generation, error) {
+func (s *Store) RetryBatch(ctx context.Context, userID int64, batchID string, maxAttempts int, b *db.Budget) ([]db.Generation, error) {
 	if maxAttempts <= 0 {
 		maxAttempts = db.DefaultMaxAttempts
 	}
@@ -135,6 +135,34 @@ func (s *Store) RetryBatch(ctx context.Context, userID int64, batchID string, ma
 		if len(again) == 0 {
 			return struct{}{}, db.Errorf(db.CodeNotRetryable, "none of its generations failed or was canceled")
 		}
+		if b != nil {
+			// As RetryGeneration: a run that fetches an output already paid for costs
+			// nothing new; the others are reserved together, all or none.
+			var pay []string
+			for _, g := range again {
+				var reuses int
+				if err := q.QueryRow(`SELECT count(*) FROM generations WHERE id = ? AND output_until > ? AND prediction_id IS NOT NULL`,
+					g.ID, now).Scan(&reuses); err != nil {
+					return struct{}{}, err
+				}
+				if reuses == 0 {
+					pay = append(pay, g.ID)
+				}
+			}
+			if len(pay) > 0 {
+				cost := db.Micros(b.PriceUSD)
+				day, err := reserve(q, userID, len(pay), cost*int64(len(pay)), b, fromMS(now))
+				if err != nil {
+					return struct{}{}, err
+				}
+				for _, id := range pay {
+					if _, err := q.Exec(`UPDATE generations SET cost_micros = ?, paid_by = ?, reserved_micros = ?, spend_day = ?
+						WHERE id = ?`, cost, b.PaidBy, cost, day, id); err != nil {
+						return struct{}{}, err
+					}
+				}
+			}
+		}
 		for _, g := range again {
 			g, err := scanGeneration(q.QueryRow(query, now, maxAttempts, g.ID))
 			if err != nil {
@@ -147,7 +175,7 @@ func (s *Store) RetryBatch(ctx context.Context, userID int64, batchID string, ma
 		return struct{}{}, nil
 	})
 	if err != nil {
-		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
+		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) || db.CodeOf(err) == db.CodeSpendingLimit {
 			return nil, err
 		}
 		return nil, wrapf(err, "retry batch")

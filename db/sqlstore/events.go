@@ -33,7 +33,7 @@ func insertEventData(q EventQuerier, userID int64, genID, typ string, data []byt
 // the stored part shows, so the event needs no second read of the row.
 const eventReturning = ` RETURNING id, user_id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(width, 0), coalesce(height, 0),
-	coalesce(bytes, 0), created_at, started_at, completed_at, coalesce(batch_id, '')`
+	coalesce(bytes, 0), created_at, started_at, completed_at, coalesce(batch_id, ''), ` + moneyCols
 
 // updateWithEvent runs an UPDATE of one generation (query, without RETURNING) and
 // appends an event for the row as that UPDATE left it, which it returns; nil, with no
@@ -43,9 +43,10 @@ func updateWithEvent(q EventQuerier, now int64, query string, args ...any) (*db.
 	var refs string
 	var created int64
 	var started, completed sql.NullInt64
-	err := q.QueryRow(query+eventReturning, args...).Scan(&g.ID, &g.UserID, &g.Status,
+	money, moneyDone := moneyDest(&g)
+	err := q.QueryRow(query+eventReturning, args...).Scan(append([]any{&g.ID, &g.UserID, &g.Status,
 		&g.Prompt, &g.Resolution, &g.AspectRatio, &g.OutputFormat, &g.SafetyFilterLevel, &g.Mode,
-		&refs, &g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed, &g.BatchID)
+		&refs, &g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed, &g.BatchID}, money...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -55,6 +56,7 @@ func updateWithEvent(q EventQuerier, now int64, query string, args ...any) (*db.
 	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 		return nil, fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 	}
+	moneyDone()
 	g.CreatedAt = fromMS(created)
 	g.StartedAt, g.CompletedAt = nullMS(started), nullMS(completed)
 	return &g, insertEvent(q, &g, g.Status, now)

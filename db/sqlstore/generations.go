@@ -20,7 +20,20 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
 	coalesce(image_key, ''), coalesce(image_type, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
-	created_at, started_at, completed_at, updated_at, coalesce(batch_id, '')`
+	created_at, started_at, completed_at, updated_at, coalesce(batch_id, ''), ` + moneyCols
+
+// moneyCols are a generation's books as its JSON shows them (scanMoney).
+const moneyCols = `cost_micros, paid_by, booked_micros + reserved_micros, coalesce(metrics, '')`
+
+// moneyDest returns the scan destinations of moneyCols for g, and what completes g.
+func moneyDest(g *db.Generation) ([]any, func()) {
+	var metrics string
+	return []any{&g.CostMicros, &g.PaidBy, &g.BookedMicros, &metrics}, func() {
+		if metrics != "" {
+			g.Metrics = []byte(metrics)
+		}
+	}
+}
 
 func scanGeneration(row Row) (*db.Generation, error) {
 	var g db.Generation
@@ -44,11 +57,13 @@ func genDest(g *db.Generation) ([]any, func() error) {
 	var refs string
 	var created, updated int64
 	var started, completed sql.NullInt64
-	dest := []any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
+	money, moneyDone := moneyDest(g)
+	dest := append([]any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
 		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated, &g.BatchID}
+		&created, &started, &completed, &updated, &g.BatchID}, money...)
 	return dest, func() error {
+		moneyDone()
 		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 			return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 		}
@@ -63,19 +78,21 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error,
 	coalesce(image_key, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0),
-	created_at, started_at, completed_at, coalesce(batch_id, '')`
+	created_at, started_at, completed_at, coalesce(batch_id, ''), ` + moneyCols
 
 // scanListed scans a listCols row into g, in place.
 func scanListed(row Row, g *db.Generation) error {
 	var refs string
 	var created int64
 	var started, completed sql.NullInt64
-	if err := row.Scan(&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
+	money, moneyDone := moneyDest(g)
+	if err := row.Scan(append([]any{&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error,
 		&g.ImageKey, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes,
-		&created, &started, &completed, &g.BatchID); err != nil {
+		&created, &started, &completed, &g.BatchID}, money...)...); err != nil {
 		return err
 	}
+	moneyDone()
 	if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
 		return fmt.Errorf("generation %s: reference_ids: %w", g.ID, err)
 	}
@@ -157,6 +174,11 @@ func (s *Store) CreateGenerations(ctx context.Context, userID int64, ps []db.Par
 		if batchID != nil {
 			r.g.BatchID = batchID.(string)
 		}
+		if b := o.Budget; b != nil {
+			// Each generation is its own prediction at its own price.
+			r.g.CostMicros, r.g.PaidBy = db.Micros(b.PriceUSD), b.PaidBy
+			r.g.BookedMicros = r.g.CostMicros // reserved
+		}
 		r.event = db.AppendStored(nil, &r.g) // encoded here, off the writer
 	}
 	type created struct {
@@ -208,16 +230,31 @@ func (s *Store) CreateGenerations(ctx context.Context, userID int64, ps []db.Par
 				return created{}, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting and these %d would pass the most one account may queue (%d), so none was queued; ask for fewer, or wait for some to finish or cancel some, then try again", waiting, len(ps), o.MaxPending)
 			}
 		}
+		var day int64
+		if o.Budget != nil {
+			// The reservation, once for all the generations this write queues: a batch
+			// passes the limits whole or not at all.
+			var total int64
+			for i := range rows {
+				total += rows[i].g.CostMicros
+			}
+			var err error
+			if day, err = reserve(q, userID, len(rows), total, o.Budget, now); err != nil {
+				return created{}, err
+			}
+		}
 		for i := range rows {
 			r := &rows[i]
 			p := r.g.Params
 			if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
 				resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
 				reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at,
-				batch_id)
-				VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10, ?12)`,
+				batch_id, cost_micros, paid_by, reserved_micros, spend_day)
+				VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10, ?12,
+					?13, ?14, ?13, ?15)`,
 				r.g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
-				p.SafetyFilterLevel, p.Mode, r.refs, ms(now), maxAttempts, batchID); err != nil {
+				p.SafetyFilterLevel, p.Mode, r.refs, ms(now), maxAttempts, batchID,
+				r.g.CostMicros, r.g.PaidBy, day); err != nil {
 				return created{}, fmt.Errorf("insert generation: %w", err)
 			}
 			for _, ref := range r.refIDs {
@@ -261,7 +298,7 @@ func (s *Store) CreateGenerations(ctx context.Context, userID int64, ps []db.Par
 		return c, nil
 	})
 	if err != nil {
-		if db.CodeOf(err) == db.CodePendingLimit {
+		if c := db.CodeOf(err); c == db.CodePendingLimit || c == db.CodeSpendingLimit {
 			return nil, err
 		}
 		return nil, wrapf(err, "create generation")
@@ -533,6 +570,15 @@ func (s *Store) DeleteGeneration(ctx context.Context, userID int64, id string) (
 	g, err := writeEvents(ctx, s, func(q EventQuerier) (*db.Generation, error) {
 		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, id, userID))
 		if err != nil {
+			return nil, err
+		}
+		// A reservation still held (the caller canceled the generation first, which
+		// released it, unless a worker still holds the job) goes with the row.
+		var jobID int64
+		if err := q.QueryRow(`SELECT job_id FROM generations WHERE id = ?`, id).Scan(&jobID); err != nil {
+			return nil, err
+		}
+		if err := release(q, jobID); err != nil {
 			return nil, err
 		}
 		if _, err := q.Exec(`DELETE FROM generations WHERE id = ?`, id); err != nil {

@@ -51,6 +51,40 @@ const ClaimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
 		started_at = CASE WHEN status = 'pending' THEN coalesce(started_at, ?3) ELSE started_at END,
 		started_by = CASE WHEN status = 'pending' THEN ?2 ELSE started_by END`
 
+// What a worker may claim is decided here, in one place: ClaimUser is the condition on
+// a user (u, a queue_users row) and ClaimJob the condition on a user's candidate job
+// (j, a generations row). Each engine's claim statement (Dialect.ClaimQuery) puts them
+// where its plan needs them. Their parameters are the claim's (ClaimSet): ?3 now, ?4
+// the running jobs a user may have, ?5 and ?6 the first and last day of now's UTC
+// month (db.MonthDays).
+//
+//   - the global pause: the settings key queue_paused stored as true claims nothing;
+//   - a disabled account's jobs wait (disabling cancels them, this covers a create
+//     that raced the disable);
+//   - the budget: a job that the shared token pays and that has no prediction yet waits
+//     while the shared token's books for the month are over the stored
+//     shared_month_cap_usd. Reservations are checked against the cap when a job is
+//     queued, so this holds back only what was queued before an admin lowered the cap
+//     (or what extra predictions booked past it): such jobs stay pending, and run when
+//     the cap is raised or the month turns. Whatever has a prediction already runs to
+//     its end (it is paid for).
+//   - a user's own pause (users.queue_paused): their pending generations wait; a
+//     running one between tries still goes (its paid prediction must not be lost).
+//
+// Within a user, the candidate is the first by (queue_rank, job_id): the user's own
+// order (ClaimQuery's ORDER BY).
+const (
+	ClaimUser = `u.queued > 0 AND u.running < ?4
+		AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'queue_paused' AND value = 'true')
+		AND NOT EXISTS (SELECT 1 FROM users d WHERE d.id = u.user_id AND d.disabled = 1)`
+	ClaimJob = `j.state = 'queued' AND j.run_after <= ?3
+		AND NOT (j.paid_by = 'shared' AND j.prediction_id IS NULL AND coalesce(
+			CAST((SELECT value FROM settings WHERE key = 'shared_month_cap_usd' AND value <> 'null')
+				AS DOUBLE PRECISION) * 1000000 < (SELECT coalesce(sum(micros), 0)
+				FROM spending WHERE paid_by = 'shared' AND day BETWEEN ?5 AND ?6), FALSE))
+		AND (j.user_id NOT IN (SELECT id FROM users WHERE queue_paused = 1) OR j.status <> 'pending')`
+)
+
 // claimReturning follows the claim: the job, whether this claim marked it submitting
 // and started its generation, and the generation.
 const claimReturning = ` RETURNING ` + jobCols +
@@ -102,7 +136,8 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, leaseUntil time.Tim
 		// tells the rows marked here from the others. The generation moves from pending
 		// to running in the same UPDATE; started_by = this claim's owner tells the
 		// generations this claim started (and so owes an event for) from resumed ones.
-		rows, err := q.Query(query, ms(leaseUntil), owner, ms(now), maxPerUser)
+		first, last := db.MonthDays(now)
+		rows, err := q.Query(query, ms(leaseUntil), owner, ms(now), maxPerUser, first, last)
 		if err != nil {
 			return c, err
 		}
@@ -280,25 +315,44 @@ func (s *Store) SetPrediction(ctx context.Context, jobID int64, owner, genID, pr
 		n, err := q.Exec(`UPDATE generations SET phase = 'submitted', prediction_id = ?, updated_at = ?
 			WHERE job_id = ? AND lease_owner = ? AND state = 'running' AND cancel_requested = 0`,
 			predictionID, now, jobID, owner)
-		if err != nil || n > 0 {
+		if err != nil {
 			return struct{}{}, err
+		}
+		if n > 0 {
+			// Replicate accepted it: booked, whatever its outcome (books in spending.go).
+			return struct{}{}, book(q, jobID, fromMS(now))
 		}
 		var held int
 		err = q.QueryRow(`SELECT count(*) FROM generations WHERE job_id = ? AND lease_owner = ? AND state = 'running'`,
 			jobID, owner).Scan(&held)
-		if err == nil {
-			err = db.ErrLeaseLost
-			if held > 0 {
-				err = db.ErrCancelRequested
-			}
+		if err != nil {
+			return struct{}{}, err
 		}
-		return struct{}{}, err
+		if held == 0 {
+			return struct{}{}, db.ErrLeaseLost
+		}
+		// Canceled while the create was under way: Replicate accepted the prediction
+		// all the same (the worker cancels it now), so it is booked; that booking must
+		// commit although the answer is an error.
+		return struct{}{}, errBookedCanceled
 	})
+	if errors.Is(err, errBookedCanceled) {
+		if _, err := write(ctx, s, func(q Querier) (struct{}, error) {
+			return struct{}{}, book(q, jobID, fromMS(now))
+		}); err != nil {
+			return err
+		}
+		return db.ErrCancelRequested
+	}
 	if s.e.UniqueViolation(err) {
 		return &db.Error{Code: db.CodePredictionOwned, Reason: "prediction " + predictionID + " belongs to another job", Err: err}
 	}
 	return err
 }
+
+// errBookedCanceled is SetPrediction's write telling its caller that the job was
+// canceled meanwhile, so its prediction is booked in a write of its own.
+var errBookedCanceled = errors.New("canceled while the prediction was created")
 
 // SetPhase records a phase change (e.g. PhaseDownloading) of a held job.
 func (s *Store) SetPhase(ctx context.Context, jobID int64, owner, phase string) error {
@@ -361,24 +415,36 @@ func (s *Store) Wait(ctx context.Context, jobID int64, owner string, w db.Wait) 
 
 // FailJob ends a held job as failed and its generation with message, a sentence for the
 // user; lastError keeps the technical cause for the operator.
+// A reservation still held (no prediction of it reached Replicate) is released.
 func (s *Store) FailJob(ctx context.Context, jobID int64, owner, genID, message, lastError string) error {
 	return s.finishJob(ctx, jobID, owner, db.JobFailed, lastError, `status = 'failed', error = ?3,
 		completed_at = ?1, updated_at = ?1`, message)
 }
 
 // FinishCanceled ends a held job whose generation the user canceled.
+// A reservation it still holds (its prediction never reached Replicate) is released.
 func (s *Store) FinishCanceled(ctx context.Context, jobID int64, owner string) error {
-	return s.writeLeased(ctx, jobID, owner, `state = 'canceled', lease_until = NULL, updated_at = ?`, ms(s.now()))
+	_, err := write(ctx, s, func(q Querier) (struct{}, error) {
+		if err := leased(q, jobID, owner, `state = 'canceled', lease_until = NULL, updated_at = ?`, ms(s.now())); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, release(q, jobID)
+	})
+	return err
 }
 
 // CompleteJob marks a held job done and its generation completed with the stored image,
 // in one transaction. If the generation was canceled or deleted meanwhile it returns
 // ErrLeaseLost and changes nothing; the caller then removes the files it stored.
 func (s *Store) CompleteJob(ctx context.Context, jobID int64, owner, genID string, r db.Result) error {
+	var metrics any // NULL keeps what is stored
+	if len(r.Metrics) > 0 {
+		metrics = string(r.Metrics)
+	}
 	return s.finishJob(ctx, jobID, owner, db.JobDone, "", `status = 'completed', error = '',
 		image_key = ?3, image_type = ?4, thumb_key = ?5, width = ?6, height = ?7, bytes = ?8,
-		sha256 = ?9, completed_at = ?1, updated_at = ?1`,
-		r.ImageKey, r.ImageType, r.ThumbKey, r.Width, r.Height, r.Bytes, r.SHA256)
+		sha256 = ?9, metrics = coalesce(?10, metrics), completed_at = ?1, updated_at = ?1`,
+		r.ImageKey, r.ImageType, r.ThumbKey, r.Width, r.Height, r.Bytes, r.SHA256, metrics)
 }
 
 func (s *Store) finishJob(ctx context.Context, jobID int64, owner, state, lastError, genSet string, genArgs ...any) error {
@@ -399,6 +465,13 @@ func (s *Store) finishJob(ctx context.Context, jobID int64, owner, state, lastEr
 		fmt.Sprintf(` WHERE job_id = ?2 AND lease_owner = ?%d AND state = 'running'`, n+1) +
 		` AND status IN ('pending', 'running')`
 	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
+		if state == db.JobFailed {
+			// Before the update, so its event shows what the generation holds after
+			// (a lost lease rolls the release back with the rest).
+			if err := release(q, jobID); err != nil {
+				return 0, err
+			}
+		}
 		g, err := updateWithEvent(q, now, query, args...)
 		if err != nil {
 			return 0, err
@@ -450,6 +523,20 @@ func (s *Store) CancelGeneration(ctx context.Context, userID int64, genID string
 // prediction id): out of the queue now.
 func cancelRow(q EventQuerier, g *db.Generation, state string, now int64) (*db.CancelOutcome, error) {
 	out := &db.CancelOutcome{PredictionID: g.PredictionID, WasRunning: state == db.JobRunning}
+	if state != db.JobRunning {
+		// Out of the queue now: a reservation that never reached Replicate is released
+		// (a held job's worker releases it as it lets go: FinishCanceled).
+		var jobID int64
+		if err := q.QueryRow(`SELECT job_id FROM generations WHERE id = ?`, g.ID).Scan(&jobID); err != nil {
+			return nil, err
+		}
+		if err := release(q, jobID); err != nil {
+			return nil, err
+		}
+		if err := q.QueryRow(`SELECT booked_micros + reserved_micros FROM generations WHERE id = ?`, g.ID).Scan(&g.BookedMicros); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := q.Exec(`UPDATE generations SET status = 'canceled', completed_at = ?1,
 		updated_at = ?1, cancel_requested = 1,
 		state = CASE WHEN state = 'running' THEN state ELSE 'canceled' END,
@@ -512,7 +599,12 @@ func cancelAll(q EventQuerier, userID int64, now int64) ([]db.CancelOutcome, err
 // the same parameters and a fresh job (new attempts, at the back of the queue). Anything
 // else is CodeNotRetryable; a canceled one whose worker has not yet let go is
 // CodeStillStopping.
-func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string, maxAttempts int) (*db.Generation, error) {
+//
+// b, when set, is the run's price, payer and limits: a run that will create a new
+// prediction reserves its cost as CreateGeneration does (over a limit:
+// CodeSpendingLimit, and nothing changes); one that fetches a succeeded prediction's
+// output books nothing.
+func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string, maxAttempts int, b *db.Budget) (*db.Generation, error) {
 	if maxAttempts <= 0 {
 		maxAttempts = db.DefaultMaxAttempts
 	}
@@ -533,6 +625,22 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		if state == db.JobRunning {
 			return nil, db.Errorf(db.CodeStillStopping, "the previous run is still stopping; retry in a moment")
 		}
+		var reuses int
+		if err := q.QueryRow(`SELECT count(*) FROM generations WHERE id = ? AND output_until > ? AND prediction_id IS NOT NULL`,
+			genID, now).Scan(&reuses); err != nil {
+			return nil, err
+		}
+		if b != nil && reuses == 0 {
+			cost := db.Micros(b.PriceUSD)
+			day, err := reserve(q, userID, 1, cost, b, fromMS(now))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := q.Exec(`UPDATE generations SET cost_micros = ?, paid_by = ?, reserved_micros = ?, spend_day = ?
+				WHERE id = ?`, cost, b.PaidBy, cost, day, genID); err != nil {
+				return nil, err
+			}
+		}
 		g, err = scanGeneration(q.QueryRow(query, now, maxAttempts, genID))
 		if err != nil {
 			return nil, err
@@ -540,7 +648,7 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		return g, insertEvent(q, g, db.StatusPending, now)
 	})
 	if err != nil {
-		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) {
+		if errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) || db.CodeOf(err) == db.CodeSpendingLimit {
 			return nil, err
 		}
 		return nil, wrapf(err, "retry generation")

@@ -81,6 +81,8 @@ type Store struct {
 	// fullAt is when a write last failed for want of space (Unix ms, 0: never): Ping
 	// reports the store not ready for fullFor after it.
 	fullAt atomic.Int64
+	// settingsVersion moves on with every change of the stored settings (settings.go).
+	settingsVersion atomic.Uint64
 }
 
 // fullFor is how long after a write refused for want of space the store says it is not

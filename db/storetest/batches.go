@@ -183,7 +183,7 @@ var _ = register("BatchCancelRetry", func(t *testing.T, open Opener) {
 	if _, err := d.CancelBatch(ctx, b, bid); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("bob cancels alice's batch: %v", err)
 	}
-	if _, err := d.RetryBatch(ctx, b, bid, 0); !errors.Is(err, db.ErrNotFound) {
+	if _, err := d.RetryBatch(ctx, b, bid, 0, nil); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("bob retries alice's batch: %v", err)
 	}
 	outs, err := d.CancelBatch(ctx, a, bid)
@@ -206,7 +206,7 @@ var _ = register("BatchCancelRetry", func(t *testing.T, open Opener) {
 		t.Fatalf("cancel again: %v", err)
 	}
 	// The first one's worker has not let go: none is queued again yet.
-	if _, err := d.RetryBatch(ctx, a, bid, 0); db.CodeOf(err) != db.CodeStillStopping {
+	if _, err := d.RetryBatch(ctx, a, bid, 0, nil); db.CodeOf(err) != db.CodeStillStopping {
 		t.Fatalf("retry while stopping: %v", err)
 	}
 	j, err := d.JobForGeneration(ctx, gs[0].ID)
@@ -216,7 +216,7 @@ var _ = register("BatchCancelRetry", func(t *testing.T, open Opener) {
 	if err := d.FinishCanceled(ctx, j.ID, "w1"); err != nil {
 		t.Fatal(err)
 	}
-	again, err := d.RetryBatch(ctx, a, bid, 0)
+	again, err := d.RetryBatch(ctx, a, bid, 0, nil)
 	if err != nil || len(again) != 4 {
 		t.Fatalf("retry: %v %v", again, err)
 	}
@@ -225,7 +225,7 @@ var _ = register("BatchCancelRetry", func(t *testing.T, open Opener) {
 			t.Fatalf("retried %d: %+v", i, g)
 		}
 	}
-	if _, err := d.RetryBatch(ctx, a, bid, 0); db.CodeOf(err) != db.CodeNotRetryable {
+	if _, err := d.RetryBatch(ctx, a, bid, 0, nil); db.CodeOf(err) != db.CodeNotRetryable {
 		t.Fatalf("retry of a pending batch: %v", err)
 	}
 	for i := range gs {
@@ -324,5 +324,57 @@ var _ = register("PausedQueueIsNotClaimed", func(t *testing.T, open Opener) {
 	}
 	if got := claimOne(t, d); got != ga.ID {
 		t.Fatalf("claimed %q after resume, want alice's", got)
+	}
+})
+
+// A batch passes the spending limits whole or not at all: its reservation is the sum of
+// its generations' prices, each generation carries its own price, and a refused batch
+// books nothing and queues nothing. A batch's retry reserves its runs together too.
+var _ = register("BatchAllOrNothingAtSpendingLimit", func(t *testing.T, open Opener) {
+	d := open(t, db.Options{})
+	ctx := context.Background()
+	a := addUser(t, d, "alice")
+	b := budget(db.Limits{DayUSD: usd(0.75)}) // five images at 0.15
+	if _, err := d.CreateGenerations(ctx, a, batchParams("1", "2"), db.CreateOptions{Budget: b}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.CreateGenerations(ctx, a, batchParams("3", "4", "5", "6"), db.CreateOptions{Budget: b})
+	if db.CodeOf(err) != db.CodeSpendingLimit {
+		t.Fatalf("a batch past the day's limit: %v, want %s", err, db.CodeSpendingLimit)
+	}
+	if n := countGenerations(t, d, a); n != 2 {
+		t.Fatalf("%d generations after the refused batch, want 2", n)
+	}
+	if micros, images := books(t, d, a); micros != 300_000 || images != 2 {
+		t.Fatalf("books after the refused batch: %d micros, %d images; want 300000, 2", micros, images)
+	}
+	gs, err := d.CreateGenerations(ctx, a, batchParams("3", "4", "5"), db.CreateOptions{Budget: b})
+	if err != nil {
+		t.Fatalf("a batch up to the limit: %v", err)
+	}
+	for _, g := range gs {
+		if g.CostMicros != 150_000 || g.PaidBy != db.PaidShared {
+			t.Fatalf("a batch's generation costs %d (%s), want its own 150000", g.CostMicros, g.PaidBy)
+		}
+	}
+	// Canceled, the batch's reservations are released; retried, reserved again together.
+	if _, err := d.CancelBatch(ctx, a, gs[0].BatchID); err != nil {
+		t.Fatal(err)
+	}
+	if micros, _ := books(t, d, a); micros != 300_000 {
+		t.Fatalf("books after the cancel: %d micros, want 300000", micros)
+	}
+	tight := budget(db.Limits{DayUSD: usd(0.6)}) // room for two of the three
+	if _, err := d.RetryBatch(ctx, a, gs[0].BatchID, 0, tight); db.CodeOf(err) != db.CodeSpendingLimit {
+		t.Fatalf("a retry past the limit: %v", err)
+	}
+	if batch, _ := d.Batch(ctx, a, gs[0].BatchID); batch[0].Status != db.StatusCanceled {
+		t.Fatalf("a refused retry queued %s", batch[0].Status)
+	}
+	if _, err := d.RetryBatch(ctx, a, gs[0].BatchID, 0, b); err != nil {
+		t.Fatalf("a retry within the limit: %v", err)
+	}
+	if micros, images := books(t, d, a); micros != 750_000 || images != 5 {
+		t.Fatalf("books after the retry: %d micros, %d images; want 750000, 5", micros, images)
 	}
 })

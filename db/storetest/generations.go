@@ -50,7 +50,7 @@ var _ = register("CreateGetAndOwnership", func(t *testing.T, open Opener) {
 	if _, err := d.CancelGeneration(ctx, bob, g.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("cancel other's: %v", err)
 	}
-	if _, err := d.RetryGeneration(ctx, bob, g.ID, 0); !errors.Is(err, db.ErrNotFound) {
+	if _, err := d.RetryGeneration(ctx, bob, g.ID, 0, nil); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("retry other's: %v", err)
 	}
 	if _, err := d.DeleteGeneration(ctx, bob, g.ID); !errors.Is(err, db.ErrNotFound) {
@@ -162,11 +162,11 @@ var _ = register("CancelRetryDelete", func(t *testing.T, open Opener) {
 	if !errors.Is(err, db.ErrConflict) || db.CodeOf(err) != db.CodeAlreadyFinished {
 		t.Fatalf("cancel twice: %v (code %s)", err, db.CodeOf(err))
 	}
-	g, err := d.RetryGeneration(ctx, u, g1.ID, 5)
+	g, err := d.RetryGeneration(ctx, u, g1.ID, 5, nil)
 	if err != nil || g.Status != db.StatusPending || g.QueuePosition != 1 || !g.CompletedAt.IsZero() {
 		t.Fatalf("retry: %+v %v", g, err)
 	}
-	_, err = d.RetryGeneration(ctx, u, g1.ID, 5)
+	_, err = d.RetryGeneration(ctx, u, g1.ID, 5, nil)
 	if !errors.Is(err, db.ErrConflict) || db.CodeOf(err) != db.CodeNotRetryable {
 		t.Fatalf("retry a pending one: %v (code %s)", err, db.CodeOf(err))
 	}
@@ -179,7 +179,7 @@ var _ = register("CancelRetryDelete", func(t *testing.T, open Opener) {
 		t.Fatalf("cancel running: %+v %v", out, err)
 	}
 	// The worker has not let go yet: no retry until it does.
-	_, err = d.RetryGeneration(ctx, u, g1.ID, 5)
+	_, err = d.RetryGeneration(ctx, u, g1.ID, 5, nil)
 	if !errors.Is(err, db.ErrConflict) || db.CodeOf(err) != db.CodeStillStopping {
 		t.Fatalf("retry while stopping: %v (code %s)", err, db.CodeOf(err))
 	}
@@ -228,7 +228,7 @@ var _ = register("CancelRetryDelete", func(t *testing.T, open Opener) {
 	if j, _ := d.GetJob(ctx, jobs[0].ID); j.State != db.JobFailed || j.LastError != "technical cause" {
 		t.Fatalf("failed job: %+v", j)
 	}
-	r, err := d.RetryGeneration(ctx, u, g2.ID, 2)
+	r, err := d.RetryGeneration(ctx, u, g2.ID, 2, nil)
 	if err != nil || r.Status != db.StatusPending || r.Error != "" || r.QueuePosition != 1 {
 		t.Fatalf("retry a failed one: %+v %v", r, err)
 	}

@@ -120,7 +120,7 @@ var _ = register("RetryKeepsAFetchableOutput", func(t *testing.T, open Opener) {
 	}
 	advance(2 * time.Minute)
 	for _, tc := range cases {
-		if _, err := d.RetryGeneration(ctx, tc.user, tc.gen, 0); err != nil {
+		if _, err := d.RetryGeneration(ctx, tc.user, tc.gen, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		j, err := d.JobForGeneration(ctx, tc.gen)

@@ -145,7 +145,7 @@ func QueueSurvivesOneRowMigration(t *testing.T, exec func(q string, args ...any)
 		t.Fatalf("claim order after the migration: %v", order)
 	}
 	// Running again takes a new job id, behind every other.
-	g4r, err := d.RetryGeneration(ctx, 2, g4, 0)
+	g4r, err := d.RetryGeneration(ctx, 2, g4, 0, nil)
 	if err != nil || g4r.Status != db.StatusPending {
 		t.Fatalf("retry: %+v %v", g4r, err)
 	}

@@ -265,7 +265,7 @@ var _ = register("LeaseLifecycle", func(t *testing.T, open Opener) {
 	if err := d.CompleteJob(ctx, jobs[0].ID, "w2", g.ID, res); !errors.Is(err, db.ErrLeaseLost) {
 		t.Fatalf("complete twice: %v", err)
 	}
-	_, err = d.RetryGeneration(ctx, u, g.ID, 5)
+	_, err = d.RetryGeneration(ctx, u, g.ID, 5, nil)
 	if !errors.Is(err, db.ErrConflict) || db.CodeOf(err) != db.CodeNotRetryable {
 		t.Fatalf("retry completed: %v (code %s)", err, db.CodeOf(err))
 	}

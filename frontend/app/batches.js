@@ -121,10 +121,13 @@ function addQueueControls(li, g) {
     const info = li.querySelector('.qinfo') || li;
     info.prepend(h('span', { class: 'badge paused' }, t('pausedBadge')), ' ');
   }
-  const box = li.querySelector('.qactions') || li;
-  box.prepend(
+  // A box of their own beside the item's actions (whose buttons stay as the queue made
+  // them: its first is still Cancel).
+  const box = h('div', { class: 'qmove' },
     h('button', { type: 'button', class: 'icon move-front', title: t('toFront'), 'aria-label': t('toFrontOf', g.prompt || ''), onclick: () => move(g.id, true) }, '⤒'),
     h('button', { type: 'button', class: 'icon move-back', title: t('toBack'), 'aria-label': t('toBackOf', g.prompt || ''), onclick: () => move(g.id, false) }, '⤓'));
+  const actions = li.querySelector('.qactions');
+  if (actions) actions.before(box); else li.append(box);
 }
 
 // decorateTile marks a gallery tile of a batch: tiles of one batch sit together (same

@@ -161,6 +161,7 @@ function showViewer() {
     ...metaRow('m_created', g.created_at ? new Date(g.created_at).toLocaleString(document.documentElement.lang) : ''),
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
     ...metaRow('m_price', typeof g.price_usd === 'number' ? usd(g.price_usd) : ''),
+    ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by ? `${usd(g.booked_usd) || '$0'} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
   );
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;

@@ -5,6 +5,7 @@ import { t, onLanguage } from './i18n.js';
 import { $, h, announce, showError, usd } from './ui.js';
 import { upsert } from './store.js';
 import { count } from './batches.js';
+import * as spending from './spending.js';
 
 let meta = {};
 const refs = []; // {file, url, uploadId, key}
@@ -196,6 +197,7 @@ async function onSubmit(e) {
     showError(form, err);
   } finally {
     sending(false);
+    spending.refresh();
   }
 }
 

@@ -11,6 +11,7 @@ import * as queue from './queue.js';
 import * as gallery from './gallery.js';
 import * as settings from './settings.js';
 import * as batches from './batches.js';
+import * as spending from './spending.js';
 
 const views = { create: '/', gallery: '/gallery', settings: '/settings' };
 let user = null;
@@ -68,6 +69,7 @@ function signedIn(u) {
     settings.load();
     batches.load();
   }
+  spending.refresh();
   navigate(routeOf(location.pathname), false);
 }
 
@@ -77,6 +79,7 @@ function signedOut(message) {
   events.stop();
   store.clear();
   queue.reset();
+  spending.clear();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show('auth');
   if (message) announce(message);
@@ -150,6 +153,7 @@ async function boot() {
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
   batches.init(meta); // before the queue draws: its controls go into the form and the queue
+  spending.init();
   queue.init();
   gallery.init(navigate);
   settings.init(meta, { keyChanged, signedOutAll: () => signedOut(i18n.t('signedOut')) });
