@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -403,4 +404,34 @@ func TestQueuePauseReachesTheStream(t *testing.T) {
 		return d["status"] == "pending" && d["queue_paused"] == false && d["queue_position"] != nil
 	})
 	next("completed", func(d map[string]any) bool { return d["status"] == "completed" })
+}
+
+// A batch over a spending limit is refused whole over HTTP: 429 spending_limit, nothing
+// queued, nothing booked; within it, each generation books its own price.
+func TestBatchAllOrNothingAtSpendingLimit(t *testing.T) {
+	p := newPipeline(t)
+	admin := p.register(t, "admin")
+	u := p.register(t, "limited")
+	path := "/api/v1/admin/limits/" + strconv.FormatInt(u.ID, 10)
+	if r := p.do(t, call{Method: "PUT", Path: path, Token: admin.Access, Body: map[string]any{"day_images": 3}}); r.Status != http.StatusOK {
+		t.Fatalf("set limits: %d %s", r.Status, r.Body)
+	}
+	r := p.do(t, call{Method: "POST", Path: "/api/v1/images/generate", Token: u.Access,
+		Body: map[string]any{"prompt": "four is one too many", "resolution": "1K", "count": 4}})
+	if r.Status != http.StatusTooManyRequests || r.Code(t) != db.CodeSpendingLimit {
+		t.Fatalf("a batch past the limit: %d %s", r.Status, r.Body)
+	}
+	if items := batchItems(t, p.get(t, "/api/v1/images/list", u.Access, nil).JSON(t), "items"); len(items) != 0 {
+		t.Fatalf("%d generations after the refused batch, want none", len(items))
+	}
+	use := p.get(t, "/api/v1/users/usage", u.Access, nil).JSON(t)
+	if left := use["left"].(map[string]any); left["day_images"] != 3.0 {
+		t.Fatalf("usage after the refused batch: %v", use)
+	}
+	g := p.generate(t, u.Access, map[string]any{"prompt": "three fit", "resolution": "4K", "count": 3})
+	for _, x := range batchItems(t, g, "generations") {
+		if x["cost_usd"] != 0.3 || x["booked_usd"] != 0.3 || x["paid_by"] != "shared" {
+			t.Fatalf("a batch's generation books %v (%v), want its own 0.3", x["booked_usd"], x["cost_usd"])
+		}
+	}
 }
