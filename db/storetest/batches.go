@@ -378,3 +378,32 @@ var _ = register("BatchAllOrNothingAtSpendingLimit", func(t *testing.T, open Ope
 		t.Fatalf("books after the retry: %d micros, %d images; want 750000, 5", micros, images)
 	}
 })
+
+// A pause holds only pending generations: one already running that waits between
+// tries (its prediction may be paid for) is still claimed.
+var _ = register("PausedQueueStillRetriesRunning", func(t *testing.T, open Opener) {
+	d := open(t, db.Options{})
+	ctx := context.Background()
+	a := addUser(t, d, "alice")
+	g := create(t, d, a, "running")
+	held := create(t, d, a, "held")
+	jobs, err := d.ClaimJobs(ctx, "w1", time.Now().Add(time.Minute), 1, 1)
+	if err != nil || len(jobs) != 1 || jobs[0].GenerationID != g.ID {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	if err := d.RetryLater(ctx, jobs[0].ID, "w1", time.Now().Add(-time.Second), "E6716", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SetQueuePaused(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimOne(t, d); got != g.ID {
+		t.Fatalf("claimed %q from a paused queue, want the running one between tries", got)
+	}
+	if got := claimOne(t, d); got != "" {
+		t.Fatalf("claimed %q, a pending one of a paused queue", got)
+	}
+	if st, _ := d.GetGeneration(ctx, a, held.ID); st.Status != db.StatusPending || !st.QueuePaused {
+		t.Fatalf("the held one: %+v", st)
+	}
+})
