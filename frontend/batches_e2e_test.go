@@ -151,3 +151,49 @@ func batchScreenshot(t *testing.T, ctx context.Context, name string, width, heig
 		t.Fatal(err)
 	}
 }
+
+// inLine is a JavaScript expression: the batch's items in the queue as shown, their
+// ids and whether they show three places in line one after the other (#k, #k+1, #k+2).
+const inLine = `(() => {
+	const items = [...document.querySelectorAll('#queue-list li.in-batch')];
+	const pos = items.map(li => Number(li.querySelector('.qinfo').textContent.match(/#(\d+)/)?.[1]));
+	return { ids: items.map(li => li.dataset.id), ok: pos.length === 3 && pos[0] >= 1 && pos[1] === pos[0] + 1 && pos[2] === pos[1] + 1 };
+})()`
+
+// TestBrowserQueueControl: with one generation at a time per user and the first one
+// never ending, a batch of three waits in line; "to the front" on its last puts that
+// one first in line (#1) and the others after it, as the server counts them.
+func TestBrowserQueueControl(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t, "MAX_CONCURRENT_GENERATIONS=1")
+	ctx := startBrowser(t)
+	step := stepper(t, ctx)
+	user := fmt.Sprintf("order%d", time.Now().UnixNano()%1e6)
+	step("sign up", append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.base + "/")}, signUp(user, "first in line please")...)...)
+	step("one runs, a batch of three waits in line",
+		waitVisible("#view-create"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), "[[stuck]] the one running"),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitText("#queue-list", "the one running"),
+		clearField("#prompt"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), "[[stuck]] waiting"),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#gen-count'); s.value = '3'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		chromedp.Click(chromedp.CSS("#gen-submit")),
+		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 3`),
+		waitJS(inLine+`.ok`),
+	)
+	step("to the front: the last of the three is first in line",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const li = [...document.querySelectorAll('#queue-list li.in-batch')].at(-1);
+			window.__moved = li.dataset.id;
+			li.querySelector('.move-front').click();
+		})()`),
+		waitText("#toasts", "Moved to the front."),
+		waitJS(`((l) => l.ok && l.ids[0] === window.__moved)(`+inLine+`)`),
+	)
+	step("to the back: it is last again",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#queue-list li.in-batch .move-back').click()`),
+		waitText("#toasts", "Moved to the back."),
+		waitJS(`((l) => l.ok && l.ids[2] === window.__moved)(`+inLine+`)`),
+	)
+}
