@@ -95,7 +95,7 @@ func TestSpendingLimitAnswer(t *testing.T) {
 	if err != nil || wait <= 0 || time.Duration(wait)*time.Second > until+2*time.Second || time.Duration(wait)*time.Second < until-time.Minute {
 		t.Errorf("Retry-After %q, want about %v", r.Header.Get("Retry-After"), until)
 	}
-	if d := r.Detail(t); !strings.Contains(d, "1 images today") || !strings.Contains(d, "midnight UTC") {
+	if d := r.Detail(t); !strings.Contains(d, "1 image today") || !strings.Contains(d, "midnight UTC") {
 		t.Errorf("sentence: %q", d)
 	}
 	ru := pl.do(t, call{Method: "POST", Path: "/api/v1/images/generate", Token: u.Access, Body: map[string]any{"prompt": "two"},

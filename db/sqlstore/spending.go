@@ -33,10 +33,22 @@ import (
 // limits hold exactly). It returns the day the reservation counts in.
 func reserve(q EventQuerier, userID int64, items int, micros int64, b *db.Budget, now time.Time) (int64, error) {
 	day := db.Day(now)
+	if !b.Self.Empty() || (b.PaidBy == db.PaidShared && (!b.Limits.Empty() || b.SharedMonthCapUSD != nil)) {
+		if err := checkLimits(q, userID, items, micros, b, now); err != nil {
+			return 0, err
+		}
+	}
+	return day, addSpending(q, userID, day, b.PaidBy, micros, items)
+}
+
+// checkLimits refuses a reservation of items images costing micros that would pass a
+// limit of b (CodeSpendingLimit, naming the first one found).
+func checkLimits(q EventQuerier, userID int64, items int, micros int64, b *db.Budget, now time.Time) error {
+	day := db.Day(now)
 	first, last := db.MonthDays(now)
 	spent, err := spentIn(q, userID, day, first, last, b.PaidBy == db.PaidShared && b.SharedMonthCapUSD != nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	check := func(which string, self bool, limit *float64, have int64) error {
 		if limit != nil && have+micros > db.Micros(*limit) {
@@ -68,10 +80,10 @@ func reserve(q EventQuerier, userID int64, items int, micros int64, b *db.Budget
 		checkN("month_images", true, l.MonthImages, spent.MonthImages))
 	for _, e := range errs {
 		if e != nil {
-			return 0, e
+			return e
 		}
 	}
-	return day, addSpending(q, userID, day, b.PaidBy, micros, items)
+	return nil
 }
 
 // spendingLimit is the refusal of a reservation over the limit which.
@@ -87,8 +99,11 @@ func spendingLimit(which string, self bool, limit float64, now time.Time) error 
 		what = "$" + strconv.FormatFloat(limit, 'f', 2, 64) + " " + period
 	case "shared_month_usd":
 		what = "$" + strconv.FormatFloat(limit, 'f', 2, 64) + " " + period + " on the shared Replicate key for everyone together"
-	default:
+	case "day_images", "month_images":
 		what = strconv.FormatFloat(limit, 'f', 0, 64) + " images " + period
+		if limit == 1 {
+			what = "1 image " + period
+		}
 	}
 	whose := "Your spending limit"
 	switch {
