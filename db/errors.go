@@ -79,6 +79,7 @@ const (
 	CodeInvitationInvalid    Code = "invitation_invalid"     // an invitation that is unknown, used, revoked or expired
 	CodeNotApproved          Code = "not_approved"           // an account not yet approved for the shared token, without a key of its own
 	CodeLastAdmin            Code = "last_admin"             // removing (or disabling) the last enabled administrator
+	CodeNotWaiting           Code = "generation_not_waiting" // a move in the queue of a generation that is not waiting there
 	CodeSpendingLimit        Code = "spending_limit"         // a generation would pass a spending limit (the user's, or the shared token's monthly cap)
 )
 
@@ -127,6 +128,7 @@ var codeKinds = map[Code]Kind{
 	CodeInvitationInvalid:    KindForbidden,
 	CodeNotApproved:          KindForbidden,
 	CodeLastAdmin:            KindConflict,
+	CodeNotWaiting:           KindConflict,
 	CodeSpendingLimit:        KindLimit,
 }
 

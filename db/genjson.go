@@ -37,6 +37,9 @@ type View struct {
 	// ReferenceURLs are links to the reference images, in the order of
 	// reference_image_ids: an upload's signed URL, an https:// reference as it is.
 	ReferenceURLs []string
+	// QueuePaused is shown for a pending generation: true when its user paused their
+	// queue, and then in place of a queue position (it has none while paused).
+	QueuePaused bool
 }
 
 // AppendStored appends g's stored part as a JSON object.
@@ -87,7 +90,9 @@ func appendStoredFields(b []byte, g *Generation) []byte {
 		}
 		b = jsonenc.AppendString(b, id)
 	}
-	b = append(b, `],"error":`...)
+	b = append(b, `],"batch_id":`...)
+	b = appendOptString(b, g.BatchID)
+	b = append(b, `,"error":`...)
 	if g.Error == "" {
 		b = append(b, "null"...)
 	} else {
@@ -222,8 +227,13 @@ func FailureCode(lastError string) string {
 
 // appendViewFields appends v's fields and the closing brace.
 func appendViewFields(b []byte, status string, v *View) []byte {
-	if status == StatusPending {
-		b = append(b, `,"queue_position":`...)
+	// A pending generation says whether its user's queue is paused (always, so a client
+	// merging updates sees it end); while paused it has no position.
+	switch {
+	case status == StatusPending && v.QueuePaused:
+		b = append(b, `,"queue_paused":true`...)
+	case status == StatusPending:
+		b = append(b, `,"queue_paused":false,"queue_position":`...)
 		b = strconv.AppendInt(b, int64(max(v.QueuePosition, 1)), 10)
 	}
 	b = append(b, `,"image_url":`...)

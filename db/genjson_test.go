@@ -20,6 +20,7 @@ type generationJSON struct {
 	SafetyFilterLevel string          `json:"safety_filter_level"`
 	GenerationMode    string          `json:"generation_mode"`
 	ReferenceImageIDs []string        `json:"reference_image_ids"`
+	BatchID           *string         `json:"batch_id"`
 	Error             *string         `json:"error"`
 	CreatedAt         time.Time       `json:"created_at"`
 	StartedAt         *time.Time      `json:"started_at"`
@@ -37,6 +38,7 @@ type generationJSON struct {
 	RetryAt           *time.Time      `json:"retry_at"`
 	ErrorCode         *string         `json:"error_code"`
 	Favorite          bool            `json:"favorite"`
+	QueuePaused       *bool           `json:"queue_paused,omitempty"`
 	QueuePosition     *int            `json:"queue_position,omitempty"`
 	ImageURL          *string         `json:"image_url"`
 	ThumbnailURL      *string         `json:"thumbnail_url"`
@@ -65,7 +67,7 @@ func mirror(g *Generation, v *View) generationJSON {
 	m := generationJSON{ID: g.ID, ImageID: g.ID, Status: g.Status, Prompt: g.Prompt,
 		Resolution: g.Resolution, AspectRatio: g.AspectRatio, OutputFormat: g.OutputFormat,
 		SafetyFilterLevel: g.SafetyFilterLevel, GenerationMode: g.Mode, ReferenceImageIDs: refs,
-		Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
+		BatchID: opt(g.BatchID), Error: opt(g.Error), CreatedAt: g.CreatedAt.UTC(), StartedAt: optTime(g.StartedAt),
 		CompletedAt: optTime(g.CompletedAt), ImageURL: opt(v.ImageURL),
 		ThumbnailURL: opt(v.ThumbnailURL), PriceUSD: v.PriceUSD, ReferenceURLs: v.ReferenceURLs,
 		CostUSD: USD(g.CostMicros), PaidBy: opt(g.PaidBy), BookedUSD: USD(g.BookedMicros), Metrics: g.Metrics, Favorite: g.Favorite}
@@ -88,8 +90,12 @@ func mirror(g *Generation, v *View) generationJSON {
 		m.ErrorCode = opt(FailureCode(g.LastError))
 	}
 	if g.Status == StatusPending {
-		qp := max(v.QueuePosition, 1)
-		m.QueuePosition = &qp
+		paused := v.QueuePaused
+		m.QueuePaused = &paused
+		if !paused {
+			qp := max(v.QueuePosition, 1)
+			m.QueuePosition = &qp
+		}
 	}
 	return m
 }
@@ -118,6 +124,8 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 			View{ImageURL: "/api/v1/images/file/b?u=1&exp=2&sig=a-b_c", ThumbnailURL: "https://x.example/t?a=<1>", PriceUSD: 0.3,
 				ReferenceURLs: []string{"/api/v1/uploads/file/x?u=1&exp=2&sig=a", "https://x.example/<odd>"}}},
 		{Generation{Status: StatusPending}, View{}},
+		{Generation{Status: StatusPending, BatchID: "0123456789abcdef0123456789abcdef"}, View{QueuePaused: true, QueuePosition: 4}},
+		{Generation{Status: StatusRunning, BatchID: odd}, View{QueuePaused: true}},
 		{Generation{Status: StatusFailed, Error: "no", Width: 5}, View{PriceUSD: 1e-7}},
 		{Generation{Status: StatusRunning}, View{PriceUSD: 1e22}},
 		{Generation{Status: StatusCanceled}, View{PriceUSD: -2.5}},
@@ -141,7 +149,7 @@ func TestGenerationJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		// What an event stores depends on nothing of the reader's or the moment's.
 		stored := AppendStored(nil, &c.g)
-		for _, k := range []string{"queue_position", "image_url", "thumbnail_url", "price_usd", "reference_urls"} {
+		for _, k := range []string{"queue_position", "queue_paused", "image_url", "thumbnail_url", "price_usd", "reference_urls"} {
 			if bytes.Contains(stored, []byte(`"`+k+`"`)) {
 				t.Errorf("case %d: the stored part holds %s: %s", i, k, stored)
 			}

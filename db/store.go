@@ -105,6 +105,35 @@ type Generations interface {
 	// transaction. Its references (p.ReferenceIDs) are recorded in the same
 	// transaction: one that is missing or another user's is ErrNotFound.
 	CreateGeneration(ctx context.Context, userID int64, p Params, o CreateOptions) (*Generation, error)
+	// CreateGenerations is CreateGeneration for several (a batch, at most MaxBatch):
+	// all in one transaction, all or none. Two or more share a new BatchID, and are
+	// queued in the order given. The pending cap counts them all: past it nothing is
+	// queued. An idempotency key stored already answers every generation its request
+	// made (Replayed), in order.
+	CreateGenerations(ctx context.Context, userID int64, ps []Params, o CreateOptions) ([]*Generation, error)
+	// Batch returns the user's generations of a batch in the order they were asked
+	// for; an unknown batch, or another user's, is ErrNotFound.
+	Batch(ctx context.Context, userID int64, batchID string) ([]Generation, error)
+	// CancelBatch cancels every pending or running generation of the user's batch in
+	// one transaction (as CancelGeneration does one). None left to cancel is
+	// CodeAlreadyFinished.
+	CancelBatch(ctx context.Context, userID int64, batchID string) ([]CancelOutcome, error)
+	// RetryBatch queues again every failed or canceled generation of the user's batch
+	// in one transaction (as RetryGeneration does one), in the batch's order. None to
+	// retry is CodeNotRetryable; one still stopping is CodeStillStopping, and then
+	// none is queued. b, when set, reserves their runs' cost together against its
+	// limits (over one, none is queued: CodeSpendingLimit).
+	RetryBatch(ctx context.Context, userID int64, batchID string, maxAttempts int, b *Budget) ([]Generation, error)
+	// MoveQueued puts the user's pending generation first (front) or last in their own
+	// queue; the claim takes the user's jobs in that order (fairness across users is
+	// unchanged). One that is not waiting is CodeNotWaiting.
+	MoveQueued(ctx context.Context, userID int64, id string, front bool) (*Generation, error)
+	// SetQueuePaused pauses or resumes the user's own queue: while paused, their
+	// pending generations stay pending and are not claimed. Each of them gets an event
+	// (its queue position changed).
+	SetQueuePaused(ctx context.Context, userID int64, paused bool) (QueueState, error)
+	// QueueState reads the user's own queue.
+	QueueState(ctx context.Context, userID int64) (QueueState, error)
 	// GetGeneration returns the user's generation; another user's is ErrNotFound.
 	GetGeneration(ctx context.Context, userID int64, id string) (*Generation, error)
 	// ListGenerations returns a page, newest first, and the next page's cursor.

@@ -98,6 +98,22 @@ type Generation struct {
 	LastError string
 	RunAfter  time.Time
 	QueuedAt  time.Time
+	// BatchID is the batch the generation was asked for in ("" for none): 2 to 4
+	// generations made by one request (CreateGenerations).
+	BatchID string
+	// QueuePaused is set for a pending generation read from the store whose user has
+	// paused their queue: it is not claimed, and QueuePosition is 0.
+	QueuePaused bool
+}
+
+// MaxBatch is how many generations one request may ask for.
+const MaxBatch = 4
+
+// QueueState is a user's own queue: paused or not, and their jobs in it.
+type QueueState struct {
+	Paused  bool
+	Waiting int // queued jobs (pending generations, and running ones between tries)
+	Running int
 }
 
 // Terminal reports whether the generation will not change again on its own.

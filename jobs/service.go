@@ -321,6 +321,56 @@ func (s *Service) EnqueueOnce(ctx context.Context, userID int64, p db.Params, ke
 	return g, nil
 }
 
+// EnqueueBatch is EnqueueOnce for the generations of one request (at most db.MaxBatch):
+// all queued in one transaction or none, two or more as a batch (one batch id). A key
+// stored already answers every generation its request made.
+func (s *Service) EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string, b *db.Budget) ([]*db.Generation, error) {
+	gs, err := s.o.DB.CreateGenerations(ctx, userID, ps, db.CreateOptions{MaxAttempts: s.o.MaxAttempts, MaxPending: s.o.MaxPending,
+		IdempotencyKey: key, RequestHash: requestHash, Budget: b})
+	if err != nil {
+		return nil, err
+	}
+	if !gs[0].Replayed {
+		s.Notify()
+	}
+	return gs, nil
+}
+
+// CancelBatch cancels every pending or running generation of the user's batch, as
+// Cancel does one: the pending ones leave the queue, the running ones' predictions are
+// canceled at Replicate.
+func (s *Service) CancelBatch(ctx context.Context, userID int64, batchID string) error {
+	outs, err := s.o.DB.CancelBatch(ctx, userID, batchID)
+	if err != nil {
+		return err
+	}
+	for i := range outs {
+		s.stop(ctx, userID, &outs[i])
+	}
+	return nil
+}
+
+// RetryBatch queues again every failed or canceled generation of the user's batch and
+// returns the batch.
+func (s *Service) RetryBatch(ctx context.Context, userID int64, batchID string, b *db.Budget) ([]db.Generation, error) {
+	gs, err := s.o.DB.RetryBatch(ctx, userID, batchID, s.o.MaxAttempts, b)
+	if err != nil {
+		return nil, err
+	}
+	s.Notify()
+	return gs, nil
+}
+
+// SetQueuePaused pauses or resumes the user's own queue; a resumed one's jobs are
+// claimable at once.
+func (s *Service) SetQueuePaused(ctx context.Context, userID int64, paused bool) (db.QueueState, error) {
+	st, err := s.o.DB.SetQueuePaused(ctx, userID, paused)
+	if err == nil && !paused {
+		s.Notify()
+	}
+	return st, err
+}
+
 // Cancel cancels the user's pending or running generation: a pending one leaves the
 // queue; a running one's prediction is canceled at Replicate. It returns the canceled
 // generation; a finished one is db.ErrConflict, another user's db.ErrNotFound.

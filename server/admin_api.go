@@ -453,7 +453,8 @@ func (s *Server) adminCancel(w http.ResponseWriter, r *http.Request, p *principa
 	return nil
 }
 
-func (s *Server) pauseQueue(paused bool) handler {
+// pauseAll holds or releases all work of every user (the queue_paused setting).
+func (s *Server) pauseAll(paused bool) handler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal, _ httprouter.Params) error {
 		raw, _ := json.Marshal(paused)
 		if err := s.db.PutSetting(r.Context(), SettingQueuePaused, raw, p.ID); err != nil {

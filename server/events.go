@@ -331,7 +331,7 @@ func (s *Server) eventView(ctx context.Context, e *db.Event) db.View {
 	}
 	now := s.view(g)
 	if e.Type == db.StatusPending {
-		v.QueuePosition = now.QueuePosition
+		v.QueuePosition, v.QueuePaused = now.QueuePosition, now.QueuePaused
 	} else {
 		v.ImageURL, v.ThumbnailURL = now.ImageURL, now.ThumbnailURL
 	}

@@ -43,6 +43,12 @@ type generateRequest struct {
 	// ReferenceImages is the original service's way: a list of https:// URLs (handed
 	// to Replicate as they are) and data: URLs (stored as uploads).
 	ReferenceImages []string `json:"reference_images"`
+	// Count asks for 1 to db.MaxBatch variations of the prompt with the same settings;
+	// Prompts (in place of prompt) for one generation per prompt, 1 to db.MaxBatch,
+	// with the same settings. Two or more generations form a batch (one batch_id).
+	// With either, the answer adds "generations", all of them in order.
+	Count   *int     `json:"count"`
+	Prompts []string `json:"prompts"`
 }
 
 // jsonGenerateLimit caps a JSON generate, which may carry its reference images as data:
@@ -126,6 +132,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 		}
 	}()
 
+	prompts, err := batchPrompts(&req)
+	if err != nil {
+		return err
+	}
 	params, err := validateGenerate(req, max(len(stored), len(extra)))
 	if err != nil {
 		return err
@@ -155,21 +165,103 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p *principal, 
 	if err != nil {
 		return err
 	}
-	g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash, b)
+	if prompts == nil {
+		g, err := s.queue.EnqueueOnce(r.Context(), p.ID, params, key, hash, b)
+		if errors.Is(err, db.ErrNotFound) {
+			// A reference deleted (or expired) since it was looked up above.
+			return badReference()
+		}
+		if err != nil {
+			return err
+		}
+		// A replayed key's generation is an earlier request's: files this request stored
+		// go, unless recorded already (their rows expire unreferenced).
+		if !g.Replayed {
+			created = true
+		}
+		s.writeGeneration(w, http.StatusAccepted, g)
+		return nil
+	}
+	ps := make([]db.Params, len(prompts))
+	for i, prompt := range prompts {
+		ps[i] = params
+		ps[i].Prompt = prompt
+	}
+	// One budget for all: the batch shares its settings, so each image's price, and
+	// its reservation is checked for all of them together.
+	gs, err := s.queue.EnqueueBatch(r.Context(), p.ID, ps, key, batchHash(hash, prompts), b)
 	if errors.Is(err, db.ErrNotFound) {
-		// A reference deleted (or expired) since it was looked up above.
 		return badReference()
 	}
 	if err != nil {
 		return err
 	}
-	// A replayed key's generation is an earlier request's: files this request stored
-	// go, unless recorded already (their rows expire unreferenced).
-	if !g.Replayed {
+	if !gs[0].Replayed {
 		created = true
 	}
-	s.writeGeneration(w, http.StatusAccepted, g)
+	s.writeBatchAnswer(w, http.StatusAccepted, gs)
 	return nil
+}
+
+// batchPrompts reads count and prompts: nil when the request has neither (one
+// generation, answered as it always was), else the prompt of each generation to make,
+// checked. With prompts, req.Prompt is set to the first, so the settings are validated
+// once for all.
+func batchPrompts(req *generateRequest) ([]string, error) {
+	limit := strconv.Itoa(db.MaxBatch)
+	switch {
+	case req.Count == nil && req.Prompts == nil:
+		return nil, nil
+	case req.Count != nil && req.Prompts != nil:
+		return nil, invalid("count", "Send count (variations of one prompt) or prompts (one generation each), not both.")
+	case req.Count != nil:
+		if *req.Count < 1 || *req.Count > db.MaxBatch {
+			return nil, invalid("count", "count must be a whole number from 1 to "+limit+" (got "+strconv.Itoa(*req.Count)+").")
+		}
+		if req.Prompt == nil {
+			return nil, nil // validateGenerate says prompt is required
+		}
+		out := make([]string, *req.Count)
+		for i := range out {
+			out[i] = strings.TrimSpace(*req.Prompt)
+		}
+		return out, nil
+	}
+	if req.Prompt != nil {
+		return nil, invalid("prompts", "Send prompt (one generation) or prompts (one generation each), not both.")
+	}
+	if len(req.Prompts) < 1 || len(req.Prompts) > db.MaxBatch {
+		return nil, invalid("prompts", "prompts must hold 1 to "+limit+" prompts (got "+strconv.Itoa(len(req.Prompts))+").")
+	}
+	out := make([]string, len(req.Prompts))
+	var bad []fieldError
+	for i, raw := range req.Prompts {
+		field := "prompts[" + strconv.Itoa(i) + "]"
+		out[i] = strings.TrimSpace(raw)
+		switch n := utf8.RuneCountInString(out[i]); {
+		case n == 0:
+			bad = append(bad, fieldError{field, field + " is empty: describe the image to generate."})
+		case n > maxPromptChars:
+			bad = append(bad, fieldError{field, field + " is too long: " + strconv.Itoa(n) + " characters, at most " + strconv.Itoa(maxPromptChars) + "."})
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &apiError{Code: db.CodeInvalid, Detail: bad[0].Message, Fields: bad}
+	}
+	req.Prompt = &out[0]
+	return out, nil
+}
+
+// batchHash is the request hash of a request with count or prompts: the settings'
+// hash (requestHash, with the first prompt) and every prompt, so a key sent again with
+// another count or other prompts is told apart.
+func batchHash(settings string, prompts []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "batch:%s;%d;", settings, len(prompts))
+	for _, p := range prompts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // maxIdempotencyKey bounds an Idempotency-Key.
@@ -246,6 +338,16 @@ func requestFromForm(v map[string][]string) generateRequest {
 	}
 	if vals, ok := v["prompt"]; ok && len(vals) > 0 {
 		req.Prompt = &vals[0]
+	}
+	if c := first("count"); c != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil {
+			n = -1 // answered as out of range
+		}
+		req.Count = &n
+	}
+	if vals, ok := v["prompts"]; ok {
+		req.Prompts = vals
 	}
 	for _, raw := range v["reference_image_ids"] {
 		for _, id := range strings.Split(raw, ",") {

@@ -61,6 +61,7 @@ var ruByCode = map[db.Code]string{
 	db.CodeInvitationInvalid:    "Это приглашение неизвестно, уже использовано, отозвано или истекло; попросите администратора о новом.",
 	db.CodeNotApproved:          "Администратор ещё не одобрил вашу учётную запись для общего ключа; добавьте свой ключ Replicate в настройках или дождитесь одобрения.",
 	db.CodeLastAdmin:            "Это последний действующий администратор; сначала назначьте администратором кого-то ещё.",
+	db.CodeNotWaiting:           "Переместить в очереди можно только генерацию, которая ещё ждёт в ней; эта уже запущена или завершена.",
 }
 
 // ruDetails translates the sentences written whole in the code.
@@ -102,6 +103,8 @@ var ruDetails = map[string]string{
 	"This invitation was used already; disable the account instead if it must not be used.":                  "Это приглашение уже использовано; если учётная запись не должна работать, отключите её.",
 	"Registration on this server is by invitation only; open the invitation link an administrator sent you.": ruByCode[db.CodeInvitationRequired],
 	"This invitation is unknown, used, revoked or expired; ask an administrator for a new one.":              ruByCode[db.CodeInvitationInvalid],
+	"Send count (variations of one prompt) or prompts (one generation each), not both.":                      "Отправьте count (вариации одного запроса) или prompts (по генерации на запрос), но не оба.",
+	"Send prompt (one generation) or prompts (one generation each), not both.":                               "Отправьте prompt (одна генерация) или prompts (по генерации на запрос), но не оба.",
 }
 
 // wantsRussian tells whether Accept-Language ranks Russian above English (and above

@@ -21,6 +21,17 @@ type Queue interface {
 	// a key stored already answers its generation (Replayed) and queues nothing.
 	// b is its price, payer and limits (db.CreateOptions.Budget; nil books nothing).
 	EnqueueOnce(ctx context.Context, userID int64, p db.Params, key, requestHash string, b *db.Budget) (*db.Generation, error)
+	// EnqueueBatch is EnqueueOnce for the 1 to db.MaxBatch generations of one request,
+	// all or none (the pending cap and b's limits count them all); two or more form a
+	// batch.
+	EnqueueBatch(ctx context.Context, userID int64, ps []db.Params, key, requestHash string, b *db.Budget) ([]*db.Generation, error)
+	// CancelBatch cancels every pending or running generation of the user's batch.
+	CancelBatch(ctx context.Context, userID int64, batchID string) error
+	// RetryBatch re-queues every failed or canceled generation of the user's batch; b
+	// reserves their cost together, as EnqueueBatch's.
+	RetryBatch(ctx context.Context, userID int64, batchID string, b *db.Budget) ([]db.Generation, error)
+	// SetQueuePaused pauses or resumes the user's own queue.
+	SetQueuePaused(ctx context.Context, userID int64, paused bool) (db.QueueState, error)
 	// Cancel stops the user's pending or running generation (at Replicate too) and keeps
 	// its row; a finished one is db.ErrConflict.
 	Cancel(ctx context.Context, userID int64, id string) (*db.Generation, error)
@@ -36,7 +47,7 @@ type Queue interface {
 // view is what g's answer adds for its reader now (db.View): signed URLs are made once
 // per call with the same expiry bucket, so a list of 100 costs 200 HMACs and no queries.
 func (s *Server) view(g *db.Generation) db.View {
-	v := db.View{QueuePosition: g.QueuePosition, PriceUSD: s.prices(context.Background()).Price(g.Resolution)}
+	v := db.View{QueuePosition: g.QueuePosition, QueuePaused: g.QueuePaused, PriceUSD: s.prices(context.Background()).Price(g.Resolution)}
 	if g.Status == db.StatusCompleted && g.ImageKey != "" {
 		v.ImageURL = s.signedURL(kindImage, g.ID, g.UserID)
 		if g.ThumbKey != "" {

@@ -58,6 +58,7 @@ type generationDoc struct {
 	SafetyFilterLevel string      `json:"safety_filter_level"`
 	GenerationMode    string      `json:"generation_mode" enum:"text-to-image,image-to-image"`
 	ReferenceImageIDs []string    `json:"reference_image_ids"`
+	BatchID           *string     `json:"batch_id"`
 	Error             *string     `json:"error"`
 	CreatedAt         time.Time   `json:"created_at"`
 	StartedAt         *time.Time  `json:"started_at"`
@@ -85,6 +86,7 @@ type generationDoc struct {
 	// prompt rather than run it again); null otherwise.
 	ErrorCode     *string `json:"error_code"`
 	Favorite      bool    `json:"favorite"`
+	QueuePaused   *bool   `json:"queue_paused,omitempty"`
 	QueuePosition *int    `json:"queue_position,omitempty"`
 	ImageURL      *string `json:"image_url"`
 	ThumbnailURL  *string `json:"thumbnail_url"`
@@ -97,6 +99,19 @@ type generationDoc struct {
 // metricsDoc is Replicate's metrics of a generation's prediction.
 type metricsDoc struct {
 	PredictTime float64 `json:"predict_time"`
+}
+
+// generateDoc is generate's answer: one generation, and with count or prompts every
+// generation made, in order.
+type generateDoc struct {
+	generationDoc
+	Generations []generationDoc `json:"generations,omitempty"`
+}
+
+// batchDoc is a batch: its id and its generations in order.
+type batchDoc struct {
+	BatchID string          `json:"batch_id"`
+	Items   []generationDoc `json:"items"`
 }
 
 // originalGenerationDoc is GET /images/{id}: the original service's names added.
@@ -210,11 +225,11 @@ var apiDocs = map[string]opDoc{
 		query:   []queryParam{{"from", "first day, YYYY-MM-DD"}, {"to", "last day, YYYY-MM-DD"}, {"user_id", "one user only"}},
 		answers: map[int]any{200: csvAnswer{}}},
 
-	"POST /api/v1/images/generate": {tag: "images", summary: "Queue a generation (JSON, or multipart with the reference images attached)",
+	"POST /api/v1/images/generate": {tag: "images", summary: "Queue a generation (JSON, or multipart with the reference images attached); with count (1 to 4 variations) or prompts (1 to 4, one generation each) a batch, all queued or none, answered as the first generation plus generations (every one, in order, with their batch_id)",
 		body: generateRequest{}, multipart: true,
-		headers: []queryParam{{"Idempotency-Key", "1 to 255 printable ASCII characters (a UUID per submission): sent again by the same user within 24 hours, it answers the generation the first request made, as it is now, and queues nothing; with other parameters it is 422 idempotency_key_reused; malformed, 400"}},
+		headers: []queryParam{{"Idempotency-Key", "1 to 255 printable ASCII characters (a UUID per submission): sent again by the same user within 24 hours, it answers the generation (or the batch) the first request made, as it is now, and queues nothing; with other parameters it is 422 idempotency_key_reused; malformed, 400"}},
 		example: map[string]any{"prompt": "A banana lighthouse at dusk, watercolor", "resolution": "2K", "aspect_ratio": "16:9", "output_format": "png"},
-		answers: map[int]any{202: generationDoc{}}},
+		answers: map[int]any{202: generateDoc{}}},
 	"GET /api/v1/images/status/:id": {tag: "images", summary: "One generation", answers: map[int]any{200: generationDoc{}}},
 	"GET /api/v1/images/list": {tag: "images", summary: "The user's generations, newest first, in pages",
 		query: []queryParam{{"limit", "page size, 1 to 100 (default 20)"}, {"cursor", "next_cursor of the previous page"}, {"status", "only generations in this status"},
@@ -239,6 +254,15 @@ var apiDocs = map[string]opDoc{
 	"POST /api/v1/prompts/saved":                 {tag: "prompts", summary: "Save a prompt under a name", body: savedPromptRequest{}, example: savedPromptRequest{Name: "Lighthouse", Prompt: "A banana lighthouse at dusk, watercolor"}, answers: map[int]any{201: savedPromptJSON{}}},
 	"DELETE /api/v1/prompts/saved/:id":           {tag: "prompts", summary: "Delete a saved prompt", answers: map[int]any{204: noBody{}}},
 	"POST /api/v1/images/retry/:id":              {tag: "images", summary: "Queue a failed or canceled generation again (409 generation_stopping with Retry-After while its run stops)", answers: map[int]any{202: generationDoc{}}},
+
+	"GET /api/v1/batches/:id":         {tag: "batches", summary: "A batch (generate with count or prompts): its generations in the order asked for", answers: map[int]any{200: batchDoc{}}},
+	"POST /api/v1/batches/cancel/:id": {tag: "batches", summary: "Cancel every pending or running generation of a batch (409 generation_finished when none is left)", answers: map[int]any{200: batchDoc{}}},
+	"POST /api/v1/batches/retry/:id":  {tag: "batches", summary: "Queue every failed or canceled generation of a batch again (409 generation_not_retryable when none is, generation_stopping while one stops)", answers: map[int]any{202: batchDoc{}}},
+	"GET /api/v1/queue/state":         {tag: "queue", summary: "Your own queue: paused or not, your waiting and running jobs", answers: map[int]any{200: queueStateJSON{}}},
+	"POST /api/v1/queue/pause":        {tag: "queue", summary: "Pause your queue: your pending generations stay pending and are not started (queue_paused) until you resume", answers: map[int]any{200: queueStateJSON{}}},
+	"POST /api/v1/queue/resume":       {tag: "queue", summary: "Resume your queue", answers: map[int]any{200: queueStateJSON{}}},
+	"POST /api/v1/queue/front/:id":    {tag: "queue", summary: "Move your pending generation to the front of your own queue (409 generation_not_waiting once it runs)", answers: map[int]any{200: generationDoc{}}},
+	"POST /api/v1/queue/back/:id":     {tag: "queue", summary: "Move your pending generation to the back of your own queue", answers: map[int]any{200: generationDoc{}}},
 
 	"POST /api/v1/images/uploads":          {tag: "images", summary: "Store reference images (multipart field images) for image-to-image; the older path of POST /api/v1/uploads", multipart: true, answers: map[int]any{201: uploadsDoc{}}},
 	"POST /api/v1/uploads":                 {tag: "uploads", summary: "Store reference images (multipart field images): checked to their end, turned upright, stripped of metadata; counted against the quota", multipart: true, answers: map[int]any{201: uploadsDoc{}}},

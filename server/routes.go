@@ -121,6 +121,18 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/prompts/saved", who: whoUser, scope: "generate", handle: s.savePrompt},
 		{method: "DELETE", path: "/api/v1/prompts/saved/:id", who: whoUser, scope: "generate", handle: s.deleteSavedPrompt},
 
+		// Batches (generate with count or prompts): read, canceled and retried whole.
+		{method: "GET", path: "/api/v1/batches/:id", who: whoUser, scope: "read", handle: s.getBatch},
+		{method: "POST", path: "/api/v1/batches/cancel/:id", who: whoUser, scope: "generate", handle: s.cancelBatch},
+		{method: "POST", path: "/api/v1/batches/retry/:id", who: whoUser, scope: "generate", handle: s.retryBatch},
+
+		// The user's own queue: paused or not, and the order of their pending generations.
+		{method: "GET", path: "/api/v1/queue/state", who: whoUser, scope: "read", handle: s.queueState},
+		{method: "POST", path: "/api/v1/queue/pause", who: whoUser, scope: "generate", handle: s.pauseQueue},
+		{method: "POST", path: "/api/v1/queue/resume", who: whoUser, scope: "generate", handle: s.resumeQueue},
+		{method: "POST", path: "/api/v1/queue/front/:id", who: whoUser, scope: "generate", handle: s.moveQueued(true)},
+		{method: "POST", path: "/api/v1/queue/back/:id", who: whoUser, scope: "generate", handle: s.moveQueued(false)},
+
 		// Reference images: stored, listed with what they hold against the quota,
 		// deleted. Their first home, /images/uploads, stays for the clients that know it
 		// (DELETE cannot follow there: httprouter would see /images/uploads/:id beside
@@ -171,8 +183,8 @@ func (s *Server) routeTable() []route {
 		{method: "DELETE", path: "/api/v1/admin/invitations/:id", who: whoAdmin, scope: "admin", handle: s.revokeInvitation},
 		{method: "GET", path: "/api/v1/admin/queue", who: whoAdmin, scope: "admin", handle: s.adminQueue},
 		{method: "POST", path: "/api/v1/admin/queue/cancel/:id", who: whoAdmin, scope: "admin", handle: s.adminCancel},
-		{method: "POST", path: "/api/v1/admin/queue/pause", who: whoAdmin, scope: "admin", handle: s.pauseQueue(true)},
-		{method: "POST", path: "/api/v1/admin/queue/resume", who: whoAdmin, scope: "admin", handle: s.pauseQueue(false)},
+		{method: "POST", path: "/api/v1/admin/queue/pause", who: whoAdmin, scope: "admin", handle: s.pauseAll(true)},
+		{method: "POST", path: "/api/v1/admin/queue/resume", who: whoAdmin, scope: "admin", handle: s.pauseAll(false)},
 		{method: "GET", path: "/api/v1/admin/settings", who: whoAdmin, scope: "admin", handle: s.adminSettings},
 		{method: "PUT", path: "/api/v1/admin/settings", who: whoAdmin, handle: s.putSettings},
 		{method: "DELETE", path: "/api/v1/admin/settings/:key", who: whoAdmin, handle: s.deleteSetting},

@@ -36,8 +36,8 @@ func TestListByStatusUsesAnIndex(t *testing.T) {
 		}
 	}
 	for st, want := range map[string][]string{
-		db.StatusPending:  {"generations_queued_user_run"},
-		db.StatusRunning:  {"generations_queued_user_run", "generations_running_lease"},
+		db.StatusPending:  {"generations_queued_user_rank"},
+		db.StatusRunning:  {"generations_queued_user_rank", "generations_running_lease"},
 		db.StatusFailed:   {"generations_user_status_ended"},
 		db.StatusCanceled: {"generations_user_status_ended"},
 	} {

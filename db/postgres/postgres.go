@@ -170,7 +170,9 @@ func (e *engine) writeOnce(ctx context.Context, events bool, fn func(q sqlstore.
 
 // ClaimQuery is the claim for several processes: each user's candidate job is locked
 // FOR UPDATE SKIP LOCKED, so a claimer never waits for, nor takes, a row another
-// transaction holds, and the outer UPDATE checks again the state it found.
+// transaction holds, and the outer UPDATE checks again the state it found. The
+// candidate is the first in the user's own order, and a paused user's pending
+// generations wait (see the SQLite engine's ClaimQuery).
 func (e *engine) ClaimQuery(limit int) string {
 	return sqlstore.ClaimSet + `
 	WHERE state = 'queued' AND job_id IN (
@@ -178,7 +180,7 @@ func (e *engine) ClaimQuery(limit int) string {
 		CROSS JOIN LATERAL (
 			SELECT j.job_id FROM generations j
 			WHERE j.user_id = u.user_id AND ` + sqlstore.ClaimJob + `
-			ORDER BY j.job_id LIMIT 1
+			ORDER BY j.queue_rank, j.job_id LIMIT 1
 			FOR UPDATE SKIP LOCKED) c
 		WHERE ` + sqlstore.ClaimUser + `
 		ORDER BY u.running, c.job_id

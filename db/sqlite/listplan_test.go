@@ -25,7 +25,7 @@ func TestListByStatusUsesAnIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	queued := "SEARCH generations USING COVERING INDEX generations_queued_user_run (user_id=?)"
+	queued := "SEARCH generations USING COVERING INDEX generations_queued_user_rank (user_id=?)"
 	running := "SCAN generations USING COVERING INDEX generations_running_lease"
 	byID := "SEARCH generations USING INTEGER PRIMARY KEY (rowid=?)"
 	cursor := cursorFor(t, d)

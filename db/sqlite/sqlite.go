@@ -236,8 +236,10 @@ func (e *engine) Write(ctx context.Context, _ bool, fn func(q sqlstore.Querier) 
 }
 
 // ClaimQuery takes, for each user with queued jobs and fewer than ?4 running, the
-// oldest runnable job, fewest running first. SQLite has one writer: nothing else can
-// take the same rows meanwhile.
+// first runnable job in the user's own order (queue_rank, then job id: oldest first
+// unless moved), fewest running first. A user who paused their queue keeps their
+// pending generations waiting (a running one between tries still goes). SQLite has
+// one writer: nothing else can take the same rows meanwhile.
 func (e *engine) ClaimQuery(limit int) string {
 	return sqlstore.ClaimSet + `
 	WHERE job_id IN (
@@ -245,7 +247,7 @@ func (e *engine) ClaimQuery(limit int) string {
 			SELECT u.running AS running,
 				(SELECT j.job_id FROM generations j
 				 WHERE j.user_id = u.user_id AND ` + sqlstore.ClaimJob + `
-				 ORDER BY j.job_id LIMIT 1) AS jid
+				 ORDER BY j.queue_rank, j.job_id LIMIT 1) AS jid
 			FROM queue_users u
 			WHERE ` + sqlstore.ClaimUser + `)
 		WHERE jid IS NOT NULL

@@ -33,7 +33,7 @@ func insertEventData(q EventQuerier, userID int64, genID, typ string, data []byt
 // the stored part shows, so the event needs no second read of the row.
 const eventReturning = ` RETURNING id, user_id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(width, 0), coalesce(height, 0),
-	coalesce(bytes, 0), created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite`
+	coalesce(bytes, 0), created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite, coalesce(batch_id, '')`
 
 // updateWithEvent runs an UPDATE of one generation (query, without RETURNING) and
 // appends an event for the row as that UPDATE left it, which it returns; nil, with no
@@ -47,7 +47,7 @@ func updateWithEvent(q EventQuerier, now int64, query string, args ...any) (*db.
 	err := q.QueryRow(query+eventReturning, args...).Scan(append(append([]any{&g.ID, &g.UserID, &g.Status,
 		&g.Prompt, &g.Resolution, &g.AspectRatio, &g.OutputFormat, &g.SafetyFilterLevel, &g.Mode,
 		&refs, &g.Error, &g.Width, &g.Height, &g.Bytes, &created, &started, &completed}, money...),
-		&g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite)...)
+		&g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite, &g.BatchID)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -20,7 +20,7 @@ const genCols = `id, user_id, status, prompt, resolution, aspect_ratio, output_f
 	safety_filter_level, generation_mode, reference_ids, error, coalesce(prediction_id, ''),
 	coalesce(image_key, ''), coalesce(image_type, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0), coalesce(sha256, ''),
-	created_at, started_at, completed_at, updated_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite`
+	created_at, started_at, completed_at, updated_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite, coalesce(batch_id, '')`
 
 // moneyCols are a generation's books as its JSON shows them (scanMoney).
 const moneyCols = `cost_micros, paid_by, booked_micros + reserved_micros, coalesce(metrics, '')`
@@ -65,7 +65,7 @@ func genDest(g *db.Generation) ([]any, func() error) {
 	dest := append(append([]any{&g.ID, &g.UserID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error, &g.PredictionID,
 		&g.ImageKey, &g.ImageType, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes, &g.SHA256,
-		&created, &started, &completed, &updated}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite)
+		&created, &started, &completed, &updated}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite, &g.BatchID)
 	return dest, func() error {
 		moneyDone()
 		if err := parseRefs(refs, &g.ReferenceIDs); err != nil {
@@ -83,7 +83,7 @@ const listCols = `id, status, prompt, resolution, aspect_ratio, output_format,
 	safety_filter_level, generation_mode, reference_ids, error,
 	coalesce(image_key, ''), coalesce(thumb_key, ''),
 	coalesce(width, 0), coalesce(height, 0), coalesce(bytes, 0),
-	created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite`
+	created_at, started_at, completed_at, ` + moneyCols + `, ` + jobShapeCols + `, favorite, coalesce(batch_id, '')`
 
 // scanListed scans a listCols row into g, in place.
 func scanListed(row Row, g *db.Generation) error {
@@ -94,7 +94,7 @@ func scanListed(row Row, g *db.Generation) error {
 	if err := row.Scan(append(append([]any{&g.ID, &g.Status, &g.Prompt, &g.Resolution, &g.AspectRatio,
 		&g.OutputFormat, &g.SafetyFilterLevel, &g.Mode, &refs, &g.Error,
 		&g.ImageKey, &g.ThumbKey, &g.Width, &g.Height, &g.Bytes,
-		&created, &started, &completed}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite)...); err != nil {
+		&created, &started, &completed}, money...), &g.Attempts, &g.JobState, &g.LastError, &runAfter, &queued, &g.Favorite, &g.BatchID)...); err != nil {
 		return err
 	}
 	moneyDone()
@@ -120,34 +120,79 @@ func parseRefs(refs string, out *[]string) error {
 // CreateGeneration inserts a pending generation, queued (its job is part of its row),
 // and its first event in one transaction, and returns it with its queue position.
 func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params, o db.CreateOptions) (*db.Generation, error) {
+	gs, err := s.CreateGenerations(ctx, userID, []db.Params{p}, o)
+	if err != nil {
+		return nil, err
+	}
+	return gs[0], nil
+}
+
+// CreateGenerations inserts pending generations, each queued with its first event, all
+// in one transaction, and returns them with their queue positions. Two or more form a
+// batch: one new batch_id, queued in the order given.
+func (s *Store) CreateGenerations(ctx context.Context, userID int64, ps []db.Params, o db.CreateOptions) ([]*db.Generation, error) {
+	if len(ps) == 0 || len(ps) > db.MaxBatch {
+		return nil, db.Errorf(db.CodeInvalid, "a request makes 1 to %d generations, not %d", db.MaxBatch, len(ps))
+	}
 	maxAttempts := o.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = db.DefaultMaxAttempts
 	}
-	if p.ReferenceIDs == nil {
-		p.ReferenceIDs = []string{}
-	}
-	refs, err := json.Marshal(p.ReferenceIDs)
-	if err != nil {
-		return nil, err
-	}
-	var refIDs []string // each upload once; an https:// reference is Replicate's to fetch
-	for _, ref := range p.ReferenceIDs {
-		if !strings.HasPrefix(ref, "https://") {
-			refIDs = append(refIDs, ref)
-		}
-	}
-	refIDs = slices.Compact(slices.Sorted(slices.Values(refIDs)))
 	now := s.now()
-	g := db.Generation{ID: db.NewTimeID(), UserID: userID, Status: db.StatusPending, Params: p,
-		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now)), JobState: db.JobQueued, RunAfter: fromMS(ms(now)), QueuedAt: fromMS(ms(now))}
-	if b := o.Budget; b != nil {
-		g.CostMicros, g.PaidBy = db.Micros(b.PriceUSD), b.PaidBy
-		g.BookedMicros = g.CostMicros // reserved
+	// The ids are made first and sorted, descending: the batch's order is the reverse
+	// order of its ids, so a list newest first (created_at, then id, descending) shows
+	// the batch's generations, which share created_at, in the order asked for.
+	ids := make([]string, len(ps))
+	for i := range ids {
+		ids[i] = db.NewTimeID()
 	}
-	event := db.AppendStored(nil, &g) // encoded here, off the writer
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	var batchID any // NULL for a single generation
+	if len(ps) > 1 {
+		batchID = db.NewID()
+	}
+	type row struct {
+		g      db.Generation
+		refs   string   // reference_ids as stored
+		refIDs []string // each upload once; an https:// reference is Replicate's to fetch
+		event  []byte
+	}
+	rows := make([]row, len(ps))
+	for i, p := range ps {
+		if p.ReferenceIDs == nil {
+			p.ReferenceIDs = []string{}
+		}
+		refs, err := json.Marshal(p.ReferenceIDs)
+		if err != nil {
+			return nil, err
+		}
+		r := &rows[i]
+		r.refs = string(refs)
+		for _, ref := range p.ReferenceIDs {
+			if !strings.HasPrefix(ref, "https://") {
+				r.refIDs = append(r.refIDs, ref)
+			}
+		}
+		r.refIDs = slices.Compact(slices.Sorted(slices.Values(r.refIDs)))
+		r.g = db.Generation{ID: ids[i], UserID: userID, Status: db.StatusPending, Params: p,
+			CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now)),
+			// A batch's i-th is queued i ms after its first, so queued_at orders the
+			// batch as the claim does (by job id, in this order).
+			JobState: db.JobQueued, RunAfter: fromMS(ms(now)), QueuedAt: fromMS(ms(now) + int64(i))}
+		if batchID != nil {
+			r.g.BatchID = batchID.(string)
+		}
+		if b := o.Budget; b != nil {
+			// Each generation is its own prediction at its own price.
+			r.g.CostMicros, r.g.PaidBy = db.Micros(b.PriceUSD), b.PaidBy
+			r.g.BookedMicros = r.g.CostMicros // reserved
+		}
+		r.event = db.AppendStored(nil, &r.g) // encoded here, off the writer
+	}
 	type created struct {
-		pos          int
+		pos          []int
+		paused       bool
 		existing     string // the generation of a stored idempotency key
 		existingHash string
 	}
@@ -156,15 +201,16 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			// The key first: when it is stored already, nothing else is written. The
 			// unique (user_id, key) decides between concurrent requests (a PostgreSQL
 			// insert waits for the other's transaction, then does nothing); an expired
-			// key is taken over. The generation is inserted below, in this transaction
-			// (the reference to it is checked at commit).
+			// key is taken over. The generations are inserted below, in this
+			// transaction (the reference to the first is checked at commit); a batch's
+			// key names its first generation, and so the batch.
 			if _, err := q.Exec(`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at < ?`,
 				userID, o.IdempotencyKey, ms(now.Add(-db.IdempotencyTTL))); err != nil {
 				return created{}, fmt.Errorf("expire idempotency key: %w", err)
 			}
 			n, err := q.Exec(`INSERT INTO idempotency_keys (user_id, key, generation_id, request_hash, created_at)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
-				userID, o.IdempotencyKey, g.ID, o.RequestHash, ms(now))
+				userID, o.IdempotencyKey, ids[0], o.RequestHash, ms(now))
 			if err != nil {
 				return created{}, fmt.Errorf("insert idempotency key: %w", err)
 			}
@@ -178,61 +224,87 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 			}
 		}
 		if o.MaxPending > 0 {
-			// Counted in the write that adds one, so concurrent requests cannot pass the
+			// Counted in the write that adds them, so concurrent requests cannot pass the
 			// bound together: SQLite has one writer, and PostgreSQL's event writes take
-			// their lock in turn.
+			// their lock in turn. A batch passes whole or not at all.
 			var waiting int
 			if err := q.QueryRow(`SELECT coalesce((SELECT queued FROM queue_users WHERE user_id = ?), 0)`,
 				userID).Scan(&waiting); err != nil {
 				return created{}, err
 			}
-			if waiting >= o.MaxPending {
-				return created{}, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting, the most one account may queue; wait for some to finish or cancel some, then try again", waiting)
+			if waiting+len(ps) > o.MaxPending {
+				if len(ps) == 1 {
+					return created{}, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting, the most one account may queue; wait for some to finish or cancel some, then try again", waiting)
+				}
+				return created{}, db.Errorf(db.CodePendingLimit, "%d of your generations are already waiting and these %d would pass the most one account may queue (%d), so none was queued; ask for fewer, or wait for some to finish or cancel some, then try again", waiting, len(ps), o.MaxPending)
 			}
 		}
 		var day int64
 		if o.Budget != nil {
-			// The reservation, once for all the generations this write queues.
+			// The reservation, once for all the generations this write queues: a batch
+			// passes the limits whole or not at all.
+			var total int64
+			for i := range rows {
+				total += rows[i].g.CostMicros
+			}
 			var err error
-			if day, err = reserve(q, userID, 1, g.CostMicros, o.Budget, now); err != nil {
+			if day, err = reserve(q, userID, len(rows), total, o.Budget, now); err != nil {
 				return created{}, err
 			}
 		}
-		if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
-			resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
-			reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at,
-			cost_micros, paid_by, reserved_micros, spend_day)
-			VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?10, ?12, ?13, ?12, ?14)`,
-			g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
-			p.SafetyFilterLevel, p.Mode, string(refs), ms(now), maxAttempts,
-			g.CostMicros, g.PaidBy, day); err != nil {
-			return created{}, fmt.Errorf("insert generation: %w", err)
-		}
-		for _, ref := range refIDs {
-			// From the uploads table, so a reference that is missing (deleted or expired
-			// since the caller looked) or another user's inserts nothing.
-			n, err := q.Exec(`INSERT INTO upload_refs (upload_id, generation_id)
-				SELECT id, ?1 FROM uploads WHERE id = ?2 AND user_id = ?3`, g.ID, ref, userID)
-			if err != nil {
-				return created{}, fmt.Errorf("insert reference: %w", err)
+		for i := range rows {
+			r := &rows[i]
+			p := r.g.Params
+			if _, err := q.Exec(`INSERT INTO generations (id, user_id, status, prompt,
+				resolution, aspect_ratio, output_format, safety_filter_level, generation_mode,
+				reference_ids, created_at, updated_at, state, max_attempts, run_after, job_created_at,
+				batch_id, cost_micros, paid_by, reserved_micros, spend_day)
+				VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'queued', ?11, ?10, ?16, ?12,
+					?13, ?14, ?13, ?15)`,
+				r.g.ID, userID, p.Prompt, p.Resolution, p.AspectRatio, p.OutputFormat,
+				p.SafetyFilterLevel, p.Mode, r.refs, ms(now), maxAttempts, batchID,
+				r.g.CostMicros, r.g.PaidBy, day, ms(r.g.QueuedAt)); err != nil {
+				return created{}, fmt.Errorf("insert generation: %w", err)
 			}
-			if n == 0 {
-				return created{}, &db.Error{Code: db.CodeNotFound, Reason: "a reference image does not exist or is not yours"}
+			for _, ref := range r.refIDs {
+				// From the uploads table, so a reference that is missing (deleted or
+				// expired since the caller looked) or another user's inserts nothing.
+				n, err := q.Exec(`INSERT INTO upload_refs (upload_id, generation_id)
+					SELECT id, ?1 FROM uploads WHERE id = ?2 AND user_id = ?3`, r.g.ID, ref, userID)
+				if err != nil {
+					return created{}, fmt.Errorf("insert reference: %w", err)
+				}
+				if n == 0 {
+					return created{}, &db.Error{Code: db.CodeNotFound, Reason: "a reference image does not exist or is not yours"}
+				}
+			}
+			if err := insertEventData(q, userID, r.g.ID, db.StatusPending, r.event, ms(now)); err != nil {
+				return created{}, err
 			}
 		}
-		// The new job is its user's last queued one: its fair-order rank r is the user's
-		// queued count, and every user's first r jobs come before or with it.
+		c := created{pos: make([]int, len(rows))}
+		if err := q.QueryRow(`SELECT coalesce((SELECT queue_paused FROM users WHERE id = ?), 0) = 1`,
+			userID).Scan(&c.paused); err != nil {
+			return created{}, fmt.Errorf("queue paused: %w", err)
+		}
+		if c.paused {
+			return c, nil // no position while paused
+		}
+		// The new jobs are their user's last queued ones (no rank is above a new job's
+		// 0): the i-th of n has fair-order rank r = the user's queued count - (n-1-i),
+		// and every user's first r jobs come before or with it; paused users' wait.
 		// (The user's count is a scalar subquery, run once: as a joined subquery SQLite
 		// planned the statement from the bound user id and prepared it again each time.)
-		var pos int
-		if err := q.QueryRow(`SELECT coalesce(sum(CASE
-				WHEN queued < (SELECT queued FROM queue_users WHERE user_id = ?1) THEN queued
-				ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) END), 0)
-			FROM queue_users`,
-			userID).Scan(&pos); err != nil {
-			return created{}, fmt.Errorf("queue position: %w", err)
+		for i := range rows {
+			if err := q.QueryRow(`SELECT coalesce(sum(CASE
+					WHEN queued < (SELECT queued FROM queue_users WHERE user_id = ?1) - ?2 THEN queued
+					ELSE (SELECT queued FROM queue_users WHERE user_id = ?1) - ?2 END), 0)
+				FROM queue_users WHERE user_id NOT IN (SELECT id FROM users WHERE queue_paused = 1)`,
+				userID, len(rows)-1-i).Scan(&c.pos[i]); err != nil {
+				return created{}, fmt.Errorf("queue position: %w", err)
+			}
 		}
-		return created{pos: pos}, insertEventData(q, userID, g.ID, db.StatusPending, event, ms(now))
+		return c, nil
 	})
 	if err != nil {
 		if c := db.CodeOf(err); c == db.CodePendingLimit || c == db.CodeSpendingLimit {
@@ -248,12 +320,30 @@ func (s *Store) CreateGeneration(ctx context.Context, userID int64, p db.Params,
 		if err != nil {
 			return nil, err
 		}
-		ex.Replayed = true
-		return ex, nil
+		gs := []*db.Generation{ex}
+		if ex.BatchID != "" {
+			batch, err := s.Batch(ctx, userID, ex.BatchID)
+			if err != nil {
+				return nil, err
+			}
+			gs = gs[:0]
+			for i := range batch {
+				gs = append(gs, &batch[i])
+			}
+		}
+		for _, g := range gs {
+			g.Replayed = true
+		}
+		return gs, nil
 	}
 	s.notify(userID)
-	g.QueuePosition = out.pos
-	return &g, nil
+	gs := make([]*db.Generation, len(rows))
+	for i := range rows {
+		rows[i].g.QueuePosition = out.pos[i]
+		rows[i].g.QueuePaused = out.paused
+		gs[i] = &rows[i].g
+	}
+	return gs, nil
 }
 
 // PruneIdempotencyKeys deletes idempotency keys stored before olderThan.
@@ -286,16 +376,23 @@ func (s *Store) GetGeneration(ctx context.Context, userID int64, id string) (*db
 }
 
 // queuePosition estimates where a pending generation stands in the fair order: with rank
-// r among its user's queued jobs, every user's first r jobs go first (ties among users
-// are counted as ahead, so it errs on the long side by at most the number of users).
+// r among its user's queued jobs (in the user's order: queue_rank, then job_id), every
+// user's first r jobs go first (ties among users are counted as ahead, so it errs on
+// the long side by at most the number of users). Paused users' jobs wait, so they are
+// not counted; a generation of a paused user has no position (QueuePaused).
 func queuePosition(q Querier, g *db.Generation) error {
-	err := q.QueryRow(`WITH r AS (
-			SELECT count(*) AS rank FROM generations
-			WHERE user_id = ?1 AND state = 'queued'
-			  AND job_id <= (SELECT job_id FROM generations WHERE id = ?2))
-		SELECT coalesce(sum(CASE WHEN q.queued < r.rank THEN q.queued ELSE r.rank END), 0)
-		FROM queue_users q, r
-		WHERE r.rank > 0`, g.UserID, g.ID).Scan(&g.QueuePosition)
+	// One statement (a list of pending ones runs it for each).
+	err := q.QueryRow(`SELECT coalesce((SELECT queue_paused FROM users WHERE id = ?1), 0) = 1,
+		coalesce((SELECT sum(CASE WHEN q.queued < r.rank THEN q.queued ELSE r.rank END)
+			FROM queue_users q, (
+				SELECT count(*) AS rank FROM generations j, generations me
+				WHERE me.id = ?2 AND j.user_id = ?1 AND j.state = 'queued'
+				  AND (j.queue_rank, j.job_id) <= (me.queue_rank, me.job_id)) r
+			WHERE r.rank > 0 AND q.user_id NOT IN (SELECT id FROM users WHERE queue_paused = 1)), 0)`,
+		g.UserID, g.ID).Scan(&g.QueuePaused, &g.QueuePosition)
+	if g.QueuePaused {
+		g.QueuePosition = 0
+	}
 	return wrapf(err, "queue position")
 }
 

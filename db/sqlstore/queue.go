@@ -68,8 +68,11 @@ const ClaimSet = `UPDATE generations SET state = 'running', lease_until = ?1,
 //     (or what extra predictions booked past it): such jobs stay pending, and run when
 //     the cap is raised or the month turns. Whatever has a prediction already runs to
 //     its end (it is paid for).
+//   - a user's own pause (users.queue_paused): their pending generations wait; a
+//     running one between tries still goes (its paid prediction must not be lost).
 //
-// Others extend these conditions (per-user pause) and the order (ClaimQuery).
+// Within a user, the candidate is the first by (queue_rank, job_id): the user's own
+// order (ClaimQuery's ORDER BY).
 const (
 	ClaimUser = `u.queued > 0 AND u.running < ?4
 		AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'queue_paused' AND value = 'true')
@@ -78,7 +81,8 @@ const (
 		AND NOT (j.paid_by = 'shared' AND j.prediction_id IS NULL AND coalesce(
 			CAST((SELECT value FROM settings WHERE key = 'shared_month_cap_usd' AND value <> 'null')
 				AS DOUBLE PRECISION) * 1000000 < (SELECT coalesce(sum(micros), 0)
-				FROM spending WHERE paid_by = 'shared' AND day BETWEEN ?5 AND ?6), FALSE))`
+				FROM spending WHERE paid_by = 'shared' AND day BETWEEN ?5 AND ?6), FALSE))
+		AND (j.user_id NOT IN (SELECT id FROM users WHERE queue_paused = 1) OR j.status <> 'pending')`
 )
 
 // claimReturning follows the claim: the job, whether this claim marked it submitting
@@ -625,19 +629,7 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		maxAttempts = db.DefaultMaxAttempts
 	}
 	now := ms(s.now())
-	// A fresh job: a new job id (the back of the queue), nothing of the old chain but a
-	// succeeded prediction whose output can still be fetched (output_until, Wait):
-	// the job resumes it ('submitted') and fetches the image it paid for.
-	query := `UPDATE generations SET status = 'pending', error = '',
-		prediction_id = CASE WHEN output_until > ?1 THEN prediction_id END,
-		phase = CASE WHEN output_until > ?1 AND prediction_id IS NOT NULL THEN 'submitted' END,
-		image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
-		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
-		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued',
-		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
-		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
-		submit_owner = NULL, job_created_at = ?1, started_by = NULL
-		WHERE id = ?3 RETURNING ` + genCols
+	query := s.retryQuery()
 	g, err := writeEvents(ctx, s, func(q EventQuerier) (*db.Generation, error) {
 		g, err := scanGeneration(q.QueryRow(`SELECT `+genCols+` FROM generations WHERE id = ? AND user_id = ?`, genID, userID))
 		if err != nil {
@@ -687,6 +679,24 @@ func (s *Store) RetryGeneration(ctx context.Context, userID int64, genID string,
 		return nil, err
 	}
 	return g, nil
+}
+
+// retryQuery puts a failed or canceled generation (?3) back in the queue with a fresh
+// job: a new job id (the back of the queue, rank 0), nothing of the old chain but a
+// succeeded prediction whose output can still be fetched (output_until, Wait): the job
+// resumes it ('submitted') and fetches the image it paid for. ?1 is now, ?2 the
+// attempts.
+func (s *Store) retryQuery() string {
+	return `UPDATE generations SET status = 'pending', error = '',
+		prediction_id = CASE WHEN output_until > ?1 THEN prediction_id END,
+		phase = CASE WHEN output_until > ?1 AND prediction_id IS NOT NULL THEN 'submitted' END,
+		image_key = NULL, image_type = NULL, thumb_key = NULL, width = NULL,
+		height = NULL, bytes = NULL, sha256 = NULL, started_at = NULL, completed_at = NULL,
+		updated_at = ?1, job_id = ` + s.e.NewJobID() + `, state = 'queued', queue_rank = 0,
+		cancel_requested = 0, attempts = 0, max_attempts = ?2, run_after = ?1,
+		lease_until = NULL, lease_owner = NULL, last_error = '', submit_started_at = NULL,
+		submit_owner = NULL, job_created_at = ?1, started_by = NULL
+		WHERE id = ?3 RETURNING ` + genCols
 }
 
 // QueueCounts returns the number of queued and running jobs for every user with any, as

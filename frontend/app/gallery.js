@@ -8,6 +8,7 @@ import { fill, fillForEdit, queue, optionLabel, bodyOf, addReference, startEdit 
 import { failureText } from './queue.js';
 import './results-i18n.js';
 import * as find from './search.js';
+import { decorateTile } from './batches.js';
 
 let order = []; // ids shown, newest first
 const cards = new Map();
@@ -49,10 +50,16 @@ function place(id) {
     order = order.filter((x) => x !== id);
   } else {
     const el = card(g);
+    decorateTile(el, g); // a batch's tiles framed together (batches.js)
     if (old) old.replaceWith(el);
     else {
       // Insert by creation time so a generation finishing late lands where it belongs.
-      const at = order.findIndex((x) => (ts(gens.get(x)?.created_at) || 0) < (ts(g.created_at) || 0));
+      // Ties (a batch's generations) as the list orders them: by id, descending.
+      const at = order.findIndex((x) => {
+        const a = ts(gens.get(x)?.created_at) || 0;
+        const b = ts(g.created_at) || 0;
+        return a < b || (a === b && x < id);
+      });
       if (at < 0) { order.push(id); $('#gallery-grid').append(el); } else {
         $('#gallery-grid').insertBefore(el, cards.get(order[at]));
         order.splice(at, 0, id);

@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { t, onLanguage } from './i18n.js';
 import { $, h, announce, showError, usd } from './ui.js';
 import { upsert } from './store.js';
+import { count } from './batches.js';
 import * as spending from './spending.js';
 
 let meta = {};
@@ -169,7 +170,11 @@ export function newKey() {
 // one job however often its request goes out.
 export async function queue(body, key = newKey()) {
   const res = await api.request('/images/generate', { method: 'POST', json: body, headers: { 'Idempotency-Key': key } });
-  const g = upsert({ ...body, status: 'pending', created_at: new Date().toISOString(), ...res });
+  // With count, the answer is the first generation plus all of them (a batch).
+  const { generations, ...first } = res;
+  const { count: _n, ...settingsOnly } = body;
+  const g = upsert({ ...settingsOnly, status: 'pending', created_at: new Date().toISOString(), ...first });
+  for (const x of generations || []) upsert(x);
   announce(t('queued'));
   return g;
 }
@@ -195,6 +200,7 @@ async function onSubmit(e) {
   const form = $('#gen-form');
   showError(form, null);
   const body = settings();
+  if (count() > 1) body.count = count(); // a batch of variations (batches.js)
   const sig = JSON.stringify([body, refs.map((r) => r.key)]);
   const key = retryable?.sig === sig ? retryable.key : newKey();
   retryable = null;

@@ -112,6 +112,16 @@ const en = {
   savedName: 'Name for the prompt in the form', savePrompt: 'Save prompt', promptSaved: 'Prompt saved.',
   promptFilled: 'The prompt is in the form.', removeSaved: (n) => `Remove saved prompt ${n}`,
   usedTimes: (n, d) => `${n}× · ${d}`,
+  // Batches and queue control (batches.js)
+  images: 'Images', batchOf: (n) => `Batch of ${n}`, batchTotal: (n, sum) => `${n} predictions, ${sum} in all`,
+  cancelBatch: 'Cancel batch', retryBatch: 'Retry batch',
+  batchCanceled: 'Batch canceled.', batchRetried: 'Batch queued again.',
+  toFront: 'To the front of my queue', toBack: 'To the back of my queue',
+  toFrontOf: (p) => `Move “${p}” to the front of my queue`, toBackOf: (p) => `Move “${p}” to the back of my queue`,
+  movedFront: 'Moved to the front.', movedBack: 'Moved to the back.',
+  pausedBadge: 'Paused', pauseQueue: 'Pause my queue', resumeQueue: 'Resume my queue',
+  queuePausedNote: 'Your queue is paused: your waiting images do not start until you resume it.',
+  queuePausedToast: 'Queue paused.', queueResumedToast: 'Queue resumed.',
 };
 
 const ru = {
@@ -227,6 +237,16 @@ const ru = {
   savedName: 'Название для запроса из формы', savePrompt: 'Сохранить запрос', promptSaved: 'Запрос сохранён.',
   promptFilled: 'Запрос подставлен в форму.', removeSaved: (n) => `Удалить сохранённый запрос ${n}`,
   usedTimes: (n, d) => `${n}× · ${d}`,
+  // Пакеты и управление очередью (batches.js)
+  images: 'Изображений', batchOf: (n) => `Пакет из ${n}`, batchTotal: (n, sum) => `${n} прогноза, всего ${sum}`,
+  cancelBatch: 'Отменить пакет', retryBatch: 'Повторить пакет',
+  batchCanceled: 'Пакет отменён.', batchRetried: 'Пакет снова в очереди.',
+  toFront: 'В начало моей очереди', toBack: 'В конец моей очереди',
+  toFrontOf: (p) => `Переместить «${p}» в начало моей очереди`, toBackOf: (p) => `Переместить «${p}» в конец моей очереди`,
+  movedFront: 'Перемещено в начало.', movedBack: 'Перемещено в конец.',
+  pausedBadge: 'На паузе', pauseQueue: 'Приостановить мою очередь', resumeQueue: 'Возобновить мою очередь',
+  queuePausedNote: 'Ваша очередь приостановлена: ожидающие изображения не начнутся, пока вы её не возобновите.',
+  queuePausedToast: 'Очередь приостановлена.', queueResumedToast: 'Очередь возобновлена.',
 };
 
 // The Admin page (app/admin.js) and the invitation sign-up.

@@ -12,6 +12,7 @@ import * as gallery from './gallery.js';
 import * as prompts from './history.js';
 import * as settings from './settings.js';
 import * as admin from './admin.js';
+import * as batches from './batches.js';
 import * as spending from './spending.js';
 import * as select from './select.js';
 import * as share from './share.js';
@@ -75,6 +76,7 @@ function signedIn(u) {
     gallery.reload();
     settings.load();
     share.load();
+    batches.load();
   }
   spending.refresh();
   navigate(routeOf(location.pathname), false);
@@ -170,6 +172,7 @@ async function boot() {
   meta = await loadMeta();
   $('#demo-banner').hidden = !meta.demo;
   generate.init(meta);
+  batches.init(meta); // before the queue draws: its controls go into the form and the queue
   spending.init();
   queue.init(meta);
   gallery.init(navigate);

@@ -13,6 +13,7 @@ import { $, h, announce, duration, ts } from './ui.js';
 import { gens, subscribe, ACTIVE, drop, upsert } from './store.js';
 import { fillForEdit } from './generate.js';
 import { openViewer } from './gallery.js';
+import { decorateQueue } from './batches.js';
 
 const watched = new Set(); // seen pending or running here, not dismissed
 const MAX_FINISHED = 20; // finished rows kept in the list, newest first
@@ -27,9 +28,11 @@ function shown() {
 }
 
 // queuedOrder is the user's waiting generations in the order they start: by the time
-// their current run was queued (queued_at), then id.
+// their current run was queued (queued_at: the server moves it with a move to the front
+// or back, and spaces a batch's by a millisecond each), then id. A paused queue's have
+// no place.
 function queuedOrder() {
-  return [...gens.values()].filter((g) => g.status === 'pending')
+  return [...gens.values()].filter((g) => g.status === 'pending' && !g.queue_paused)
     .sort((a, b) => (ts(a.queued_at || a.created_at) || 0) - (ts(b.queued_at || b.created_at) || 0) || (a.id < b.id ? -1 : 1));
 }
 
@@ -69,7 +72,7 @@ export function failureText(g) {
 // progress is the line under a pending or running generation's prompt.
 function progress(g, order) {
   const info = [];
-  if (g.status === 'pending') {
+  if (g.status === 'pending' && !g.queue_paused) {
     const i = order.indexOf(g);
     if (i >= 0) {
       info.push(h('span', { class: 'qpos' }, t('ownPosition', i + 1, order.length)));
@@ -146,6 +149,7 @@ export function render() {
   const list = shown();
   const order = queuedOrder();
   $('#queue-list').replaceChildren(...list.map((g) => row(g, order)));
+  decorateQueue($('#queue-list')); // batches grouped, queue controls (batches.js)
   $('#queue-empty').hidden = list.length > 0;
   clearInterval(ticker);
   // The clock only redraws elapsed times and retry countdowns; it never asks the server.
