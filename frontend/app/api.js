@@ -1,7 +1,7 @@
 // The API client. The access token lives only in this module's memory; the refresh token
 // is an HttpOnly cookie the server sets when asked with X-Refresh-Cookie, so no script
 // (ours or an injected one) can read a long-lived credential.
-import { t, current } from './i18n.js';
+import { t, current, errorText, fieldText } from './i18n.js';
 
 const BASE = '/api/v1';
 let accessToken = '';
@@ -78,7 +78,14 @@ async function readError(res) {
     fields = Array.isArray(data.fields) ? data.fields : [];
     if (typeof data.code === 'string') code = data.code;
   } catch { /* not JSON */ }
-  return new ApiError(res.status, detail || t('unexpected'), fields, false, code);
+  // The page words the message by the code (messages.js); the server's sentence stays in
+  // err.detail. A refused field says what to write in it.
+  const wait = Number(res.headers.get('Retry-After')) * 1000 || 0;
+  const f = code === 'invalid' && fields[0];
+  const message = (f && (fieldText(f.field) || f.message)) || errorText(code, wait) || detail || t('unexpected');
+  const err = new ApiError(res.status, message, fields, false, code);
+  err.detail = detail;
+  return err;
 }
 
 // request sends one call; a 401 with a token triggers one silent refresh and a retry.
@@ -122,6 +129,13 @@ export async function login(username, password) {
 
 export async function register(username, email, password) {
   return adopt(await request('/auth/register', { method: 'POST', json: { username, email, password }, auth: false, headers: cookieHeaders }));
+}
+
+// maySignIn tells whether a session may exist: the server sets the readable cookie
+// nb_session (no secret in it) beside the HttpOnly refresh cookie, with the same
+// lifetime, and clears both together. Without it a silent refresh could only fail.
+export function maySignIn() {
+  return document.cookie.split(';').some((c) => c.trim() === 'nb_session=1');
 }
 
 // refresh renews the access token from the cookie; concurrent callers share one request,

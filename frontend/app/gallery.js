@@ -1,8 +1,8 @@
 // The gallery: the user's generations newest first, loaded page by page as the end of the
 // grid scrolls into view, and the viewer dialog with its actions.
 import * as api from './api.js';
-import { t, onLanguage } from './i18n.js';
-import { $, h, announce, confirm, bytes, duration, ts, usd } from './ui.js';
+import { t, onLanguage, failureText } from './i18n.js';
+import { $, h, announce, confirm, bytes, duration, ts, priceOf } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, queue, optionLabel } from './generate.js';
 
@@ -29,7 +29,7 @@ function card(g) {
     ? h('img', { src: g.thumbnail_url, alt: label, loading: 'lazy', decoding: 'async', width: 384, height: 384 })
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
-        g.error ? h('span', { class: 'small' }, g.error) : null);
+        g.error ? h('span', { class: 'small' }, failureText(g)) : null);
   return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
     h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
 }
@@ -139,7 +139,7 @@ function showViewer() {
   $('#viewer-noimg').textContent = t('noImage');
   $('#viewer-prompt').textContent = g.prompt || '';
   $('#viewer-error').hidden = !g.error;
-  $('#viewer-error').textContent = g.error || '';
+  $('#viewer-error').textContent = failureText(g);
   const taken = ts(g.completed_at) - ts(g.started_at || g.created_at);
   const refsN = (g.reference_image_ids || g.reference_images || []).length;
   $('#viewer-meta').replaceChildren(
@@ -153,7 +153,7 @@ function showViewer() {
     ...metaRow('m_refs', refsN ? String(refsN) : ''),
     ...metaRow('m_created', g.created_at ? new Date(g.created_at).toLocaleString(document.documentElement.lang) : ''),
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
-    ...metaRow('m_price', typeof g.price_usd === 'number' ? usd(g.price_usd) : ''),
+    ...metaRow('m_price', priceOf(g)),
   );
   const dl = $('#viewer-download');
   dl.hidden = !hasImg;

@@ -151,12 +151,31 @@ let retryable = null; // {sig, key}
 
 // sending marks the Generate button busy while its request is out: the form stays
 // editable, but a second click cannot send the same submission again.
+let blocked = false; // no key anywhere: Generate is off (main.js says why)
+
+export function setBlocked(b) {
+  blocked = b;
+  const btn = $('#gen-submit');
+  if (!btn.classList.contains('sending')) btn.disabled = b;
+  if (b) btn.setAttribute('aria-describedby', 'nokey-notice'); else btn.removeAttribute('aria-describedby');
+}
+
 function sending(on) {
   const btn = $('#gen-submit');
-  btn.disabled = on;
+  btn.disabled = on || blocked;
   btn.setAttribute('aria-busy', on ? 'true' : 'false');
   btn.classList.toggle('sending', on);
   btn.textContent = t(on ? 'sending' : 'generate');
+}
+
+// reveal brings the new job's row into view on a narrow screen, where the queue sits
+// below the form: the tap on Generate is answered where the eye can see it.
+function reveal(g) {
+  if (!g?.id || !matchMedia('(max-width: 760px)').matches) return;
+  requestAnimationFrame(() => {
+    const row = document.querySelector(`#view-create [data-id="${CSS.escape(g.id)}"]`);
+    if (row) row.scrollIntoView({ block: 'center', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+  });
 }
 
 async function onSubmit(e) {
@@ -175,18 +194,22 @@ async function onSubmit(e) {
       if (!refs.length) throw new Error(t('refNeeded'));
       body.reference_image_ids = await uploadRefs();
     }
+    let g;
     try {
-      await queue(body, key);
+      g = await queue(body, key);
     } catch (err) {
       // An upload no generation kept is removed after a while (or was deleted): send
       // the files again, once (the refused request stored no key: it is sent again).
       if (!body.reference_image_ids || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
       for (const r of refs) delete r.uploadId;
       body.reference_image_ids = await uploadRefs();
-      await queue(body, key);
+      g = await queue(body, key);
     }
+    reveal(g);
   } catch (err) {
     if (!err.status || err.status >= 500 || err.offline) retryable = { sig, key };
+    // The key went away meanwhile (removed in another tab): the page learns it has none.
+    if (err.code === 'no_api_key') document.dispatchEvent(new CustomEvent('nb:nokey'));
     showError(form, err);
   } finally {
     sending(false);
