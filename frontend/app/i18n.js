@@ -92,7 +92,7 @@ const en = {
   // polish (#17): titles, theme, forms, messages
   title_create: 'Create', title_gallery: 'Gallery', title_settings: 'Settings', title_auth: 'Welcome',
   appName: 'Nano Banana',
-  theme: 'Theme', themeSystem: 'System', themeLight: 'Light', themeDark: 'Dark',
+  theme: 'Theme', themeSystem: 'as the system', themeLight: 'light', themeDark: 'dark',
   passwordBytes: (n) => `${n} ${n === 1 ? 'byte' : 'bytes'} of 8 to 72.`,
   pwCommon: 'This is one of the most common passwords; it is guessed first. Choose another.',
   pwOneChar: 'One character repeated is guessed at once. Choose another password.',
@@ -190,7 +190,7 @@ const ru = {
   // polish (#17): titles, theme, forms, messages
   title_create: 'Создать', title_gallery: 'Галерея', title_settings: 'Настройки', title_auth: 'Добро пожаловать',
   appName: 'Nano Banana',
-  theme: 'Тема', themeSystem: 'Системная', themeLight: 'Светлая', themeDark: 'Тёмная',
+  theme: 'Тема', themeSystem: 'как в системе', themeLight: 'светлая', themeDark: 'тёмная',
   passwordBytes: (n) => `${n} ${plural(n, 'байт', 'байта', 'байт')} из 8–72.`,
   pwCommon: 'Это один из самых распространённых паролей, его подбирают первым. Выберите другой.',
   pwOneChar: 'Один повторённый символ подбирается сразу. Выберите другой пароль.',
