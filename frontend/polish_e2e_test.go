@@ -350,6 +350,11 @@ func TestBrowserPolishPhone(t *testing.T) {
 		waitVisible("#view-create"),
 		waitText(`#nav a[data-nav=create]`, "Создать"),
 	)
+	step("money and numbers are written the Russian way",
+		waitJS(`/^0,15\s\$ за изображение \(2K\)$/.test(document.querySelector('#price').textContent)`),
+		waitJS(`/^0 \/ 5\s000 символов$/.test(document.querySelector('#prompt-count').textContent)`),
+		waitJS(`[...document.querySelectorAll('#resolution option')].some((o) => /^4K · 0,3\s\$$/.test(o.textContent) || /^4K · 0,30\s\$$/.test(o.textContent))`),
+	)
 
 	var layout struct {
 		Rows     [][2]float64 `json:"rows"`
@@ -402,6 +407,7 @@ func TestBrowserPolishPhone(t *testing.T) {
 			})()`)(ctx, tg)
 			return err
 		}),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#view-create [data-id]')].some((el) => el.textContent.includes(%q) && /\d\s?с/.test(el.textContent))`, slow)),
 		waitJS(fmt.Sprintf(`(() => {
 			const row = [...document.querySelectorAll('#view-create [data-id]')].find((el) => el.textContent.includes(%q));
 			if (!row) return false;

@@ -28,7 +28,7 @@ const en = {
   noKeyNotice: 'Generate is off until you add your Replicate key in Settings.',
   openSettings: 'Open settings',
   prompt: 'Prompt', promptPlaceholder: 'A banana-shaped lighthouse at dusk, watercolor',
-  chars: (n, max) => max ? `${n} / ${max} characters` : `${n} characters`,
+  chars: (n, max) => max ? `${number(n)} / ${number(max)} characters` : `${number(n)} characters`,
   mode: 'Mode', modeText: 'Text to image', modeImage: 'Image to image',
   dropHere: 'Drop reference images here, or', pickFiles: 'Choose files',
   refLimits: (n, mb) => `JPEG, PNG or WebP, up to ${n} images, ${mb} MB each.`,
@@ -126,7 +126,7 @@ const ru = {
   noKeyNotice: 'Кнопка «Сгенерировать» недоступна, пока вы не добавите ключ Replicate в настройках.',
   openSettings: 'Открыть настройки',
   prompt: 'Запрос', promptPlaceholder: 'Маяк в форме банана на закате, акварель',
-  chars: (n, max) => max ? `${n} / ${max} символов` : `Символов: ${n}`,
+  chars: (n, max) => max ? `${number(n)} / ${number(max)} символов` : `Символов: ${number(n)}`,
   mode: 'Режим', modeText: 'Текст в изображение', modeImage: 'Изображение в изображение',
   dropHere: 'Перетащите сюда образцы или', pickFiles: 'Выберите файлы',
   refLimits: (n, mb) => `JPEG, PNG или WebP, до ${n} изображений, до ${mb} МБ каждое.`,
@@ -292,7 +292,7 @@ export function money(v) {
   return nf({ style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: v < 1 ? 3 : 2 }).format(v);
 }
 
-export function number(v, opts) { return nf(opts).format(v); }
+export function number(v, opts = {}) { return nf(opts).format(v); }
 
 export function size(n) {
   if (!(n >= 0)) return '';

@@ -1,7 +1,7 @@
 // Settings: the user's Replicate key, personal access tokens, the password, and signing
 // out everywhere.
 import * as api from './api.js';
-import { t, onLanguage, current } from './i18n.js';
+import { t, onLanguage, current, ago } from './i18n.js';
 import { $, h, announce, showError, confirm } from './ui.js';
 import { passwordField, checkNewPassword, invalid } from './forms.js';
 
@@ -93,7 +93,7 @@ function tokenItem(tk) {
       h('strong', { class: 'tok-name' }, tk.name), ' ',
       h('code', {}, `${tk.prefix}…`), ' ',
       h('span', { class: 'tok-scopes' }, tk.scopes.join(', ')),
-      h('p', { class: 'muted small' }, t('tokenMeta', when(tk.created_at), when(tk.last_used_at), when(tk.expires_at)))),
+      h('p', { class: 'muted small' }, t('tokenMeta', when(tk.created_at), tk.last_used_at ? ago(tk.last_used_at) : '', when(tk.expires_at)))),
     h('button', { type: 'button', class: 'danger', onclick: async () => {
       if (!(await confirm(t('confirmRevoke', tk.name), t('revoke')))) return;
       try {
