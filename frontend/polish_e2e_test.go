@@ -420,22 +420,15 @@ func TestBrowserPolishPhone(t *testing.T) {
 	}
 
 	var safety string
-	step("a safety failure reads in Russian and says to edit the prompt",
-		jsText("byFailure", "E005", "ru", &safety),
+	step("a safety failure (error_code safety_filter, Replicate's E005) reads in Russian and says to edit the prompt",
 		clearField("#prompt"),
 		chromedp.SendKeys(chromedp.CSS("#prompt"), "[[E005]] банан, который не понравится фильтру"),
 		chromedp.Click(chromedp.CSS("#gen-submit")),
 		waitJS(`!!document.querySelector('#queue-list .qitem.st-failed .qerror')`),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			got, err := chromedp.Evaluate[string](`document.querySelector('#queue-list .qitem.st-failed .qerror').textContent`)(ctx, tg)
-			if err == nil && got != safety {
-				t.Errorf("the safety failure reads %q; want %q", got, safety)
-			}
-			return err
-		}),
+		readText(`#queue-list .qitem.st-failed .qerror`, &safety),
 	)
-	if !strings.Contains(safety, "Измените запрос") {
-		t.Errorf("the Russian safety sentence does not say to edit the prompt: %q", safety)
+	if !strings.Contains(safety, "Фильтр безопасности") || !strings.Contains(safety, "Измените запрос") || strings.Contains(safety, "E005") || strings.Contains(safety, "flagged") {
+		t.Errorf("the safety failure reads %q; want the Russian sentence that says to edit the prompt", safety)
 	}
 
 	step("sign-out on a phone asks first; Cancel keeps the session",

@@ -1,7 +1,7 @@
 // The gallery: the user's generations newest first, loaded page by page as the end of the
 // grid scrolls into view, and the viewer dialog with its actions.
 import * as api from './api.js';
-import { t, onLanguage, failureText } from './i18n.js';
+import { t, onLanguage, failureSentence } from './i18n.js';
 import { $, h, announce, confirm, bytes, duration, ts, priceOf } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, queue, optionLabel } from './generate.js';
@@ -29,7 +29,7 @@ function card(g) {
     ? h('img', { src: g.thumbnail_url, alt: label, loading: 'lazy', decoding: 'async', width: 384, height: 384 })
     : h('div', { class: 'placeholder' },
         h('span', { class: `badge st-${g.status}` }, t(`st_${g.status}`)),
-        g.error ? h('span', { class: 'small' }, failureText(g)) : null);
+        g.error ? h('span', { class: 'small' }, failureSentence(g)) : null);
   return h('li', { class: `tile st-${g.status}`, dataset: { id: g.id } },
     h('button', { type: 'button', class: 'tile-btn', 'aria-label': label, title: label, onclick: () => open(g.id) }, inner));
 }
@@ -139,7 +139,7 @@ function showViewer() {
   $('#viewer-noimg').textContent = t('noImage');
   $('#viewer-prompt').textContent = g.prompt || '';
   $('#viewer-error').hidden = !g.error;
-  $('#viewer-error').textContent = failureText(g);
+  $('#viewer-error').textContent = failureSentence(g);
   const taken = ts(g.completed_at) - ts(g.started_at || g.created_at);
   const refsN = (g.reference_image_ids || g.reference_images || []).length;
   $('#viewer-meta').replaceChildren(

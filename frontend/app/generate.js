@@ -141,6 +141,7 @@ export async function queue(body, key = newKey()) {
   const res = await api.request('/images/generate', { method: 'POST', json: body, headers: { 'Idempotency-Key': key } });
   const g = upsert({ ...body, status: 'pending', created_at: new Date().toISOString(), ...res });
   announce(t('queued'));
+  reveal(g);
   return g;
 }
 
@@ -194,18 +195,16 @@ async function onSubmit(e) {
       if (!refs.length) throw new Error(t('refNeeded'));
       body.reference_image_ids = await uploadRefs();
     }
-    let g;
     try {
-      g = await queue(body, key);
+      await queue(body, key);
     } catch (err) {
       // An upload no generation kept is removed after a while (or was deleted): send
       // the files again, once (the refused request stored no key: it is sent again).
       if (!body.reference_image_ids || err.status !== 422 || !err.fields.some((f) => f.field === 'reference_image_ids')) throw err;
       for (const r of refs) delete r.uploadId;
       body.reference_image_ids = await uploadRefs();
-      g = await queue(body, key);
+      await queue(body, key);
     }
-    reveal(g);
   } catch (err) {
     if (!err.status || err.status >= 500 || err.offline) retryable = { sig, key };
     // The key went away meanwhile (removed in another tab): the page learns it has none.

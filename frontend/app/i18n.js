@@ -270,13 +270,14 @@ export function fieldText(field) {
   return e ? e[lang] ?? e.en : '';
 }
 
-// failureText is the sentence for a failed (or waiting) generation's error in the current
-// language. Its Replicate code (E005, ...) picks a known sentence; the safety block only
+// failureSentence is the sentence for a failed (or waiting) generation's error in the
+// current language. Its code (error_code, else Replicate's E005... in the sentence) picks a
+// known sentence; the safety block only
 // suggests a more relaxed filter when one is left. Other sentences are the worker's.
-export function failureText(g) {
+export function failureSentence(g) {
   const msg = g?.error || '';
   if (!msg) return g?.status === 'failed' ? t('failedGeneric') : '';
-  const code = (msg.match(/\((E\d{3,5})\)/) || [])[1];
+  const code = g.error_code === 'safety_filter' ? 'E005' : (msg.match(/\((E\d{3,5})\)/) || [])[1];
   let e = code && byFailure[code];
   if (code === 'E005' && g.safety_filter_level && g.safety_filter_level !== 'block_only_high') e = byFailure.E005lower;
   if (e) return e[lang] ?? e.en;

@@ -1,7 +1,7 @@
 // The queue: pending and running generations, live from the event stream, plus the ones
 // that failed while this page watched (with their error sentence and a retry button).
 import * as api from './api.js';
-import { t, onLanguage, failureText } from './i18n.js';
+import { t, onLanguage, failureSentence } from './i18n.js';
 import { $, h, announce, duration, ts } from './ui.js';
 import { gens, subscribe, ACTIVE, drop } from './store.js';
 
@@ -40,8 +40,8 @@ function item(g) {
       h('p', { class: 'qinfo small muted' }, ...info.flatMap((x, i) => (i ? [' · ', x] : [x]))),
       // A running generation may say why it waits (storage full: its image is kept until
       // there is room); a failed one why it failed.
-      g.error && failed ? h('p', { class: 'error qerror' }, failureText(g)) : null,
-      g.error && !failed ? h('p', { class: 'small qwait' }, failureText(g)) : null),
+      g.error && failed ? h('p', { class: 'error qerror' }, failureSentence(g)) : null,
+      g.error && !failed ? h('p', { class: 'small qwait' }, failureSentence(g)) : null),
     h('div', { class: 'qactions' },
       failed
         ? [h('button', { type: 'button', class: 'secondary', onclick: () => act(async () => {
@@ -88,7 +88,7 @@ export async function catchUp(upsertAll) {
 function notify(g) {
   if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
   const n = new Notification(g.status === 'completed' ? t('doneTitle') : t('failedTitle'), {
-    body: g.status === 'completed' ? g.prompt : failureText(g) || g.prompt,
+    body: g.status === 'completed' ? g.prompt : failureSentence(g) || g.prompt,
     icon: g.thumbnail_url || '/favicon.svg',
     tag: g.id,
   });
@@ -108,7 +108,7 @@ export function init() {
     if (g && prev && ACTIVE.has(prev.status) && !ACTIVE.has(g.status)) {
       if (g.status === 'failed') {
         watchedFailures.add(g.id);
-        announce(failureText(g) || t('st_failed'), 'error');
+        announce(failureSentence(g) || t('st_failed'), 'error');
       }
       if (g.status === 'completed' || g.status === 'failed') notify(g);
     }
