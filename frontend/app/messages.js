@@ -47,6 +47,14 @@ export const byCode = {
   too_many_streams: { en: 'Live updates are open in too many tabs. Close some tabs, then reload this one.', ru: 'Живые обновления открыты в слишком многих вкладках. Закройте лишние и обновите эту.' },
   storage_full: { en: 'The server has run out of space, so nothing was saved. Try again later; the administrator has been told.', ru: 'На сервере закончилось место, поэтому ничего не сохранено. Попробуйте позже: администратор уже знает.' },
   insufficient_scope: { en: 'This access token is not allowed to do this. Make a token with the needed scope in Settings.', ru: 'Этому токену доступа это не разрешено. Создайте в настройках токен с нужными правами.', settings: true },
+  // Codes the other branches of issue 11 and 13 add (money, admin, batches): written here
+  // ahead, so the merge needs no new line.
+  spending_limit: { en: (w) => `This would go over a spending limit. Add your own Replicate key in Settings, ask the administrator to raise the limit, or wait${w ? ` ${w}` : ' until it resets'}.`, ru: (w) => `Это превысит лимит расходов. Добавьте свой ключ Replicate в настройках, попросите администратора поднять лимит или подождите, пока он обновится${w ? ` (ждать: ${w})` : ''}.`, settings: true },
+  invitation_required: { en: 'Sign-up here is by invitation only. Open the invitation link the administrator sent you.', ru: 'Регистрация здесь только по приглашению. Откройте ссылку-приглашение от администратора.' },
+  invitation_invalid: { en: 'This invitation cannot be used any more (used, revoked or expired). Ask the administrator for a new one.', ru: 'Это приглашение больше не действует (использовано, отозвано или истекло). Попросите у администратора новое.' },
+  not_approved: { en: 'The administrator has not approved your account for the shared key yet. Add your own Replicate key in Settings, or wait for approval.', ru: 'Администратор ещё не одобрил вашу учётную запись для общего ключа. Добавьте свой ключ Replicate в настройках или дождитесь одобрения.', settings: true },
+  last_admin: { en: 'This is the last administrator. Make someone else an administrator first.', ru: 'Это последний администратор. Сначала назначьте администратором кого-то ещё.' },
+  generation_not_waiting: { en: 'This generation is no longer waiting (it has started or finished), so it cannot be moved.', ru: 'Эта генерация больше не ждёт в очереди (она запущена или завершена), переместить её нельзя.' },
   idempotency_key_reused: { en: 'The form changed while it was being sent. Press Generate again.', ru: 'Форма изменилась во время отправки. Нажмите «Сгенерировать» ещё раз.' },
 };
 
