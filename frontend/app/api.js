@@ -81,8 +81,10 @@ async function readError(res) {
   // The page words the message by the code (messages.js); the server's sentence stays in
   // err.detail. A refused field says what to write in it.
   const wait = Number(res.headers.get('Retry-After')) * 1000 || 0;
+  // An invalid request without fields has only the server's sentence to say what is wrong.
   const f = code === 'invalid' && fields[0];
-  const message = (f && (fieldText(f.field) || f.message)) || errorText(code, wait) || detail || t('unexpected');
+  const byCode = code === 'invalid' && !f ? '' : errorText(code, wait);
+  const message = (f && (fieldText(f.field) || f.message)) || byCode || detail || t('unexpected');
   const err = new ApiError(res.status, message, fields, false, code);
   err.detail = detail;
   return err;

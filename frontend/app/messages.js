@@ -69,6 +69,7 @@ export const byField = {
   name: { en: 'Name the token (up to 100 characters), for example after the script that uses it.', ru: 'Назовите токен (до 100 символов), например по скрипту, который им пользуется.' },
   scopes: { en: 'Choose at least one scope.', ru: 'Выберите хотя бы одно право.' },
   reference_image_ids: { en: 'A reference image is no longer on the server. Remove it and add it again.', ru: 'Одного из образцов больше нет на сервере. Уберите его и добавьте снова.' },
+  prompt: { en: 'Describe the image to generate, within the number of characters shown above the field.', ru: 'Опишите изображение, уложившись в число символов, указанное над полем.' },
   images: { en: 'One of the images could not be used. Check that each is a whole JPEG, PNG or WebP picture.', ru: 'Одно из изображений не подошло. Проверьте, что каждое — целая картинка JPEG, PNG или WebP.' },
 };
 byField.new_password = byField.password;
