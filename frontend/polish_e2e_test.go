@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,24 @@ func i18nText(key, lang string, dst *string) chromedp.Action[chromedp.Void] {
 	// The dictionaries are not exported; the page's own language is switched for the read
 	// and back, as the select does.
 	return evalInto(fmt.Sprintf(`import('/app/i18n.js').then((m) => { const was = m.current(); m.setLanguage(%q); const v = m.t(%q); m.setLanguage(was); return v; })`, lang, key), dst)
+}
+
+// polishShot writes docs/screenshots/<name>.png with UPDATE_SCREENSHOTS=1 (toasts removed).
+func polishShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').replaceChildren()`)); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func setLanguage(lang string) chromedp.Action[chromedp.Void] {
@@ -254,6 +273,7 @@ func TestBrowserFirstVisit(t *testing.T) {
 		waitJS(`document.querySelector('#form-signup [data-error]').getAttribute('role') === 'alert'`),
 	)
 	f.check(t, "an empty username", "Fill in this field")
+	polishShot(t, ctx, "signup-errors-desktop-light")
 
 	step("sign up with a good password: the tab is titled by its view",
 		clearField(`#form-signup [name=username]`), clearField(`#form-signup [name=email]`), clearField(`#form-signup [name=password]`),
@@ -390,6 +410,7 @@ func TestBrowserPolishPhone(t *testing.T) {
 	if len(layout.Overflow) > 0 {
 		t.Errorf("cut off on a phone in Russian: %v", layout.Overflow)
 	}
+	polishShot(t, ctx, "create-ru-phone-light")
 
 	slow := "[[slow]] a banana in view on a phone"
 	var covered bool

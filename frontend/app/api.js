@@ -7,6 +7,7 @@ const BASE = '/api/v1';
 let accessToken = '';
 let renewTimer = 0;
 let refreshing = null;
+let leaving = false; // set while (and after) this page signs out, until the next sign-in
 const handlers = { token: [], signedOut: [], online: [] };
 let online = true;
 
@@ -114,6 +115,7 @@ export async function request(path, opts = {}) {
 }
 
 function adopt(pair) {
+  leaving = false;
   accessToken = pair.access_token;
   clearTimeout(renewTimer);
   // Renew well before expiry so requests and the event stream never meet a dead token.
@@ -143,6 +145,9 @@ export function maySignIn() {
 // refresh renews the access token from the cookie; concurrent callers share one request,
 // since the server rotates refresh tokens and a second use would end the session.
 export function refresh() {
+  // Signing out ends this session on the server first: its event stream then closes and
+  // asks for a refresh that could only fail.
+  if (leaving) return Promise.resolve(null);
   if (!refreshing) {
     refreshing = (async () => {
       try {
@@ -174,6 +179,7 @@ function signedOut(message) {
 }
 
 export async function logout() {
+  leaving = true;
   try { await send('/auth/logout', { method: 'POST', auth: false, headers: cookieHeaders }); } finally { forget(); }
 }
 
