@@ -1,7 +1,8 @@
 // The password hint of the sign-up and change-password forms. The server takes any
 // password of 8 to 72 bytes (scripts and the seed's examples rely on that); the page's
 // forms refuse, in addition, the passwords guessed first: the most common ones, one
-// character repeated, digits alone, a run such as "abcdefgh", and the username itself.
+// character repeated, digits alone, a run such as "abcdefgh", and the username with a
+// little around it.
 
 // The most common passwords of 8 bytes or more in public breach lists (shorter ones are
 // refused by length anyway), written out here, lower case.
@@ -17,7 +18,8 @@ liverpool chelsea1 arsenal1 manchester mustang1 shadow12 monkey12 dragon12 maste
 corvette mercedes ferrari1 pokemon1 minecraft fortnite samsung1 iphone12 google123
 secret12 secret123 mypassword yourpassword nopassword password! password2 password01
 hello123 helloworld loveyou1 lovelove 987654321 123123123 123321123 147258369 741852963
-parol123 parolparol qwertyqwerty йцукенгш йцукенгшщз пароль123 парольпароль nanobanana`.split(/\s+/));
+parol123 parolparol qwertyqwerty йцукенгш йцукенгшщз пароль пароль1 пароль12 пароль123 парольпароль
+любовь123 привет123 nanobanana nanobanana1`.split(/\s+/));
 
 // bytes is the length the server counts: UTF-8 bytes.
 export function bytes(pw) { return new TextEncoder().encode(pw).length; }
@@ -41,7 +43,9 @@ export function verdict(pw, username = '') {
   if (isRun(pw)) return 'pwSequence';
   if (common.has(low)) return 'pwCommon';
   if (/^\d+$/.test(pw)) return 'pwDigits';
+  // The username with a few characters around it ("ann2024!") is guessed first; a
+  // sentence that merely contains it is not.
   const name = username.trim().toLowerCase();
-  if (name.length >= 3 && low.includes(name)) return 'pwName';
+  if (name.length >= 3 && low.includes(name) && bytes(low.split(name).join('')) < 6) return 'pwName';
   return '';
 }
