@@ -175,7 +175,8 @@ function reveal(g) {
   if (!g?.id || !matchMedia('(max-width: 760px)').matches) return;
   requestAnimationFrame(() => {
     const row = document.querySelector(`#view-create [data-id="${CSS.escape(g.id)}"]`);
-    if (row) row.scrollIntoView({ block: 'center', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+    // At once, not smoothly: a tap that follows must land where the page shows it.
+    if (row) row.scrollIntoView({ block: 'center' });
   });
 }
 
