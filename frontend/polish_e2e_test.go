@@ -171,6 +171,7 @@ func TestBrowserFirstVisit(t *testing.T) {
 	}
 
 	step("a first visit opens on Create account, titled, with no session cookie to resume",
+		send(emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1280, Height: 800, DeviceScaleFactor: 1}),
 		chromedp.Navigate(srv.base+"/"),
 		waitVisible("#form-signup"),
 		waitJS(`document.querySelector('#tab-signup').getAttribute('aria-selected') === 'true' && document.querySelector('#form-signin').hidden`),
