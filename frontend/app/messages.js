@@ -74,6 +74,10 @@ export const byField = {
 };
 byField.new_password = byField.password;
 
+// Codes that are about one field of the form that was sent: the field is marked with the
+// code's sentence.
+export const codeField = { username_taken: 'username', email_taken: 'email' };
+
 // Failures of a generation carry a sentence, not a code; Replicate's own code (E005,
 // E6716) is in it, and these word the known ones.
 export const byFailure = {

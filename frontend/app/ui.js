@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the views.
 import { t, errorText, fieldText, errorLeadsToSettings, money, size, clock } from './i18n.js';
+import { codeField } from './messages.js';
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -55,10 +56,13 @@ export function showError(form, err) {
   if (!err) return;
   p.setAttribute('role', 'alert');
   const placed = [];
-  for (const f of err.fields || []) {
+  // A code about one field (username_taken) marks that field with the code's sentence.
+  const own = !err.fields?.length && codeField[err.code];
+  const fields = own ? [{ field: own, message: err.message }] : err.fields || [];
+  for (const f of fields) {
     const input = form.elements[f.field];
     if (!input?.setAttribute || placed.some((x) => x.input === input)) continue; // radio groups, unknown fields
-    const text = err.code ? fieldText(f.field) || f.message : f.message || err.message;
+    const text = err.code && !own ? fieldText(f.field) || f.message : f.message || err.message;
     const id = `${form.id || 'form'}-${f.field}-fielderr`;
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', [id, ...(input.getAttribute('aria-describedby') || '').split(' ').filter(Boolean)].join(' '));
@@ -66,7 +70,7 @@ export function showError(form, err) {
     placed.push({ input, text });
   }
   // One refused field: its sentence is under it, and the summary only speaks it.
-  if (placed.length === 1 && (err.fields || []).length === 1) {
+  if (placed.length === 1 && fields.length === 1) {
     p.textContent = placed[0].text;
     p.classList.add('visually-hidden');
   } else {
