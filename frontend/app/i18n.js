@@ -90,7 +90,7 @@ const en = {
   unreachable: 'The server cannot be reached; check your connection.',
   justNow: 'just now',
   // polish (#17): titles, theme, forms, messages
-  title_create: 'Create', title_gallery: 'Gallery', title_settings: 'Settings', title_auth: 'Welcome',
+  title_create: 'Create', title_gallery: 'Gallery', title_settings: 'Settings', title_admin: 'Admin', title_auth: 'Welcome',
   appName: 'Nano Banana',
   theme: 'Theme', themeSystem: 'as the system', themeLight: 'light', themeDark: 'dark',
   passwordBytes: (n) => `${n} ${n === 1 ? 'byte' : 'bytes'} of 8 to 72.`,
@@ -188,7 +188,7 @@ const ru = {
   unreachable: 'Сервер недоступен; проверьте подключение.',
   justNow: 'только что',
   // polish (#17): titles, theme, forms, messages
-  title_create: 'Создать', title_gallery: 'Галерея', title_settings: 'Настройки', title_auth: 'Добро пожаловать',
+  title_create: 'Создать', title_gallery: 'Галерея', title_settings: 'Настройки', title_admin: 'Админка', title_auth: 'Добро пожаловать',
   appName: 'Nano Banana',
   theme: 'Тема', themeSystem: 'как в системе', themeLight: 'светлая', themeDark: 'тёмная',
   passwordBytes: (n) => `${n} ${plural(n, 'байт', 'байта', 'байт')} из 8–72.`,

@@ -46,7 +46,10 @@ function show(view) {
 
 // The tab's title names the view: "Gallery — Nano Banana".
 function title() {
-  if (shown) document.title = `${i18n.t(`title_${shown}`)} — ${i18n.t('appName')}`;
+  if (!shown) return;
+  const key = `title_${shown}`;
+  const name = i18n.t(key) === key ? i18n.t(`nav${shown[0].toUpperCase()}${shown.slice(1)}`) : i18n.t(key);
+  document.title = `${name} — ${i18n.t('appName')}`;
 }
 
 function navigate(view, push = true) {
