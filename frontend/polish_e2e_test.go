@@ -633,3 +633,23 @@ func TestBrowserNoKey(t *testing.T) {
 		t.Errorf("the no-key message reads %q; want %q with no route or variable", summary, noKey)
 	}
 }
+
+// TestBrowserFirstVisitClosed: where registration is closed a first visit opens on Sign
+// in (the sign-up card says it is closed), still asking nothing that fails.
+func TestBrowserFirstVisitClosed(t *testing.T) {
+	skipWithoutBrowser(t)
+	srv := startServer(t, "ALLOW_REGISTRATION=false")
+	ctx := startBrowser(t)
+	bad := watchFailures(t, ctx)
+	step := stepper(t, ctx)
+	step("a first visit opens on Sign in",
+		chromedp.Navigate(srv.base+"/"),
+		waitVisible("#form-signin"),
+		waitJS(`document.querySelector('#tab-signin').getAttribute('aria-selected') === 'true' && document.querySelector('#form-signup').hidden`),
+		chromedp.Click(chromedp.CSS("#tab-signup")),
+		waitVisible("#signup-closed"),
+	)
+	if b := bad.all(); len(b) > 0 {
+		t.Errorf("a first visit logged or asked something that failed: %v", b)
+	}
+}
