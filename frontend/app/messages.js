@@ -65,7 +65,7 @@ export const byField = {
   email: { en: 'Enter an email address such as name@example.com.', ru: 'Введите адрес почты вида name@example.com.' },
   password: { en: 'Use 8 to 72 bytes: 8 to 72 Latin letters or digits; other letters (Cyrillic, accents) count as two bytes each.', ru: 'Нужно от 8 до 72 байт: от 8 до 72 латинских букв или цифр; прочие буквы (кириллица, с диакритикой) считаются за два байта.' },
   current_password: { en: 'The current password is not correct. Type it again.', ru: 'Текущий пароль введён неверно. Введите его ещё раз.' },
-  api_key: { en: 'Paste the whole Replicate token (it starts with r8_), from the API tokens page of your Replicate account.', ru: 'Вставьте токен Replicate целиком (он начинается с r8_) со страницы API tokens вашего аккаунта Replicate.' },
+  api_key: { en: 'Replicate did not accept this token, or it is not a whole one: copy the whole token (it starts with r8_) from the API tokens page of your Replicate account and paste it again. Nothing was saved.', ru: 'Replicate не принял этот токен, или он скопирован не целиком: скопируйте весь токен (он начинается с r8_) со страницы API tokens вашего аккаунта Replicate и вставьте снова. Ничего не сохранено.' },
   name: { en: 'Name the token (up to 100 characters), for example after the script that uses it.', ru: 'Назовите токен (до 100 символов), например по скрипту, который им пользуется.' },
   scopes: { en: 'Choose at least one scope.', ru: 'Выберите хотя бы одно право.' },
   reference_image_ids: { en: 'A reference image is no longer on the server. Remove it and add it again.', ru: 'Одного из образцов больше нет на сервере. Уберите его и добавьте снова.' },
