@@ -584,7 +584,7 @@ func startPlainServer(t *testing.T, env ...string) string {
 // (code no_api_key) reads in Russian with no route or variable in it, and links to Settings.
 func TestBrowserNoKey(t *testing.T) {
 	skipWithoutBrowser(t)
-	fake, err := replicatetest.Start(replicatetest.Options{})
+	fake, err := replicatetest.Start(replicatetest.Options{Config: replicatetest.Config{RejectedTokens: []string{"r8_rejected0000"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,9 +608,20 @@ func TestBrowserNoKey(t *testing.T) {
 		waitJS(`document.querySelector('#nokey-notice a[data-nav=settings]') !== null`),
 		jsText("byCode", "no_api_key", "ru", &noKey),
 	)
-	step("the notice's link opens Settings; a saved key turns Generate on",
+	var rejected string
+	var f fieldState
+	step("the notice's link opens Settings; a key Replicate refuses is marked with the page's Russian sentence",
 		chromedp.Click(chromedp.CSS(`#nokey-notice a[data-nav=settings]`)),
 		waitVisible("#view-settings"),
+		jsText("byField", "api_key", "ru", &rejected),
+		chromedp.SendKeys(chromedp.CSS(`#key-form [name=api_key]`), "r8_rejected0000"),
+		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)),
+		waitJS(`document.querySelector('#key-form [name=api_key]').getAttribute('aria-invalid') === 'true'`),
+		readField(`#key-form [name=api_key]`, `#pw-form [name=current_password]`, &f),
+	)
+	f.check(t, "a key Replicate refuses", rejected)
+	step("a saved key turns Generate on",
+		clearField(`#key-form [name=api_key]`),
 		chromedp.SendKeys(chromedp.CSS(`#key-form [name=api_key]`), "r8_nokeytest5678"),
 		chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)),
 		waitText("#key-state", "…5678"),
