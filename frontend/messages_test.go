@@ -23,7 +23,7 @@ func TestMessageForEveryCode(t *testing.T) {
 	if start < 0 || end < start {
 		t.Fatal("app/messages.js has no byCode table")
 	}
-	line := regexp.MustCompile(`(?m)^  ([a-z_]+): \{ en: (.+?), ru: (.+?)(, settings: true)? \},$`)
+	line := regexp.MustCompile(`(?m)^  ([a-z_]+): \{ en: (.+?), ru: (.+?)((, (settings|detail): true)*) \},$`)
 	texts := map[string][2]string{}
 	for _, m := range line.FindAllStringSubmatch(string(src[start:end]), -1) {
 		if _, dup := texts[m[1]]; dup {

@@ -1,7 +1,7 @@
 // The API client. The access token lives only in this module's memory; the refresh token
 // is an HttpOnly cookie the server sets when asked with X-Refresh-Cookie, so no script
 // (ours or an injected one) can read a long-lived credential.
-import { t, current, errorText, fieldText } from './i18n.js';
+import { t, current, errorText, errorKeepsDetail, fieldText } from './i18n.js';
 
 const BASE = '/api/v1';
 let accessToken = '';
@@ -82,9 +82,10 @@ async function readError(res) {
   // The page words the message by the code (messages.js); the server's sentence stays in
   // err.detail. A refused field says what to write in it.
   const wait = Number(res.headers.get('Retry-After')) * 1000 || 0;
-  // An invalid request without fields has only the server's sentence to say what is wrong.
+  // An invalid request without fields has only the server's sentence to say what is
+  // wrong; some codes' sentences carry values (errorKeepsDetail).
   const f = code === 'invalid' && fields[0];
-  const byCode = code === 'invalid' && !f ? '' : errorText(code, wait);
+  const byCode = (code === 'invalid' && !f) || (errorKeepsDetail(code) && detail) ? '' : errorText(code, wait);
   const message = (f && (fieldText(f.field) || f.message)) || byCode || detail || t('unexpected');
   const err = new ApiError(res.status, message, fields, false, code);
   err.detail = detail;

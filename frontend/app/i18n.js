@@ -262,6 +262,10 @@ export function errorText(code, wait = 0) {
   return typeof v === 'function' ? v(wait > 0 ? waitText(wait) : '') : v;
 }
 
+// errorKeepsDetail tells whether the server's sentence for code is shown (it carries
+// values the page cannot know).
+export function errorKeepsDetail(code) { return !!byCode[code]?.detail; }
+
 // errorLeadsToSettings tells whether the next step for code is on the Settings page.
 export function errorLeadsToSettings(code) { return !!byCode[code]?.settings; }
 

@@ -6,6 +6,9 @@
 //
 // A text is a string, or a function of the wait (a duration already worded, '' when the
 // server named none). `settings` marks the codes whose next step is on the Settings page.
+// `detail` marks the codes whose server sentence carries values the page cannot know
+// (a limit's amount, when it resets): the page shows that sentence (in the page's
+// language) and the text here only when the server sent none.
 
 export const byCode = {
   internal: { en: 'Something went wrong on the server. Try again; if it keeps happening, tell the administrator.', ru: 'На сервере что-то пошло не так. Попробуйте ещё раз; если ошибка повторяется, сообщите администратору.' },
@@ -49,7 +52,7 @@ export const byCode = {
   insufficient_scope: { en: 'This access token is not allowed to do this. Make a token with the needed scope in Settings.', ru: 'Этому токену доступа это не разрешено. Создайте в настройках токен с нужными правами.', settings: true },
   // Codes the other branches of issue 11 and 13 add (money, admin, batches): written here
   // ahead, so the merge needs no new line.
-  spending_limit: { en: (w) => `This would go over a spending limit. Add your own Replicate key in Settings, ask the administrator to raise the limit, or wait${w ? ` ${w}` : ' until it resets'}.`, ru: (w) => `Это превысит лимит расходов. Добавьте свой ключ Replicate в настройках, попросите администратора поднять лимит или подождите, пока он обновится${w ? ` (ждать: ${w})` : ''}.`, settings: true },
+  spending_limit: { en: (w) => `This would go over a spending limit. Add your own Replicate key in Settings, ask the administrator to raise the limit, or wait${w ? ` ${w}` : ' until it resets'}.`, ru: (w) => `Это превысит лимит расходов. Добавьте свой ключ Replicate в настройках, попросите администратора поднять лимит или подождите, пока он обновится${w ? ` (ждать: ${w})` : ''}.`, settings: true, detail: true },
   invitation_required: { en: 'Sign-up here is by invitation only. Open the invitation link the administrator sent you.', ru: 'Регистрация здесь только по приглашению. Откройте ссылку-приглашение от администратора.' },
   invitation_invalid: { en: 'This invitation cannot be used any more (used, revoked or expired). Ask the administrator for a new one.', ru: 'Это приглашение больше не действует (использовано, отозвано или истекло). Попросите у администратора новое.' },
   not_approved: { en: 'The administrator has not approved your account for the shared key yet. Add your own Replicate key in Settings, or wait for approval.', ru: 'Администратор ещё не одобрил вашу учётную запись для общего ключа. Добавьте свой ключ Replicate в настройках или дождитесь одобрения.', settings: true },
