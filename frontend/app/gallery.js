@@ -2,7 +2,7 @@
 // grid scrolls into view, and the viewer dialog with its actions.
 import * as api from './api.js';
 import { t, onLanguage, failureSentence } from './i18n.js';
-import { $, h, announce, confirm, bytes, duration, ts, priceOf } from './ui.js';
+import { $, h, announce, confirm, bytes, duration, ts, usd, priceOf } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, queue, optionLabel } from './generate.js';
 
