@@ -112,12 +112,15 @@ function pickAuth(which) {
 }
 
 function authForms() {
-  $('#tab-signin').addEventListener('click', () => pickAuth('signin'));
-  $('#tab-signup').addEventListener('click', () => pickAuth('signup'));
-  // A browser that never signed in here belongs, most likely, to a newcomer.
+  const pick = pickAuth;
+  $('#tab-signin').addEventListener('click', () => pick('signin'));
+  $('#tab-signup').addEventListener('click', () => pick('signup'));
+  // A browser that never signed in here belongs, most likely, to a newcomer: where anyone
+  // may sign up (registration "open"; by invitation, the invitation link opens the card).
   let seen = false;
   try { seen = !!localStorage.getItem(SEEN); } catch { /* treated as new */ }
-  if (!seen && meta?.registration_open) pickAuth('signup');
+  const open = meta?.registration ? meta.registration === 'open' : meta?.registration_open;
+  if (!seen && open) pick('signup');
   const si = $('#form-signin');
   si.addEventListener('submit', async (e) => {
     e.preventDefault();
