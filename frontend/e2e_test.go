@@ -694,10 +694,12 @@ func signUp(user, password string) []chromedp.Action[chromedp.Void] {
 	}
 }
 
-// signIn signs in through the form on a page that shows the sign-in view.
+// signIn signs in through the form on a page that shows the sign-in view (a browser
+// that never signed in opens on "Create account": the tab is chosen first).
 func signIn(user, password string) []chromedp.Action[chromedp.Void] {
 	return []chromedp.Action[chromedp.Void]{
 		waitVisible("#view-auth"),
+		chromedp.Click(chromedp.CSS("#tab-signin")),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=username]`), user),
 		chromedp.SendKeys(chromedp.CSS(`#form-signin [name=password]`), password),
 		chromedp.Click(chromedp.CSS(`#form-signin button[type=submit]`)),

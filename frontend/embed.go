@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-//go:embed index.html share.html styles.css favicon.svg app docs/index.html docs/docs.js docs/docs.css docs/swagger-ui-bundle.js docs/swagger-ui.css docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
+//go:embed index.html share.html styles.css favicon.svg icon-192.png icon-512.png manifest.webmanifest app docs/index.html docs/docs.js docs/docs.css docs/swagger-ui-bundle.js docs/swagger-ui.css docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
 var files embed.FS
 
 type asset struct {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,10 @@ func TestHandler(t *testing.T) {
 		{"/app/main.js", "text/javascript; charset=utf-8", "public, max-age=300", "import * as api", 200},
 		{"/styles.css", "text/css; charset=utf-8", "public, max-age=300", "prefers-color-scheme: dark", 200},
 		{"/favicon.svg", "image/svg+xml", "public, max-age=300", "<svg", 200},
+		{"/manifest.webmanifest", "application/manifest+json", "public, max-age=300", `"icons"`, 200},
+		{"/icon-192.png", "image/png", "public, max-age=300", "\x89PNG", 200},
+		{"/icon-512.png", "image/png", "public, max-age=300", "\x89PNG", 200},
+		{"/app/theme-early.js", "text/javascript; charset=utf-8", "public, max-age=300", "nanobanana.theme", 200},
 		{"/app/missing.js", "text/plain; charset=utf-8", "", "404", 404},
 		{"/robots.txt", "text/plain; charset=utf-8", "", "404", 404},
 	}
@@ -85,7 +90,14 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 			t.Errorf("index.html contains %q, which the Content-Security-Policy blocks", bad)
 		}
 	}
-	if strings.Count(s, "<script") != strings.Count(s, `<script type="module" src=`) {
-		t.Error("index.html has an inline script")
+	// Every script is a file: a src, and nothing between the tags.
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllStringIndex(s, -1)
+	for _, m := range scripts {
+		if tag := s[m[0]:m[1]]; !strings.Contains(tag, ` src="/`) || !strings.HasPrefix(s[m[1]:], "</script>") {
+			t.Errorf("index.html has an inline script: %s", tag)
+		}
+	}
+	if len(scripts) < 2 {
+		t.Errorf("index.html has %d scripts; want the app's module and the early theme", len(scripts))
 	}
 }

@@ -19,6 +19,9 @@ import (
 
 const refreshCookie = "nb_refresh"
 
+// sessionFlagCookie is readable by the page: it only says that a refresh cookie was set.
+const sessionFlagCookie = "nb_session"
+
 // userJSON is a user as the API shows it (seed fields first).
 type userJSON struct {
 	ID             int64     `json:"id"`
@@ -92,10 +95,22 @@ func (s *Server) issuePair(w http.ResponseWriter, r *http.Request, u *db.User, f
 
 func wantsCookie(r *http.Request) bool { return r.Header.Get("X-Refresh-Cookie") == "1" }
 
+// setRefreshCookie sets (or, with maxAge -1, clears) the refresh cookie and its readable
+// companion nb_session=1: no secret, only the hint that a session may exist, so the page
+// resumes one silently only when there can be one (a first visit asks nothing that fails).
+// The two share their lifetime and are always set and cleared together.
 func (s *Server) setRefreshCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: refreshCookie, Value: value, Path: "/api/v1/auth", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.isHTTPS(r),
+	})
+	flag := "1"
+	if maxAge < 0 {
+		flag = ""
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionFlagCookie, Value: flag, Path: "/", MaxAge: maxAge,
+		SameSite: http.SameSiteStrictMode, Secure: s.isHTTPS(r),
 	})
 }
 
@@ -384,7 +399,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, _ *principal, _
 }
 
 func (s *Server) clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(refreshCookie); err == nil {
+	_, errRefresh := r.Cookie(refreshCookie)
+	_, errFlag := r.Cookie(sessionFlagCookie)
+	if errRefresh == nil || errFlag == nil {
 		s.setRefreshCookie(w, r, "", -1)
 	}
 }

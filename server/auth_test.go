@@ -675,3 +675,62 @@ func TestRefreshCookieSecureByPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// A browser's sign-in sets, beside the HttpOnly refresh cookie, the readable nb_session=1
+// with the same lifetime (the page resumes a session only when it may exist); sign-out
+// clears both.
+func TestSessionFlagCookie(t *testing.T) {
+	ts := newTestServer(t)
+	cookies := func(h http.Header) map[string]*http.Cookie {
+		m := map[string]*http.Cookie{}
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			m[c.Name] = c
+		}
+		return m
+	}
+	r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Header: http.Header{"X-Refresh-Cookie": {"1"}},
+		Body: map[string]string{"username": "flag", "email": "flag@example.com", "password": "password-flag"}})
+	if r.Status != 201 {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	set := cookies(r.Header)
+	ref, flag := set[refreshCookie], set[sessionFlagCookie]
+	if ref == nil || flag == nil || flag.Value != "1" || flag.HttpOnly || flag.Path != "/" || flag.MaxAge != ref.MaxAge || flag.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookies after a browser sign-up: refresh %+v, flag %+v", ref, flag)
+	}
+	// A script's sign-in gets no cookie at all.
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": "flag", "password": "password-flag"}}); len(cookies(r.Header)) != 0 {
+		t.Errorf("a script's sign-in set cookies: %v", r.Header.Values("Set-Cookie"))
+	}
+	out := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/logout", Header: http.Header{"X-Refresh-Cookie": {"1"},
+		"Sec-Fetch-Site": {"same-origin"}, "Cookie": {refreshCookie + "=" + ref.Value + "; " + sessionFlagCookie + "=1"}}})
+	if out.Status != 204 {
+		t.Fatalf("logout: %d %s", out.Status, out.Body)
+	}
+	cleared := cookies(out.Header)
+	if c := cleared[sessionFlagCookie]; c == nil || c.MaxAge >= 0 {
+		t.Errorf("logout left the session flag: %+v", c)
+	}
+	if c := cleared[refreshCookie]; c == nil || c.MaxAge >= 0 {
+		t.Errorf("logout left the refresh cookie: %+v", c)
+	}
+}
+
+// The API takes any password of 8 to 72 bytes, common ones included (the seed's example
+// uses password123): only the page's forms refuse the most common passwords.
+func TestAPIAcceptsCommonPasswords(t *testing.T) {
+	ts := newTestServer(t)
+	for i, pw := range []string{"password123", "12345678", "aaaaaaaa", "password"} {
+		name := fmt.Sprintf("common%d", i)
+		r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]string{"username": name, "email": name + "@example.com", "password": pw}})
+		if r.Status != 201 {
+			t.Errorf("register with %q: %d %s", pw, r.Status, r.Body)
+		}
+		if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]string{"username": name, "password": pw}}); r.Status != 200 {
+			t.Errorf("login with %q: %d %s", pw, r.Status, r.Body)
+		}
+	}
+	if r := ts.do(t, call{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]string{"username": "short1", "email": "short1@example.com", "password": "1234567"}}); r.Status != 422 {
+		t.Errorf("a 7-byte password: %d, want 422", r.Status)
+	}
+}

@@ -1,12 +1,13 @@
 // The API client. The access token lives only in this module's memory; the refresh token
 // is an HttpOnly cookie the server sets when asked with X-Refresh-Cookie, so no script
 // (ours or an injected one) can read a long-lived credential.
-import { t, current } from './i18n.js';
+import { t, current, errorText, errorKeepsDetail, fieldText } from './i18n.js';
 
 const BASE = '/api/v1';
 let accessToken = '';
 let renewTimer = 0;
 let refreshing = null;
+let leaving = false; // set while (and after) this page signs out, until the next sign-in
 const handlers = { token: [], signedOut: [], online: [] };
 let online = true;
 
@@ -78,7 +79,17 @@ async function readError(res) {
     fields = Array.isArray(data.fields) ? data.fields : [];
     if (typeof data.code === 'string') code = data.code;
   } catch { /* not JSON */ }
-  return new ApiError(res.status, detail || t('unexpected'), fields, false, code);
+  // The page words the message by the code (messages.js); the server's sentence stays in
+  // err.detail. A refused field says what to write in it.
+  const wait = Number(res.headers.get('Retry-After')) * 1000 || 0;
+  // An invalid request without fields has only the server's sentence to say what is
+  // wrong; some codes' sentences carry values (errorKeepsDetail).
+  const f = code === 'invalid' && fields[0];
+  const byCode = (code === 'invalid' && !f) || (errorKeepsDetail(code) && detail) ? '' : errorText(code, wait);
+  const message = (f && (fieldText(f.field) || f.message)) || byCode || detail || t('unexpected');
+  const err = new ApiError(res.status, message, fields, false, code);
+  err.detail = detail;
+  return err;
 }
 
 // request sends one call; a 401 with a token triggers one silent refresh and a retry.
@@ -105,6 +116,7 @@ export async function request(path, opts = {}) {
 }
 
 function adopt(pair) {
+  leaving = false;
   accessToken = pair.access_token;
   clearTimeout(renewTimer);
   // Renew well before expiry so requests and the event stream never meet a dead token.
@@ -126,9 +138,19 @@ export async function register(username, email, password, invitation = '') {
   return adopt(await request('/auth/register', { method: 'POST', json, auth: false, headers: cookieHeaders }));
 }
 
+// maySignIn tells whether a session may exist: the server sets the readable cookie
+// nb_session (no secret in it) beside the HttpOnly refresh cookie, with the same
+// lifetime, and clears both together. Without it a silent refresh could only fail.
+export function maySignIn() {
+  return document.cookie.split(';').some((c) => c.trim() === 'nb_session=1');
+}
+
 // refresh renews the access token from the cookie; concurrent callers share one request,
 // since the server rotates refresh tokens and a second use would end the session.
 export function refresh() {
+  // Signing out ends this session on the server first: its event stream then closes and
+  // asks for a refresh that could only fail.
+  if (leaving) return Promise.resolve(null);
   if (!refreshing) {
     refreshing = (async () => {
       try {
@@ -160,6 +182,7 @@ function signedOut(message) {
 }
 
 export async function logout() {
+  leaving = true;
   try { await send('/auth/logout', { method: 'POST', auth: false, headers: cookieHeaders }); } finally { forget(); }
 }
 

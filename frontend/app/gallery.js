@@ -1,8 +1,8 @@
 // The gallery: the user's generations newest first, loaded page by page as the end of the
 // grid scrolls into view, and the viewer dialog with its actions.
 import * as api from './api.js';
-import { t, onLanguage } from './i18n.js';
-import { $, h, announce, confirm, bytes, duration, ts, usd } from './ui.js';
+import { t, onLanguage, failureSentence } from './i18n.js';
+import { $, h, announce, confirm, bytes, duration, ts, usd, priceOf } from './ui.js';
 import { gens, upsert, drop, subscribe, ACTIVE } from './store.js';
 import { fill, fillForEdit, queue, optionLabel, bodyOf, addReference, startEdit } from './generate.js';
 import { failureText } from './queue.js';
@@ -188,8 +188,7 @@ function showViewer() {
     ...metaRow('m_refs', refThumbs(g)),
     ...metaRow('m_created', g.created_at ? new Date(g.created_at).toLocaleString(document.documentElement.lang) : ''),
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
-    // A price only where one was paid: not on a failed or canceled generation.
-    ...metaRow('m_price', typeof g.price_usd === 'number' && g.status === 'completed' ? usd(g.price_usd) : ''),
+    ...metaRow('m_price', priceOf(g)),
     ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by ? `${usd(g.booked_usd) || '$0'} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
   );
   dlg.dataset.id = g.id; // for the Share dialog (share.js)

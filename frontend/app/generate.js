@@ -176,6 +176,7 @@ export async function queue(body, key = newKey()) {
   const g = upsert({ ...settingsOnly, status: 'pending', created_at: new Date().toISOString(), ...first });
   for (const x of generations || []) upsert(x);
   announce(t('queued'));
+  reveal(g);
   return g;
 }
 
@@ -186,12 +187,32 @@ let retryable = null; // {sig, key}
 
 // sending marks the Generate button busy while its request is out: the form stays
 // editable, but a second click cannot send the same submission again.
+let blocked = false; // no key anywhere: Generate is off (main.js says why)
+
+export function setBlocked(b) {
+  blocked = b;
+  const btn = $('#gen-submit');
+  if (!btn.classList.contains('sending')) btn.disabled = b;
+  if (b) btn.setAttribute('aria-describedby', 'nokey-notice'); else btn.removeAttribute('aria-describedby');
+}
+
 function sending(on) {
   const btn = $('#gen-submit');
-  btn.disabled = on;
+  btn.disabled = on || blocked;
   btn.setAttribute('aria-busy', on ? 'true' : 'false');
   btn.classList.toggle('sending', on);
   btn.textContent = t(on ? 'sending' : 'generate');
+}
+
+// reveal brings the new job's row into view on a narrow screen, where the queue sits
+// below the form: the tap on Generate is answered where the eye can see it.
+function reveal(g) {
+  if (!g?.id || !matchMedia('(max-width: 760px)').matches) return;
+  requestAnimationFrame(() => {
+    const row = document.querySelector(`#view-create [data-id="${CSS.escape(g.id)}"]`);
+    // At once, not smoothly: a tap that follows must land where the page shows it.
+    if (row) row.scrollIntoView({ block: 'center' });
+  });
 }
 
 async function onSubmit(e) {
@@ -225,6 +246,8 @@ async function onSubmit(e) {
     }
   } catch (err) {
     if (!err.status || err.status >= 500 || err.offline) retryable = { sig, key };
+    // The key went away meanwhile (removed in another tab): the page learns it has none.
+    if (err.code === 'no_api_key') document.dispatchEvent(new CustomEvent('nb:nokey'));
     showError(form, err);
   } finally {
     sending(false);

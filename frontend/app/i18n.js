@@ -1,4 +1,16 @@
-// Interface text in English and Russian. Only the language choice is remembered.
+// Interface text in English and Russian, the messages by error code (messages.js), and
+// numbers, money and durations in the page's language. Only the language choice is
+// remembered here.
+import { byCode, byField, byFailure } from './messages.js';
+
+// plural picks the Russian form for n (1 байт, 2 байта, 5 байт).
+function plural(n, one, few, many) {
+  const m10 = n % 10, m100 = n % 100;
+  if (m10 === 1 && m100 !== 11) return one;
+  if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14)) return few;
+  return many;
+}
+
 const en = {
   skip: 'Skip to content',
   demoBanner: 'Demo mode: images come from a built-in fake, not Replicate.',
@@ -10,13 +22,13 @@ const en = {
   welcomeText: 'Sign in to queue generations with Nano Banana Pro and keep them in your gallery.',
   signIn: 'Sign in', signUp: 'Create account',
   usernameOrEmail: 'Username or email', username: 'Username', email: 'Email', password: 'Password',
-  passwordHint: 'At least 8 characters.',
+  passwordHint: 'From 8 to 72 bytes: a Latin letter, digit or sign is one byte; a Cyrillic or accented letter is two.',
   signupClosed: 'Registration is closed on this server; ask an administrator for an account.',
   newImage: 'New image',
-  noKeyNotice: 'Add your Replicate API key in Settings before generating.',
+  noKeyNotice: 'Generate is off until you add your Replicate key in Settings.',
   openSettings: 'Open settings',
   prompt: 'Prompt', promptPlaceholder: 'A banana-shaped lighthouse at dusk, watercolor',
-  chars: (n, max) => max ? `${n} / ${max} characters` : `${n} characters`,
+  chars: (n, max) => max ? `${number(n)} / ${number(max)} characters` : `${number(n)} characters`,
   mode: 'Mode', modeText: 'Text to image', modeImage: 'Image to image',
   dropHere: 'Drop reference images here, or', pickFiles: 'Choose files',
   refLimits: (n, mb) => `JPEG, PNG or WebP, up to ${n} images, ${mb} MB each.`,
@@ -122,6 +134,24 @@ const en = {
   pausedBadge: 'Paused', pauseQueue: 'Pause my queue', resumeQueue: 'Resume my queue',
   queuePausedNote: 'Your queue is paused: your waiting images do not start until you resume it.',
   queuePausedToast: 'Queue paused.', queueResumedToast: 'Queue resumed.',
+  // polish (#17): titles, theme, forms, messages
+  title_create: 'Create', title_gallery: 'Gallery', title_settings: 'Settings', title_admin: 'Admin', title_auth: 'Welcome',
+  appName: 'Nano Banana',
+  theme: 'Theme', themeSystem: 'as the system', themeLight: 'light', themeDark: 'dark',
+  passwordBytes: (n) => `${n} ${n === 1 ? 'byte' : 'bytes'} of 8 to 72.`,
+  pwCommon: 'This is one of the most common passwords; it is guessed first. Choose another.',
+  pwOneChar: 'One character repeated is guessed at once. Choose another password.',
+  pwDigits: 'Digits alone are guessed quickly. Add some letters or words.',
+  pwSequence: 'A run such as “abcdefgh” or “12345678” is guessed first. Choose another password.',
+  pwName: 'A password that contains your username is guessed first. Choose another.',
+  pwTooShort: 'Too short: use at least 8 bytes (8 Latin letters or digits).',
+  pwTooLong: 'Too long: at most 72 bytes (a Cyrillic or accented letter counts as two).',
+  pwGood: 'Not a common password: good.',
+  fieldRequired: 'Fill in this field.',
+  emailInvalid: 'Enter an email address such as name@example.com.',
+  keyEmpty: 'Paste your Replicate token (it starts with r8_) into the field, then save. Get one on replicate.com: account menu → API tokens.',
+  confirmSignOut: 'Sign out on this device?',
+  failedGeneric: 'The generation failed.',
 };
 
 const ru = {
@@ -135,13 +165,13 @@ const ru = {
   welcomeText: 'Войдите, чтобы ставить генерации Nano Banana Pro в очередь и хранить их в галерее.',
   signIn: 'Войти', signUp: 'Создать аккаунт',
   usernameOrEmail: 'Имя пользователя или email', username: 'Имя пользователя', email: 'Email', password: 'Пароль',
-  passwordHint: 'Не меньше 8 символов.',
+  passwordHint: 'От 8 до 72 байт: латинская буква, цифра или знак — один байт; буква кириллицы или с диакритикой — два.',
   signupClosed: 'Регистрация на этом сервере закрыта; попросите администратора создать аккаунт.',
   newImage: 'Новое изображение',
-  noKeyNotice: 'Прежде чем генерировать, добавьте свой ключ API Replicate в настройках.',
+  noKeyNotice: 'Кнопка «Сгенерировать» недоступна, пока вы не добавите ключ Replicate в настройках.',
   openSettings: 'Открыть настройки',
   prompt: 'Запрос', promptPlaceholder: 'Маяк в форме банана на закате, акварель',
-  chars: (n, max) => max ? `${n} / ${max} символов` : `Символов: ${n}`,
+  chars: (n, max) => max ? `${number(n)} / ${number(max)} символов` : `Символов: ${number(n)}`,
   mode: 'Режим', modeText: 'Текст в изображение', modeImage: 'Изображение в изображение',
   dropHere: 'Перетащите сюда образцы или', pickFiles: 'Выберите файлы',
   refLimits: (n, mb) => `JPEG, PNG или WebP, до ${n} изображений, до ${mb} МБ каждое.`,
@@ -247,6 +277,24 @@ const ru = {
   pausedBadge: 'На паузе', pauseQueue: 'Приостановить мою очередь', resumeQueue: 'Возобновить мою очередь',
   queuePausedNote: 'Ваша очередь приостановлена: ожидающие изображения не начнутся, пока вы её не возобновите.',
   queuePausedToast: 'Очередь приостановлена.', queueResumedToast: 'Очередь возобновлена.',
+  // polish (#17): titles, theme, forms, messages
+  title_create: 'Создать', title_gallery: 'Галерея', title_settings: 'Настройки', title_admin: 'Админка', title_auth: 'Добро пожаловать',
+  appName: 'Nano Banana',
+  theme: 'Тема', themeSystem: 'как в системе', themeLight: 'светлая', themeDark: 'тёмная',
+  passwordBytes: (n) => `${n} ${plural(n, 'байт', 'байта', 'байт')} из 8–72.`,
+  pwCommon: 'Это один из самых распространённых паролей, его подбирают первым. Выберите другой.',
+  pwOneChar: 'Один повторённый символ подбирается сразу. Выберите другой пароль.',
+  pwDigits: 'Одни цифры подбираются быстро. Добавьте буквы или слова.',
+  pwSequence: 'Подряд идущие символы вроде «abcdefgh» или «12345678» подбирают первыми. Выберите другой пароль.',
+  pwName: 'Пароль с вашим именем пользователя подбирают первым. Выберите другой.',
+  pwTooShort: 'Слишком короткий: нужно не меньше 8 байт (8 латинских букв или цифр).',
+  pwTooLong: 'Слишком длинный: не больше 72 байт (буква кириллицы или с диакритикой — два байта).',
+  pwGood: 'Не из распространённых: хорошо.',
+  fieldRequired: 'Заполните это поле.',
+  emailInvalid: 'Введите адрес почты вида name@example.com.',
+  keyEmpty: 'Вставьте в поле свой токен Replicate (он начинается с r8_) и сохраните. Получить его можно на replicate.com: меню аккаунта → API tokens.',
+  confirmSignOut: 'Выйти на этом устройстве?',
+  failedGeneric: 'Генерация не удалась.',
 };
 
 // The Admin page (app/admin.js) and the invitation sign-up.
@@ -395,4 +443,90 @@ export function apply(root) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll('[data-i18n-aria]')) el.setAttribute('aria-label', t(el.dataset.i18nAria));
+}
+
+
+// Messages by code (messages.js). errorText is the sentence for an API error's code in
+// the current language ('' for a code the table does not know: the caller falls back to
+// the server's own sentence); wait is a pause the server asked for, in ms.
+export function errorText(code, wait = 0) {
+  const e = byCode[code];
+  if (!e) return '';
+  const v = e[lang] ?? e.en;
+  return typeof v === 'function' ? v(wait > 0 ? waitText(wait) : '') : v;
+}
+
+// errorKeepsDetail tells whether the server's sentence for code is shown (it carries
+// values the page cannot know).
+export function errorKeepsDetail(code) { return !!byCode[code]?.detail; }
+
+// errorLeadsToSettings tells whether the next step for code is on the Settings page.
+export function errorLeadsToSettings(code) { return !!byCode[code]?.settings; }
+
+export function fieldText(field) {
+  const e = byField[field];
+  return e ? e[lang] ?? e.en : '';
+}
+
+// failureSentence is the sentence for a failed (or waiting) generation's error in the
+// current language. Its code (error_code, else Replicate's E005... in the sentence) picks a
+// known sentence; the safety block only
+// suggests a more relaxed filter when one is left. Other sentences are the worker's.
+export function failureSentence(g) {
+  const msg = g?.error || '';
+  if (!msg) return g?.status === 'failed' ? t('failedGeneric') : '';
+  const code = g.error_code === 'safety_filter' ? 'E005' : (msg.match(/\((E\d{3,5})\)/) || [])[1];
+  let e = code && byFailure[code];
+  if (code === 'E005' && g.safety_filter_level && g.safety_filter_level !== 'block_only_high') e = byFailure.E005lower;
+  if (e) return e[lang] ?? e.en;
+  if (lang !== 'en' && g.status === 'failed') return `${t('failedGeneric')} (${msg})`;
+  return msg;
+}
+
+// Locale-aware numbers: money, sizes and durations in the page's language.
+const nf = (opts) => new Intl.NumberFormat(lang, opts);
+
+export function money(v) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '';
+  return nf({ style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: v < 1 ? 3 : 2 }).format(v);
+}
+
+export function number(v, opts = {}) { return nf(opts).format(v); }
+
+export function size(n) {
+  if (!(n >= 0)) return '';
+  if (n < 1024) return nf({ style: 'unit', unit: 'byte', unitDisplay: 'short' }).format(n);
+  if (n < 1024 * 1024) return nf({ style: 'unit', unit: 'kilobyte', unitDisplay: 'short', maximumFractionDigits: 0 }).format(n / 1024);
+  return nf({ style: 'unit', unit: 'megabyte', unitDisplay: 'short', maximumFractionDigits: 1 }).format(n / 1024 / 1024);
+}
+
+// clock is an elapsed time as a clock reads it: "7 s" (by language), "1:05", "1:02:05".
+export function clock(ms) {
+  if (!(ms >= 0)) return '';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return nf({ style: 'unit', unit: 'second', unitDisplay: 'narrow' }).format(s);
+  const two = (x) => String(x).padStart(2, '0');
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
+}
+
+// waitText is a pause in words: "30 seconds", "2 minutes" (and their Russian forms).
+export function waitText(ms) {
+  const s = Math.max(1, Math.round(ms / 1000));
+  if (s < 90) return nf({ style: 'unit', unit: 'second', unitDisplay: 'long' }).format(s);
+  const m = Math.round(s / 60);
+  if (m < 90) return nf({ style: 'unit', unit: 'minute', unitDisplay: 'long' }).format(m);
+  return nf({ style: 'unit', unit: 'hour', unitDisplay: 'long', maximumFractionDigits: 1 }).format(s / 3600);
+}
+
+// ago is a past moment relative to now ("3 hours ago", "3 часа назад").
+export function ago(when) {
+  const d = (Date.parse(when) - Date.now()) / 1000;
+  if (!Number.isFinite(d)) return '';
+  const rtf = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+  const a = Math.abs(d);
+  if (a < 60) return rtf.format(Math.round(d), 'second');
+  if (a < 3600) return rtf.format(Math.round(d / 60), 'minute');
+  if (a < 86400) return rtf.format(Math.round(d / 3600), 'hour');
+  return rtf.format(Math.round(d / 86400), 'day');
 }

@@ -3,7 +3,9 @@
 // answers index.html for them.
 import * as api from './api.js';
 import * as i18n from './i18n.js';
-import { $, announce, showError } from './ui.js';
+import { $, announce, showError, confirm } from './ui.js';
+import { passwordField, checkSignup, checkSignin, invalid } from './forms.js';
+import * as theme from './theme.js';
 import * as store from './store.js';
 import * as events from './events.js';
 import * as generate from './generate.js';
@@ -21,6 +23,9 @@ const views = { create: '/', gallery: '/gallery', settings: '/settings', admin: 
 let user = null;
 let meta = null;
 let started = false;
+let shown = null; // the view on screen
+const scrolls = {}; // each view's scroll position, restored when it comes back
+const SEEN = 'nanobanana.signedInBefore';
 
 function routeOf(pathname) {
   return Object.keys(views).find((k) => views[k] === pathname.replace(/\/+$/, '') || (k === 'create' && pathname === '/')) || 'create';
@@ -30,6 +35,8 @@ function show(view) {
   const signedIn = !!user;
   if (view === 'admin' && !user?.is_admin) view = 'create';
   $('#nav-admin').hidden = !user?.is_admin;
+  if (!signedIn) view = 'auth';
+  if (shown && shown !== view) scrolls[shown] = window.scrollY;
   $('#booting').hidden = true;
   $('#view-auth').hidden = signedIn;
   $('#nav').hidden = !signedIn;
@@ -39,8 +46,19 @@ function show(view) {
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.nav === view) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
+  if (shown !== view) window.scrollTo(0, scrolls[view] || 0);
+  shown = view;
+  title();
   if (signedIn && view === 'gallery') gallery.visible();
   if (signedIn && view === 'admin') admin.visible(); else admin.hidden();
+}
+
+// The tab's title names the view: "Gallery — Nano Banana".
+function title() {
+  if (!shown) return;
+  const key = `title_${shown}`;
+  const name = i18n.t(key) === key ? i18n.t(`nav${shown[0].toUpperCase()}${shown.slice(1)}`) : i18n.t(key);
+  document.title = `${name} — ${i18n.t('appName')}`;
 }
 
 function navigate(view, push = true) {
@@ -48,12 +66,17 @@ function navigate(view, push = true) {
   show(view);
 }
 
+// With no key of the user's and none shared by the server, Generate is off and the
+// notice says why, with a link to Settings.
 function keyChanged(k) {
-  $('#nokey-notice').hidden = k.has_api_key || !!meta?.has_global_api_key;
+  const none = !k.has_api_key && !meta?.has_global_api_key;
+  $('#nokey-notice').hidden = !none;
+  generate.setBlocked(none);
 }
 
 function signedIn(u) {
   user = u;
+  try { localStorage.setItem(SEEN, '1'); } catch { /* only the first card's choice depends on it */ }
   // The request that found the last session ended left its sentence in its form (after
   // the sign-out ran); it must not greet this sign-in.
   for (const f of document.querySelectorAll('form')) if (f.querySelector('[data-error]')) showError(f, null);
@@ -92,33 +115,46 @@ function signedOut(message) {
   select.reset();
   share.reset();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  pickAuth('signin'); // a person who just signed out signs in next
   show('auth');
   if (message) announce(message);
 }
 
+function pickAuth(which) {
+  for (const k of ['signin', 'signup']) {
+    $(`#tab-${k}`).setAttribute('aria-selected', String(k === which));
+    $(`#form-${k}`).hidden = k !== which;
+  }
+}
+
 function authForms() {
-  const tabs = { signin: $('#tab-signin'), signup: $('#tab-signup') };
-  const pick = (which) => {
-    for (const [k, tab] of Object.entries(tabs)) {
-      tab.setAttribute('aria-selected', String(k === which));
-      $(`#form-${k}`).hidden = k !== which;
-    }
-  };
-  tabs.signin.addEventListener('click', () => pick('signin'));
-  tabs.signup.addEventListener('click', () => pick('signup'));
+  const pick = pickAuth;
+  $('#tab-signin').addEventListener('click', () => pick('signin'));
+  $('#tab-signup').addEventListener('click', () => pick('signup'));
+  // A browser that never signed in here belongs, most likely, to a newcomer: where anyone
+  // may sign up (registration "open"; by invitation, the invitation link opens the card).
+  let seen = false;
+  try { seen = !!localStorage.getItem(SEEN); } catch { /* treated as new */ }
+  const open = meta?.registration ? meta.registration === 'open' : meta?.registration_open;
+  if (!seen && open) pick('signup');
   const si = $('#form-signin');
   si.addEventListener('submit', async (e) => {
     e.preventDefault();
     showError(si, null);
+    const problems = checkSignin(si);
+    if (problems.length) return showError(si, invalid(problems));
     try {
       signedIn(await api.login(si.elements.username.value.trim(), si.elements.password.value));
       si.reset();
     } catch (err) { showError(si, err); }
   });
   const su = $('#form-signup');
+  passwordField(su.elements.password, $('#signup-pw-hint'), () => su.elements.username.value);
   su.addEventListener('submit', async (e) => {
     e.preventDefault();
     showError(su, null);
+    const problems = checkSignup(su);
+    if (problems.length) return showError(su, invalid(problems));
     try {
       signedIn(await api.register(su.elements.username.value.trim(), su.elements.email.value.trim(), su.elements.password.value, su.elements.invitation.value));
       su.reset();
@@ -162,9 +198,12 @@ async function loadMeta() {
 
 async function boot() {
   i18n.apply(document);
+  history.scrollRestoration = 'manual'; // each view keeps its own place (show)
   const langSel = $('#lang');
   langSel.value = i18n.current();
   langSel.addEventListener('change', () => i18n.setLanguage(langSel.value));
+  i18n.onLanguage(title);
+  theme.init($('#theme'));
   api.on('online', offline);
   $('#offline-retry').addEventListener('click', () => { probeDelay = 0; offline(false); });
   api.on('signedOut', (msg) => signedOut(msg || i18n.t('sessionEnded')));
@@ -191,11 +230,16 @@ async function boot() {
   });
   window.addEventListener('popstate', () => { if (user) show(routeOf(location.pathname)); });
   $('#signout').addEventListener('click', async () => {
+    // On a phone the button sits where a thumb passes: one stray tap must not sign out.
+    if (matchMedia('(max-width: 760px)').matches && !(await confirm(i18n.t('confirmSignOut'), i18n.t('signOut')))) return;
     try { await api.logout(); } catch { /* signed out locally either way */ }
     signedOut(i18n.t('signedOut'));
   });
 
-  const u = await api.refresh();
+  // A silent resume only when a session may exist (the server's nb_session cookie): a
+  // first visit asks nothing that must fail.
+  document.addEventListener('nb:nokey', () => settings.setKey({ has_api_key: false }));
+  const u = api.maySignIn() ? await api.refresh() : null;
   if (u) signedIn(u); else show('auth');
 }
 

@@ -7,7 +7,7 @@
 // from the store, which the event stream keeps current; row(g) is a function of one
 // generation and the moment.
 import * as api from './api.js';
-import { t, onLanguage } from './i18n.js';
+import { t, onLanguage, failureSentence } from './i18n.js';
 import './results-i18n.js';
 import { $, h, announce, duration, ts } from './ui.js';
 import { gens, subscribe, ACTIVE, drop, upsert } from './store.js';
@@ -58,15 +58,11 @@ async function act(fn, okMsg) {
   }
 }
 
-// failureText is what a failed generation's row and viewer say: a safety failure in the
-// page's words (editing the prompt is the way on; a more relaxed filter only where there
-// is one), any other failure in the server's sentence.
+// failureText is what a failed generation's row and viewer say, in the page's words by
+// its code (i18n.js failureSentence: a safety failure says to edit the prompt, and a
+// more relaxed filter only where there is one).
 export function failureText(g) {
-  if (g.error_code === 'safety_filter') {
-    const relaxed = (meta.safety_filter_levels || []).at(-1) || 'block_only_high';
-    return t(g.safety_filter_level && g.safety_filter_level !== relaxed ? 'safetyFailedRelax' : 'safetyFailed');
-  }
-  return g.error || t('st_failed');
+  return failureSentence(g) || t('st_failed');
 }
 
 // progress is the line under a pending or running generation's prompt.

@@ -1,8 +1,9 @@
 // Settings: the user's Replicate key, personal access tokens, the password, and signing
 // out everywhere.
 import * as api from './api.js';
-import { t, onLanguage, current } from './i18n.js';
+import { t, onLanguage, current, ago } from './i18n.js';
 import { $, h, announce, showError, confirm } from './ui.js';
+import { passwordField, checkNewPassword, invalid } from './forms.js';
 
 let key = { has_api_key: false };
 let meta = {};
@@ -36,7 +37,7 @@ export function init(m, { keyChanged, signedOutAll }) {
     e.preventDefault();
     showError(kf, null);
     const value = kf.elements.api_key.value.trim();
-    if (!value) return showError(kf, { message: t('apiKeyLabel'), fields: [{ field: 'api_key' }] });
+    if (!value) return showError(kf, { message: t('keyEmpty'), fields: [{ field: 'api_key' }] });
     try {
       setKey(await api.put('/users/api-key', { api_key: value }));
       kf.reset();
@@ -54,9 +55,13 @@ export function init(m, { keyChanged, signedOutAll }) {
     } catch (err) { announce(err.message, 'error'); }
   });
   const pf = $('#pw-form');
+  const me = () => $('#whoami').textContent;
+  passwordField(pf.elements.new_password, $('#pw-new-hint'), me);
   pf.addEventListener('submit', async (e) => {
     e.preventDefault();
     showError(pf, null);
+    const problems = checkNewPassword(pf, me());
+    if (problems.length) return showError(pf, invalid(problems));
     try {
       await api.put('/auth/password', { current_password: pf.elements.current_password.value, new_password: pf.elements.new_password.value });
       pf.reset();
@@ -88,7 +93,7 @@ function tokenItem(tk) {
       h('strong', { class: 'tok-name' }, tk.name), ' ',
       h('code', {}, `${tk.prefix}…`), ' ',
       h('span', { class: 'tok-scopes' }, tk.scopes.join(', ')),
-      h('p', { class: 'muted small' }, t('tokenMeta', when(tk.created_at), when(tk.last_used_at), when(tk.expires_at)))),
+      h('p', { class: 'muted small' }, t('tokenMeta', when(tk.created_at), tk.last_used_at ? ago(tk.last_used_at) : '', when(tk.expires_at)))),
     h('button', { type: 'button', class: 'danger', onclick: async () => {
       if (!(await confirm(t('confirmRevoke', tk.name), t('revoke')))) return;
       try {
