@@ -196,7 +196,7 @@ export function init(meta = {}) {
   if (submit && !$('#gen-count')) {
     const sel = h('select', { id: 'gen-count', name: 'count', onchange: renderTotal },
       ...[1, 2, 3, 4].map((n) => h('option', { value: String(n) }, String(n))));
-    const label = h('label', { class: 'inline gen-count' }, h('span', { 'data-i18n': 'images' }, t('images')), sel,
+    const label = h('label', { class: 'inline gen-count' }, h('span', { 'data-i18n': 'batchImages' }, t('batchImages')), sel,
       h('span', { id: 'gen-total', class: 'muted small', 'aria-live': 'polite' }));
     submit.before(label);
     $('#resolution')?.addEventListener('change', renderTotal);

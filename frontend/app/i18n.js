@@ -125,7 +125,7 @@ const en = {
   promptFilled: 'The prompt is in the form.', removeSaved: (n) => `Remove saved prompt ${n}`,
   usedTimes: (n, d) => `${n}× · ${d}`,
   // Batches and queue control (batches.js)
-  images: 'Images', batchOf: (n) => `Batch of ${n}`, batchTotal: (n, sum) => `${n} predictions, ${sum} in all`,
+  batchImages: 'Images', batchOf: (n) => `Batch of ${n}`, batchTotal: (n, sum) => `${n} predictions, ${sum} in all`,
   cancelBatch: 'Cancel batch', retryBatch: 'Retry batch',
   batchCanceled: 'Batch canceled.', batchRetried: 'Batch queued again.',
   toFront: 'To the front of my queue', toBack: 'To the back of my queue',
@@ -268,7 +268,7 @@ const ru = {
   promptFilled: 'Запрос подставлен в форму.', removeSaved: (n) => `Удалить сохранённый запрос ${n}`,
   usedTimes: (n, d) => `${n}× · ${d}`,
   // Пакеты и управление очередью (batches.js)
-  images: 'Изображений', batchOf: (n) => `Пакет из ${n}`, batchTotal: (n, sum) => `${n} прогноза, всего ${sum}`,
+  batchImages: 'Изображений', batchOf: (n) => `Пакет из ${n}`, batchTotal: (n, sum) => `${n} прогноза, всего ${sum}`,
   cancelBatch: 'Отменить пакет', retryBatch: 'Повторить пакет',
   batchCanceled: 'Пакет отменён.', batchRetried: 'Пакет снова в очереди.',
   toFront: 'В начало моей очереди', toBack: 'В конец моей очереди',
