@@ -7,21 +7,19 @@ import (
 	"nanobanana/db"
 )
 
-// batchRow is a generation of a batch with its job's state.
-type batchRow struct {
+// genState is a generation with its job's state.
+type genState struct {
 	g     *db.Generation
 	state string
 }
 
-// batchRows reads the user's generations of a batch with their jobs' states, in the
-// batch's order (their ids descending: see CreateGenerations). None is ErrNotFound.
-func batchRows(q Querier, userID int64, batchID string) ([]batchRow, error) {
-	rows, err := q.Query(`SELECT `+genCols+`, state FROM generations
-		WHERE batch_id = ? AND user_id = ? ORDER BY id DESC`, batchID, userID)
+// genStates runs a query of genCols and the job's state, and reads every row.
+func genStates(q Querier, query string, args ...any) ([]genState, error) {
+	rows, err := q.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []batchRow
+	var out []genState
 	for rows.Next() {
 		g := new(db.Generation)
 		var state string
@@ -34,12 +32,20 @@ func batchRows(q Querier, userID int64, batchID string) ([]batchRow, error) {
 			rows.Close()
 			return nil, err
 		}
-		out = append(out, batchRow{g, state})
+		out = append(out, genState{g, state})
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	if err := rows.Err(); err != nil {
+	return out, rows.Err()
+}
+
+// batchRows reads the user's generations of a batch with their jobs' states, in the
+// batch's order (their ids descending: see CreateGenerations). None is ErrNotFound.
+func batchRows(q Querier, userID int64, batchID string) ([]genState, error) {
+	out, err := genStates(q, `SELECT `+genCols+`, state FROM generations
+		WHERE batch_id = ? AND user_id = ? ORDER BY id DESC`, batchID, userID)
+	if err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {

@@ -574,34 +574,9 @@ func cancelRow(q EventQuerier, g *db.Generation, state string, now int64) (*db.C
 // cancelAll cancels every pending or running generation of the user (a disabled
 // account), as CancelGeneration cancels one.
 func cancelAll(q EventQuerier, userID int64, now int64) ([]db.CancelOutcome, error) {
-	rows, err := q.Query(`SELECT `+genCols+`, state FROM generations
+	found, err := genStates(q, `SELECT `+genCols+`, state FROM generations
 		WHERE user_id = ? AND status IN ('pending', 'running') ORDER BY job_id`, userID)
 	if err != nil {
-		return nil, err
-	}
-	type live struct {
-		g     *db.Generation
-		state string
-	}
-	var found []live
-	for rows.Next() {
-		g := new(db.Generation)
-		var state string
-		dest, finish := genDest(g)
-		if err := rows.Scan(append(dest, &state)...); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if err := finish(); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		found = append(found, live{g, state})
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]db.CancelOutcome, 0, len(found))
