@@ -55,8 +55,9 @@ func TestBrowserBatch(t *testing.T) {
 	step("cancel the batch in one click",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#queue-list .batch-cancel').scrollIntoView({block: 'center'})`),
 		chromedp.Click(chromedp.CSS("#queue-list .batch-cancel")),
-		waitJS(`document.querySelectorAll('#queue-list li.in-batch').length === 0`),
-		waitJS(`!document.querySelector('#queue-list .batch-head')`),
+		// The rows stay on Create, canceled, under their heading, which now offers Retry.
+		waitJS(`(() => { const l = [...document.querySelectorAll('#queue-list li.in-batch')]; return l.length === 4 && l.every(li => li.classList.contains('st-canceled')); })()`),
+		waitJS(`!!document.querySelector('#queue-list .batch-head .batch-retry') && !document.querySelector('#queue-list .batch-head .batch-cancel')`),
 	)
 	step("the gallery shows the four canceled together",
 		chromedp.Click(chromedp.CSS(`#nav a[data-nav=gallery]`)),

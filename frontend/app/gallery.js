@@ -189,7 +189,10 @@ function showViewer() {
     ...metaRow('m_created', g.created_at ? new Date(g.created_at).toLocaleString(document.documentElement.lang) : ''),
     ...metaRow('m_taken', taken >= 0 ? duration(taken) : ''),
     ...metaRow('m_price', priceOf(g)),
-    ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by ? `${usd(g.booked_usd) || '$0'} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
+    // What the generation holds of the budget: its reservation while it waits, what was
+    // booked once Replicate took it (kept whatever the outcome), nothing once released.
+    ...metaRow('m_booked', typeof g.booked_usd === 'number' && g.paid_by
+      ? `${g.booked_usd > 0 ? usd(g.booked_usd) : t('bookedNone')} · ${t(g.paid_by === 'own' ? 'paidOwn' : 'paidShared')}` : ''),
   );
   dlg.dataset.id = g.id; // for the Share dialog (share.js)
   $('#viewer-share').hidden = !hasImg;
