@@ -376,10 +376,16 @@ func (s *Store) RetryLater(ctx context.Context, jobID int64, owner string, runAf
 		set += `, phase = NULL, prediction_id = NULL, submit_started_at = NULL`
 	}
 	now := ms(s.now())
+	return s.updateHeld(ctx, now, `UPDATE generations SET `+set+
+		` WHERE job_id = ?4 AND lease_owner = ?5 AND state = 'running'`,
+		ms(runAfter), lastError, now, jobID, owner)
+}
+
+// updateHeld runs an UPDATE of a job its caller holds (the query's WHERE names the
+// lease) with an event for its generation; no row updated is ErrLeaseLost.
+func (s *Store) updateHeld(ctx context.Context, now int64, query string, args ...any) error {
 	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
-		g, err := updateWithEvent(q, now, `UPDATE generations SET `+set+
-			` WHERE job_id = ?4 AND lease_owner = ?5 AND state = 'running'`,
-			ms(runAfter), lastError, now, jobID, owner)
+		g, err := updateWithEvent(q, now, query, args...)
 		if err != nil {
 			return 0, err
 		}
@@ -411,26 +417,12 @@ func (s *Store) Wait(ctx context.Context, jobID int64, owner string, w db.Wait) 
 	if w.Uncounted {
 		uncount = 1
 	}
-	userID, err := writeEvents(ctx, s, func(q EventQuerier) (int64, error) {
-		g, err := updateWithEvent(q, now, `UPDATE generations SET state = 'queued', lease_until = NULL,
-			lease_owner = NULL, run_after = ?1, output_until = coalesce(?2, output_until),
-			last_error = ?3, error = ?4, updated_at = ?5,
-			attempts = CASE WHEN ?8 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
-			WHERE job_id = ?6 AND lease_owner = ?7 AND state = 'running' AND status = 'running'`,
-			ms(w.RunAfter), until, w.LastError, w.Message, now, jobID, owner, uncount)
-		if err != nil {
-			return 0, err
-		}
-		if g == nil {
-			return 0, db.ErrLeaseLost
-		}
-		return g.UserID, nil
-	})
-	if err != nil {
-		return err
-	}
-	s.notify(userID)
-	return nil
+	return s.updateHeld(ctx, now, `UPDATE generations SET state = 'queued', lease_until = NULL,
+		lease_owner = NULL, run_after = ?1, output_until = coalesce(?2, output_until),
+		last_error = ?3, error = ?4, updated_at = ?5,
+		attempts = CASE WHEN ?8 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
+		WHERE job_id = ?6 AND lease_owner = ?7 AND state = 'running' AND status = 'running'`,
+		ms(w.RunAfter), until, w.LastError, w.Message, now, jobID, owner, uncount)
 }
 
 // FailJob ends a held job as failed and its generation with message, a sentence for the
